@@ -1,0 +1,172 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// transition says from which statuses an action may run, and what else about the claim must
+// hold (guard). The target status is not here: it follows from the event, in Evolve.
+type transition struct {
+	from  []Status
+	guard func(State) error // nil, or why the action is not possible now
+}
+
+// blocked is a guard failure without a business-rule sentinel: Decide reports it as an
+// InvalidTransitionError (409) whose Reason is the text. A guard that breaks a named rule
+// returns that rule's sentinel instead (422), as the spec asks for ErrPaymentNotCovered.
+type blocked string
+
+// Error returns the reason.
+func (b blocked) Error() string { return string(b) }
+
+// transitions is the lifecycle. It is the single source of AllowedActions and of the transition
+// check in Decide, so the two can never disagree.
+var transitions = map[Action]transition{
+	ActionRedirectToServiceCenter:  {from: []Status{StatusRegistered}},
+	ActionRecordUnrepairabilityAct: {from: []Status{StatusRedirected}},
+	ActionAuthorize:                {from: []Status{StatusRegistered}},
+	ActionReject:                   {from: []Status{StatusRegistered, StatusRedirected}},
+	ActionReceiveDocuments:         {from: []Status{StatusAuthorized, StatusInTransit}},
+	ActionRecordCustomerShipment:   {from: []Status{StatusAuthorized}},
+	ActionReceive:                  {from: []Status{StatusAuthorized, StatusInTransit}},
+	// A diagnosed claim may be diagnosed again: the second review after an overturned appeal
+	// (seed 001), or a correction before anything was decided on it.
+	ActionDiagnose:            {from: []Status{StatusReceived, StatusDiagnosed}},
+	ActionIssueEstimate:       {from: []Status{StatusDiagnosed}},
+	ActionAcceptEstimate:      {from: []Status{StatusEstimateIssued}},
+	ActionDeclineEstimate:     {from: []Status{StatusEstimateIssued}},
+	ActionRecordPayment:       {from: []Status{StatusEstimateAccepted}},
+	ActionStartRepair:         {from: []Status{StatusDiagnosed, StatusPaid}, guard: defectConfirmed},
+	ActionCompleteRepair:      {from: []Status{StatusInRepair}},
+	ActionReplace:             {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
+	ActionApproveRefund:       {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
+	ActionRecordRefundPayment: {from: []Status{StatusResolved}, guard: refundOutstanding},
+	ActionIssueCreditNote:     {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
+	ActionReturnUnrepaired:    {from: []Status{StatusDiagnosed, StatusEstimateAccepted}, guard: nothingPaid},
+	ActionShipReturn:          {from: []Status{StatusResolved}, guard: returnable},
+	ActionConfirmDelivery:     {from: []Status{StatusReturnShipped}},
+	ActionOpenDispute:         {from: []Status{StatusResolved}},
+	ActionResolveDispute:      {from: []Status{StatusDisputed}},
+	ActionAddNote:             {from: statuses},
+	ActionPutOnHold:           {from: statusesExcept(StatusOnHold, StatusClosed)},
+	ActionReleaseHold:         {from: []Status{StatusOnHold}},
+	ActionWithdraw:            {from: []Status{StatusRegistered, StatusRedirected, StatusAuthorized}},
+	// An authorized claim closes only when its shipment window expired; the reason code is
+	// part of the command, so Decide checks it (see CloseClaim.decide).
+	ActionClose: {from: []Status{StatusRejected, StatusDelivered, StatusResolved, StatusAuthorized}, guard: settled},
+}
+
+// statusesExcept lists every status but the given ones.
+func statusesExcept(excluded ...Status) []Status {
+	var out []Status
+	for _, s := range statuses {
+		if !slices.Contains(excluded, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// defectConfirmed guards the free remedies (repair, replacement, refund, credit note): from
+// diagnosed they need a confirmed defect; other outcomes go through a paid estimate or back
+// unrepaired. From in_repair or paid the decision was already made.
+func defectConfirmed(s State) error {
+	if s.Status != StatusDiagnosed {
+		return nil
+	}
+	outcome := "missing"
+	if s.Diagnosis != nil {
+		outcome = s.Diagnosis.Outcome
+	}
+	if outcome != OutcomeDefectConfirmed {
+		return blocked(fmt.Sprintf("the diagnosis is %s, not defect_confirmed: issue an estimate or return the item unrepaired", outcome))
+	}
+	return nil
+}
+
+// refundOutstanding guards refund payments: there must be an approved refund not yet fully paid.
+func refundOutstanding(s State) error {
+	if s.Refund == nil || s.Refund.Paid.Amount >= s.Refund.Approved.Amount {
+		return fmt.Errorf("%w: no approved refund is waiting for payment", ErrNothingToRefund)
+	}
+	return nil
+}
+
+// nothingPaid guards return-unrepaired: an accepted estimate can be abandoned only while nothing
+// was paid on it, since money received would first have to be given back, and this ledger has
+// no event for that yet.
+func nothingPaid(s State) error {
+	if s.Status == StatusEstimateAccepted && s.PaidTotal.Amount > 0 {
+		return blocked(fmt.Sprintf("%s has been paid towards the estimate", s.PaidTotal))
+	}
+	return nil
+}
+
+// returnable guards ship-return: refunded and credited items stay with the service, and paid
+// work leaves only when it is paid for.
+func returnable(s State) error {
+	if s.Resolution == nil {
+		return blocked("the claim has no resolution")
+	}
+	switch s.Resolution.Kind {
+	case ResolutionRefunded, ResolutionCredited:
+		return blocked(fmt.Sprintf("the claim was %s: the item stays with the service; close the claim instead", s.Resolution.Kind))
+	case ResolutionRepaired, ResolutionReplaced:
+		if e := s.Estimate; e != nil && e.Decision == EstimateDecisionAccepted && s.PaidTotal.Amount < e.Total.Amount {
+			return fmt.Errorf("%w: %s paid of the accepted estimate of %s", ErrPaymentNotCovered, s.PaidTotal, e.Total)
+		}
+	}
+	return nil
+}
+
+// settled guards close: a resolved claim is closed only when nothing goes back to the customer
+// (refunded or credited) and no approved refund is unpaid; otherwise the item is shipped back
+// first.
+func settled(s State) error {
+	if s.Status != StatusResolved {
+		return nil
+	}
+	if s.Resolution == nil || (s.Resolution.Kind != ResolutionRefunded && s.Resolution.Kind != ResolutionCredited) {
+		return blocked("the item must be shipped back to the customer first (ship-return)")
+	}
+	if r := s.Refund; r != nil && r.Paid.Amount < r.Approved.Amount {
+		return fmt.Errorf("%w: %s of %s paid", ErrRefundNotPaid, r.Paid, r.Approved)
+	}
+	return nil
+}
+
+// AllowedActions returns the actions whose transition rule (status and guards) is met now, in
+// lifecycle order: what a client may offer. A command can still fail on its content (an amount
+// above the cap, say). For a state without a claim it is empty; register is not listed.
+func AllowedActions(s State) []Action {
+	allowed := []Action{}
+	if !s.Exists() {
+		return allowed
+	}
+	for _, a := range actions {
+		if t := transitions[a]; slices.Contains(t.from, s.Status) && (t.guard == nil || t.guard(s) == nil) {
+			allowed = append(allowed, a)
+		}
+	}
+	return allowed
+}
+
+// checkTransition returns nil if a may run on s now, an InvalidTransitionError if its status or
+// a plain guard forbids it, or a rule error if a guard with a sentinel does.
+func checkTransition(s State, a Action) error {
+	t, ok := transitions[a]
+	if !ok || !slices.Contains(t.from, s.Status) {
+		return &InvalidTransitionError{From: s.Status, Action: a, Allowed: AllowedActions(s)}
+	}
+	if t.guard == nil {
+		return nil
+	}
+	err := t.guard(s)
+	var b blocked
+	if errors.As(err, &b) {
+		return &InvalidTransitionError{From: s.Status, Action: a, Allowed: AllowedActions(s), Reason: string(b)}
+	}
+	return err
+}
