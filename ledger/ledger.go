@@ -1,0 +1,354 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+)
+
+// ClaimStreamPrefix starts every claim's stream name: "claim-<uuid>".
+const ClaimStreamPrefix = "claim-"
+
+// StreamName is the stream that holds a claim's events.
+func StreamName(id uuid.UUID) string { return ClaimStreamPrefix + id.String() }
+
+// Errors of the write side, matched with errors.Is. Domain errors
+// (domain.InvalidTransitionError, domain.ValidationErrors, rule errors) pass
+// through unchanged.
+var (
+	// ErrNotFound means the claim does not exist.
+	ErrNotFound = errors.New("ledger: claim not found")
+	// ErrStaleVersion means If-Match named a version the claim is no longer at.
+	ErrStaleVersion = errors.New("ledger: stale version")
+	// ErrIdempotencyKeyReused means the key was already used for a different request.
+	ErrIdempotencyKeyReused = errors.New("ledger: idempotency key reused for a different request")
+	// ErrConflict means the claim kept changing under the command and it gave up.
+	ErrConflict = errors.New("ledger: too many concurrent changes")
+)
+
+// StaleVersionError reports the version a command expected and the one found.
+type StaleVersionError struct {
+	Expected, Current int64
+}
+
+func (e *StaleVersionError) Error() string {
+	return fmt.Sprintf("ledger: claim is at version %d, request expected %d", e.Current, e.Expected)
+}
+
+// Is makes errors.Is(err, ErrStaleVersion) true.
+func (e *StaleVersionError) Is(target error) bool { return target == ErrStaleVersion }
+
+// idNamespace derives event and claim IDs from idempotency keys, so that a
+// retried request produces the same IDs and the store deduplicates it.
+var idNamespace = uuid.MustParse("6f1c8f0e-5c57-4a8e-9d59-2f4a0c3b7e11")
+
+// Config configures a Service. The zero value of each field takes a default.
+type Config struct {
+	// Policy decides and is recorded on events (default domain.DefaultPolicy()).
+	Policy domain.Policy
+	// Location is the deployment's time zone; claim numbers take their year
+	// from it (default UTC).
+	Location *time.Location
+	// NumberBlock is how many claim numbers one reservation takes (default 20).
+	NumberBlock int
+	// MaxAttempts bounds the retries of a command whose claim changed between
+	// read and append (default 5).
+	MaxAttempts int
+	// Clock gives the decision time (default time.Now).
+	Clock func() time.Time
+	// NewID makes claim and event IDs (default uuid.New).
+	NewID func() uuid.UUID
+}
+
+func (c *Config) setDefaults() {
+	if c.Policy.Version == "" {
+		c.Policy = domain.DefaultPolicy()
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.NumberBlock == 0 {
+		c.NumberBlock = 20
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = uuid.New
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.NumberBlock < 1 || c.NumberBlock > 10000 {
+		return fmt.Errorf("ledger: NumberBlock %d out of range 1..10000", c.NumberBlock)
+	}
+	if c.MaxAttempts < 1 {
+		return fmt.Errorf("ledger: MaxAttempts must be at least 1")
+	}
+	return nil
+}
+
+// Service runs commands against claims.
+type Service struct {
+	store   eventstore.Store
+	cfg     Config
+	numbers *numberer
+}
+
+// New returns a Service writing to store.
+func New(store eventstore.Store, cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Service{store: store, cfg: cfg, numbers: newNumberer(store, cfg.NumberBlock, cfg.Location)}, nil
+}
+
+// Actor is who runs a command.
+type Actor struct {
+	Name string
+	Role string
+}
+
+// Request carries what a command needs besides itself.
+type Request struct {
+	Actor Actor
+	// CorrelationID ties the events to the request; generated when empty.
+	CorrelationID string
+	// IdempotencyKey makes a retried request answer the first result and write nothing.
+	IdempotencyKey string
+	// IfMatch, when set, is the claim version the client acted on.
+	IfMatch *int64
+}
+
+// Result is the claim after a command.
+type Result struct {
+	Claim domain.State
+	// Position is the $all position of the command's last event.
+	Position eventstore.Position
+	// Replayed is true when the answer repeats an earlier request with the
+	// same idempotency key and nothing was written.
+	Replayed bool
+}
+
+// Register records a new claim. The claim's ID and number are assigned here.
+func (s *Service) Register(ctx context.Context, cmd *domain.RegisterClaim, req Request) (Result, error) {
+	if err := cmd.Validate(); err != nil {
+		return Result{}, err
+	}
+	hash, err := requestHash(domain.ActionRegister, cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	id := s.cfg.NewID()
+	if req.IdempotencyKey != "" {
+		id = uuid.NewSHA1(idNamespace, []byte("register\x00"+req.Actor.Name+"\x00"+req.IdempotencyKey))
+	}
+	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
+		if req.IdempotencyKey != "" {
+			h, err := s.load(ctx, id)
+			if err == nil {
+				res, err := h.replay(req, hash)
+				if errors.Is(err, errNoSuchRequest) {
+					return Result{}, ErrIdempotencyKeyReused // another key derived the same ID
+				}
+				return res, err
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return Result{}, err
+			}
+		}
+		now := s.cfg.Clock()
+		number, err := s.numbers.Next(ctx, now)
+		if err != nil {
+			return Result{}, err
+		}
+		cmd.ClaimID, cmd.Number = id, number
+		res, err := s.decideAndAppend(ctx, id, history{}, cmd, req, hash, now, eventstore.NoStream)
+		if errors.Is(err, eventstore.ErrWrongExpectedRevision) && req.IdempotencyKey != "" {
+			continue // a concurrent retry of this request won: answer with its result
+		}
+		return res, err
+	}
+	return Result{}, ErrConflict
+}
+
+// Execute runs a lifecycle command on an existing claim.
+func (s *Service) Execute(ctx context.Context, id uuid.UUID, cmd domain.Command, req Request) (Result, error) {
+	if err := cmd.Validate(); err != nil {
+		return Result{}, err
+	}
+	hash, err := requestHash(cmd.Action(), cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
+		h, err := s.load(ctx, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if req.IdempotencyKey != "" {
+			if res, err := h.replay(req, hash); !errors.Is(err, errNoSuchRequest) {
+				return res, err
+			}
+		}
+		if req.IfMatch != nil && *req.IfMatch != h.state.Version {
+			return Result{}, &StaleVersionError{Expected: *req.IfMatch, Current: h.state.Version}
+		}
+		expected := eventstore.Exact(uint64(h.state.Version - 1))
+		res, err := s.decideAndAppend(ctx, id, h, cmd, req, hash, s.cfg.Clock(), expected)
+		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+			if req.IfMatch != nil {
+				// Someone else wrote after the client's version: the client
+				// must look again. Report the version now current.
+				current := h.state.Version + 1
+				if latest, lerr := s.load(ctx, id); lerr == nil {
+					current = latest.state.Version
+				}
+				return Result{}, &StaleVersionError{Expected: *req.IfMatch, Current: current}
+			}
+			continue
+		}
+		return res, err
+	}
+	return Result{}, ErrConflict
+}
+
+// Claim returns the claim's current state, folded from its stream.
+func (s *Service) Claim(ctx context.Context, id uuid.UUID) (domain.State, eventstore.Position, error) {
+	h, err := s.load(ctx, id)
+	if err != nil {
+		return domain.State{}, eventstore.Position{}, err
+	}
+	return h.state, h.records[len(h.records)-1].Position, nil
+}
+
+// Events returns the claim's stored events in order.
+func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.RecordedEvent, error) {
+	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return nil, ErrNotFound
+	}
+	return records, err
+}
+
+func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, cmd domain.Command, req Request, hash string, now time.Time, expected eventstore.ExpectedRevision) (Result, error) {
+	events, err := domain.Decide(h.state, cmd, now, s.cfg.Policy)
+	if err != nil {
+		return Result{}, err
+	}
+	correlation := req.CorrelationID
+	if correlation == "" {
+		correlation = s.cfg.NewID().String()
+	}
+	meta, err := json.Marshal(Metadata{
+		CorrelationID:  correlation,
+		CausationID:    correlation,
+		Actor:          req.Actor.Name,
+		Role:           req.Actor.Role,
+		OccurredAt:     now.UTC(),
+		PolicyVersion:  s.cfg.Policy.Version,
+		IdempotencyKey: req.IdempotencyKey,
+		RequestHash:    hash,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		typ, body, err := domain.EncodeEvent(e)
+		if err != nil {
+			return Result{}, err
+		}
+		eventID := s.cfg.NewID()
+		if req.IdempotencyKey != "" {
+			eventID = uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d", id, req.Actor.Name, req.IdempotencyKey, h.state.Version+int64(i)))
+		}
+		data[i] = eventstore.EventData{ID: eventID, Type: typ, Data: body, Metadata: meta}
+	}
+	res, err := s.store.Append(ctx, StreamName(id), expected, data...)
+	if err != nil {
+		return Result{}, err
+	}
+	state := h.state
+	for _, e := range events {
+		state = domain.Evolve(state, e)
+	}
+	return Result{Claim: state, Position: res.Position}, nil
+}
+
+// history is a claim's stream, decoded.
+type history struct {
+	state   domain.State
+	records []eventstore.RecordedEvent
+	events  []domain.Event
+	meta    []Metadata
+}
+
+func (s *Service) load(ctx context.Context, id uuid.UUID) (history, error) {
+	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return history{}, ErrNotFound
+	}
+	if err != nil {
+		return history{}, err
+	}
+	h := history{records: records, events: make([]domain.Event, len(records)), meta: make([]Metadata, len(records))}
+	for i, r := range records {
+		e, err := domain.DecodeEvent(r.Type, r.Data)
+		if err != nil {
+			return history{}, fmt.Errorf("ledger: %s revision %d: %w", r.Stream, r.Revision, err)
+		}
+		m, err := DecodeMetadata(r.Metadata)
+		if err != nil {
+			return history{}, err
+		}
+		h.events[i], h.meta[i] = e, m
+		h.state = domain.Evolve(h.state, e)
+	}
+	return h, nil
+}
+
+// errNoSuchRequest means the stream holds no events of the request's key.
+var errNoSuchRequest = errors.New("ledger: no event with this idempotency key")
+
+// replay answers a retried request from the events it wrote the first time:
+// the claim as it stood right after them.
+func (h history) replay(req Request, hash string) (Result, error) {
+	last := -1
+	for i, m := range h.meta {
+		if m.IdempotencyKey == req.IdempotencyKey && m.Actor == req.Actor.Name {
+			if m.RequestHash != hash {
+				return Result{}, ErrIdempotencyKeyReused
+			}
+			last = i
+		}
+	}
+	if last < 0 {
+		return Result{}, errNoSuchRequest
+	}
+	return Result{Claim: domain.Fold(h.events[:last+1]), Position: h.records[last].Position, Replayed: true}, nil
+}
+
+// requestHash fingerprints a command for idempotency checks.
+func requestHash(action domain.Action, cmd domain.Command) (string, error) {
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append([]byte(string(action)+"\x00"), body...))
+	return hex.EncodeToString(sum[:16]), nil
+}

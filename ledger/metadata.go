@@ -1,0 +1,51 @@
+// Package ledger is the application layer between the HTTP API (and, later,
+// process managers) and the pure domain: it loads a claim's stream, folds it,
+// asks domain.Decide for new events and appends them with the expected
+// revision, retrying on conflicts. It is the one place that turns a command
+// into stored events, so every client of the write side gets the same
+// idempotency, concurrency and metadata rules.
+//
+// The architecture lists cmd, domain, eventstore, projections and api; this
+// package exists so that command handling is not buried in HTTP handlers
+// (the SLA process managers issue commands too), as in wild-workouts' app layer.
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Metadata is stored as JSON with every event. The event's own ID is the
+// store's event ID.
+type Metadata struct {
+	// CorrelationID ties together every event caused by one request chain.
+	CorrelationID string `json:"correlation_id"`
+	// CausationID is the ID of the message (request or event) that caused this event.
+	CausationID string `json:"causation_id,omitempty"`
+	// Actor is the name of the API key (never the key) or process that acted.
+	Actor string `json:"actor"`
+	// Role is the actor's role when it acted.
+	Role string `json:"role"`
+	// OccurredAt is the decision time passed to domain.Decide.
+	OccurredAt time.Time `json:"occurred_at"`
+	// PolicyVersion is the version of the policy that decided the event.
+	PolicyVersion string `json:"policy_version"`
+	// IdempotencyKey is the client's Idempotency-Key, when given.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// RequestHash fingerprints the command, so a key reused for a different
+	// request is refused instead of answered with another request's result.
+	RequestHash string `json:"request_hash,omitempty"`
+}
+
+// DecodeMetadata parses stored metadata.
+func DecodeMetadata(data []byte) (Metadata, error) {
+	var m Metadata
+	if len(data) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("ledger: decode metadata: %w", err)
+	}
+	return m, nil
+}
