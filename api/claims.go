@@ -1,0 +1,201 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v5"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+// ClaimResponse is a claim as the API shows it: its state, what may be done
+// next, and where its last event stands in the log.
+type ClaimResponse struct {
+	domain.State
+	AllowedActions []domain.Action `json:"allowed_actions"`
+	// Position of the claim's last event (write answers) as an opaque string:
+	// pass it back as min_position for read-your-writes.
+	Position string `json:"position"`
+}
+
+func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {
+	allowed := domain.AllowedActions(state)
+	if allowed == nil {
+		allowed = []domain.Action{}
+	}
+	return ClaimResponse{State: state, AllowedActions: allowed, Position: pos.String()}
+}
+
+// EventResponse is one stored event in a claim's history.
+type EventResponse struct {
+	EventID    uuid.UUID       `json:"event_id"`
+	Type       string          `json:"type"`
+	Revision   uint64          `json:"revision"`
+	Position   string          `json:"position"`
+	RecordedAt time.Time       `json:"recorded_at"`
+	Data       json.RawMessage `json:"data"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+// EventsResponse is a claim's full history in order.
+type EventsResponse struct {
+	ClaimID uuid.UUID       `json:"claim_id"`
+	Events  []EventResponse `json:"events"`
+}
+
+func (s *server) registerClaim(c *echo.Context) error {
+	var cmd domain.RegisterClaim
+	if err := decodeJSON(c, &cmd, false); err != nil {
+		return err
+	}
+	req, err := s.request(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Ledger.Register(c.Request().Context(), &cmd, req)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/claims/"+res.Claim.ID.String())
+	return s.writeResult(c, http.StatusCreated, res)
+}
+
+func (s *server) runAction(c *echo.Context) error {
+	id, err := claimID(c)
+	if err != nil {
+		return err
+	}
+	action, ok := domain.ParseAction(c.Param("action"))
+	if !ok {
+		return newProblem(http.StatusNotFound, "unknown-action", "No such action", "actions: "+joinActions(domain.Actions()))
+	}
+	cmd, ok := domain.NewCommand(action)
+	if !ok {
+		return newProblem(http.StatusNotFound, "unknown-action", "No such action", string(action))
+	}
+	if err := decodeJSON(c, cmd, true); err != nil {
+		return err
+	}
+	req, err := s.request(c)
+	if err != nil {
+		return err
+	}
+	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	req.IfMatch = ifMatch
+	res, err := s.cfg.Ledger.Execute(c.Request().Context(), id, cmd, req)
+	if err != nil {
+		return err
+	}
+	return s.writeResult(c, http.StatusOK, res)
+}
+
+func (s *server) getClaim(c *echo.Context) error {
+	id, err := claimID(c)
+	if err != nil {
+		return err
+	}
+	state, pos, err := s.cfg.Ledger.Claim(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(state.Version))
+	return c.JSON(http.StatusOK, claimResponse(state, pos))
+}
+
+func (s *server) getEvents(c *echo.Context) error {
+	id, err := claimID(c)
+	if err != nil {
+		return err
+	}
+	records, err := s.cfg.Ledger.Events(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	out := EventsResponse{ClaimID: id, Events: make([]EventResponse, len(records))}
+	for i, r := range records {
+		out.Events[i] = EventResponse{
+			EventID: r.ID, Type: r.Type, Revision: r.Revision, Position: r.Position.String(),
+			RecordedAt: r.Created, Data: r.Data, Metadata: r.Metadata,
+		}
+	}
+	c.Response().Header().Set("ETag", etag(int64(len(records))))
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *server) writeResult(c *echo.Context, status int, res ledger.Result) error {
+	h := c.Response().Header()
+	h.Set("ETag", etag(res.Claim.Version))
+	if res.Replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	return c.JSON(status, claimResponse(res.Claim, res.Position))
+}
+
+// request gathers the actor, correlation and idempotency key of a write.
+func (s *server) request(c *echo.Context) (ledger.Request, error) {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if len(key) > 255 || !printableASCII(key) {
+		return ledger.Request{}, badRequest("invalid-idempotency-key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+	}
+	return ledger.Request{
+		Actor:          actorOf(c),
+		CorrelationID:  c.Response().Header().Get(echo.HeaderXRequestID),
+		IdempotencyKey: key,
+	}, nil
+}
+
+func claimID(c *echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, newProblem(http.StatusNotFound, "not-found", "No such claim", "claim ids are UUIDs")
+	}
+	return id, nil
+}
+
+// etag renders a claim version as a strong entity tag.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// parseIfMatch reads If-Match: absent or "*" means no expectation; otherwise
+// one entity tag holding a claim version.
+func parseIfMatch(h string) (*int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	tag := strings.TrimPrefix(h, "W/")
+	if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
+		tag = tag[1 : len(tag)-1]
+	}
+	v, err := strconv.ParseInt(tag, 10, 64)
+	if err != nil || v < 1 {
+		return nil, badRequest("invalid-if-match", "If-Match must be one claim version as returned in ETag, e.g. \"3\"")
+	}
+	return &v, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func joinActions(actions []domain.Action) string {
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+// Problem is an RFC 9457 problem details body. Type is a stable URN per kind
+// of problem, so clients can branch on it without parsing text.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+
+	// CurrentStatus and AllowedActions accompany an illegal transition.
+	CurrentStatus  domain.Status   `json:"current_status,omitempty"`
+	AllowedActions []domain.Action `json:"allowed_actions,omitempty"`
+	// CurrentVersion accompanies a stale If-Match.
+	CurrentVersion *int64 `json:"current_version,omitempty"`
+	// Errors lists invalid fields.
+	Errors []domain.FieldError `json:"errors,omitempty"`
+}
+
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// StatusCode lets echo and middleware see the status of a problem.
+func (p *Problem) StatusCode() int { return p.Status }
+
+// problemType builds the stable type URI of a problem kind.
+func problemType(slug string) string { return "urn:rmaledger:problem:" + slug }
+
+// newProblem makes a problem of a kind with a detail message.
+func newProblem(status int, slug, title, detail string) *Problem {
+	return &Problem{Type: problemType(slug), Title: title, Status: status, Detail: detail}
+}
+
+// problemFor maps every error the handlers can return onto a problem: the
+// one place where errors become HTTP answers.
+func problemFor(err error) *Problem {
+	var (
+		p          *Problem
+		transition *domain.InvalidTransitionError
+		invalid    domain.ValidationErrors
+		stale      *ledger.StaleVersionError
+		httpErr    *echo.HTTPError
+		maxBytes   *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &transition):
+		p = newProblem(http.StatusConflict, "invalid-transition", "Action not allowed in the claim's current state", transition.Error())
+		p.CurrentStatus, p.AllowedActions = transition.From, transition.Allowed
+		if p.AllowedActions == nil {
+			p.AllowedActions = []domain.Action{}
+		}
+		return p
+	case errors.As(err, &invalid):
+		p = newProblem(http.StatusUnprocessableEntity, "validation", "Invalid field values", invalid.Error())
+		p.Errors = invalid
+		return p
+	case domain.IsRuleError(err):
+		return newProblem(http.StatusUnprocessableEntity, "rule-violation", "The request breaks a claim rule", err.Error())
+	case errors.As(err, &stale):
+		p = newProblem(http.StatusPreconditionFailed, "stale-version", "The claim has changed since the version in If-Match", stale.Error())
+		p.CurrentVersion = &stale.Current
+		return p
+	case errors.Is(err, ledger.ErrNotFound):
+		return newProblem(http.StatusNotFound, "not-found", "No such claim", "")
+	case errors.Is(err, ledger.ErrIdempotencyKeyReused):
+		return newProblem(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency-Key already used for a different request", "use a new key for a new request")
+	case errors.Is(err, ledger.ErrConflict):
+		return newProblem(http.StatusConflict, "concurrent-update", "The claim kept changing; retry the request", err.Error())
+	case errors.As(err, &maxBytes), errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
+		return newProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", "")
+	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "The event store is unavailable; retry later", "")
+	case errors.Is(err, context.DeadlineExceeded):
+		return newProblem(http.StatusServiceUnavailable, "timeout", "The request took too long; retry later", "")
+	case errors.As(err, &httpErr):
+		status := httpErr.StatusCode()
+		return newProblem(status, slugForStatus(status), http.StatusText(status), httpErr.Message)
+	}
+	return newProblem(http.StatusInternalServerError, "internal", "Internal error", "")
+}
+
+func slugForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not-found"
+	case http.StatusMethodNotAllowed:
+		return "method-not-allowed"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported-media-type"
+	case http.StatusRequestEntityTooLarge:
+		return "body-too-large"
+	}
+	return "http-" + strconv.Itoa(status)
+}
+
+// errorHandler writes every error as application/problem+json. Internal
+// errors are logged with the request ID and never shown to the client.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(c *echo.Context, err error) {
+		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
+			return
+		}
+		p := problemFor(err)
+		p.Instance = c.Request().URL.Path
+		p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+		if p.Status >= 500 {
+			logger.Error("request failed", "error", err, "status", p.Status, "path", p.Instance, "request_id", p.RequestID)
+		}
+		if p.Status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "1")
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(p.Status)
+			return
+		}
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+		c.Response().WriteHeader(p.Status)
+		if werr := jsonEncode(c.Response(), p); werr != nil {
+			logger.Debug("write problem", "error", werr)
+		}
+	}
+}
+
+// badRequest is a 400 problem for a malformed request.
+func badRequest(slug, format string, args ...any) *Problem {
+	return newProblem(http.StatusBadRequest, slug, "Malformed request", fmt.Sprintf(format, args...))
+}

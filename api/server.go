@@ -1,0 +1,175 @@
+// Package api serves the ledger over HTTP with echo: JSON resources, errors
+// as RFC 9457 problem details, API keys with roles, optimistic concurrency
+// with If-Match and idempotent retries with Idempotency-Key.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+//go:embed openapi.yaml
+var openAPIDocument []byte
+
+// Config wires the API to the rest of the service.
+type Config struct {
+	// Ledger runs commands and reads claims.
+	Ledger *ledger.Service
+	// Keys authenticates clients.
+	Keys *Keys
+	// Logger receives request logs and internal errors (default slog.Default()).
+	Logger *slog.Logger
+	// Ready reports whether the service can serve (e.g. the store answers);
+	// nil means always ready.
+	Ready func(context.Context) error
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Registerer receives the HTTP metrics; Gatherer serves /metrics
+	// (default: a new registry of their own).
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// Validate reports a configuration that cannot serve.
+func (c Config) Validate() error {
+	switch {
+	case c.Ledger == nil:
+		return errors.New("api: Ledger is required")
+	case c.Keys == nil || c.Keys.Len() == 0:
+		return errors.New("api: at least one API key is required")
+	case c.MaxBodyBytes < 0:
+		return errors.New("api: MaxBodyBytes must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.Registerer == nil || c.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		c.Registerer, c.Gatherer = reg, reg
+	}
+}
+
+// server holds what the handlers need.
+type server struct {
+	cfg Config
+}
+
+// New returns the HTTP handler of the service.
+func New(cfg Config) (*echo.Echo, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg}
+	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger)})
+	metrics, err := newHTTPMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	e.Use(
+		middleware.RequestID(),
+		metrics.middleware,
+		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, HandleError: true,
+			LogValuesFunc: func(c *echo.Context, v middleware.RequestLoggerValues) error {
+				cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+					slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+					slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID),
+					slog.String("actor", actorOf(c).Name))
+				return nil
+			},
+		}),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
+		middleware.BodyLimit(cfg.MaxBodyBytes),
+	)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.yaml", s.openAPI)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+
+	v1 := e.Group("/v1", authenticate(cfg.Keys))
+	v1.POST("/claims", s.registerClaim, require(PermWriteClaims))
+	v1.POST("/claims/:id/actions/:action", s.runAction, require(PermWriteClaims))
+	v1.GET("/claims/:id", s.getClaim, require(PermReadClaims))
+	v1.GET("/claims/:id/events", s.getEvents, require(PermReadClaims))
+	return e, nil
+}
+
+func (s *server) healthz(c *echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(c *echo.Context) error {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			c.Response().Header().Set("Retry-After", "1")
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *server) openAPI(c *echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
+}
+
+// httpMetrics counts requests per route and status, and times them.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rmaledger_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rmaledger_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		route := c.Path() // the route pattern, so ids do not explode label cardinality
+		if route == "" {
+			route = "unmatched"
+		}
+		_, status := echo.ResolveResponseStatus(c.Response(), err)
+		m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
