@@ -179,6 +179,9 @@ type RecordedEvent struct {
 	Stream   string
 	Type     string
 	Revision uint64
+	// Position is the event's place in $all. ReadStream may leave it zero:
+	// KurrentDB does not send it on stream reads. ReadAll, SubscribeAll and
+	// AppendResult always give it.
 	Position Position
 	Data     []byte
 	Metadata []byte
