@@ -44,11 +44,29 @@ func buildBinary(t *testing.T) string {
 	return binaryPath
 }
 
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // process is a running rmaledger serve.
 type process struct {
 	cmd    *exec.Cmd
 	addr   string
-	output *bytes.Buffer
+	output *lockedBuffer
 }
 
 const testAgentKey = "agent:agent-key-for-process-tests"
@@ -58,7 +76,7 @@ func start(t *testing.T, dataDir string, extraEnv ...string) *process {
 	addr := freeAddr(t)
 	cmd := exec.Command(buildBinary(t), "serve", "--addr", addr, "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), append([]string{"RMALEDGER_API_KEYS=" + testAgentKey}, extraEnv...)...)
-	out := &bytes.Buffer{}
+	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -175,7 +193,7 @@ func TestDevGeneratesKeysPerRoleAndKeepsThem(t *testing.T) {
 	run := func() string {
 		cmd := exec.Command(buildBinary(t), "serve", "--dev", "--addr", addr, "--data-dir", dataDir)
 		cmd.Env = append(os.Environ(), "RMALEDGER_API_KEYS=")
-		out := &bytes.Buffer{}
+		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

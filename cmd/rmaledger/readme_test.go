@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +31,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	addr := freeAddr(t)
 	server := exec.Command(buildBinary(t), "serve", "--dev", "--addr", addr, "--data-dir", filepath.Join(workDir, "data"))
 	server.Env = append(os.Environ(), "RMALEDGER_API_KEYS=")
-	out := &bytes.Buffer{}
+	out := &lockedBuffer{}
 	server.Stdout, server.Stderr = out, out
 	if err := server.Start(); err != nil {
 		t.Fatal(err)
