@@ -1,0 +1,163 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config tunes a Runner. The zero value of every field but Dir takes the
+// default below; New fills them in before Validate, so a negative value is
+// reported rather than silently replaced.
+type Config struct {
+	// Dir is the data directory; the read models live in Dir/readmodels.db,
+	// beside (never inside) the event log.
+	Dir string
+	// Logger receives operational logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the projection metrics; nil registers none (tests
+	// and CLI commands that only query).
+	Registerer prometheus.Registerer
+
+	// RetryMax is how many times the router's Retry middleware re-runs a
+	// failing handler before the event is nacked and the projection stops.
+	// Bounded so that a poison event is reported within seconds instead of
+	// being retried forever in silence.
+	RetryMax int
+	// RetryInitial is the first retry's delay; later ones double up to
+	// RetryMaxInterval.
+	RetryInitial time.Duration
+	// RetryMaxInterval caps the delay between retries.
+	RetryMaxInterval time.Duration
+
+	// BatchSize is how many events catch-up and rebuild apply in one
+	// transaction (rows and checkpoint together). Live delivery applies one
+	// event per transaction so that each becomes visible at once; a backlog
+	// is read straight from the store and applied in batches, which is what
+	// makes a rebuild fast.
+	BatchSize int
+	// PageSize is how many events one store read returns during catch-up.
+	PageSize int
+	// CacheSize bounds the folded claim states each projection keeps in
+	// memory, so that a live event costs no read of its own row or stream.
+	CacheSize int
+	// LagScanLimit bounds how many unprocessed events Status counts; beyond
+	// it the lag is reported as "at least" that many (LagCapped).
+	LagScanLimit int
+	// MetricsInterval is how often the lag gauges are refreshed from the
+	// store.
+	MetricsInterval time.Duration
+	// ResubscribeDelay is how long the subscriber waits before
+	// resubscribing after the store's subscription broke.
+	ResubscribeDelay time.Duration
+	// CloseTimeout bounds how long Close waits for a handler in flight.
+	CloseTimeout time.Duration
+	// ReadConns bounds the read-only connection pool that serves queries.
+	ReadConns int
+	// BusyTimeout is how long a connection waits on a locked database; only
+	// WAL checkpoints make writers and readers wait on each other here.
+	BusyTimeout time.Duration
+
+	// commitHook, when set (by tests), runs inside each read-model
+	// transaction just before COMMIT and again just after it, before the
+	// event is acknowledged: the crash test kills the process at both.
+	commitHook func(phase commitPhase, projection string, checkpoint positionCommit)
+	// beforeSwitch, when set (by tests), runs in Rebuild between the bulk
+	// catch-up and the switch, so a test can write events into that window.
+	beforeSwitch func(projection string)
+}
+
+// commitPhase tells commitHook where it is called.
+type commitPhase string
+
+const (
+	beforeCommit commitPhase = "before-commit"
+	afterCommit  commitPhase = "after-commit"
+)
+
+// positionCommit is what commitHook is told: the new checkpoint's commit
+// position and how many events the transaction applied.
+type positionCommit struct {
+	Commit uint64
+	Events int
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultRetryMax         = 3
+	DefaultRetryInitial     = 20 * time.Millisecond
+	DefaultRetryMaxInterval = time.Second
+	DefaultBatchSize        = 4096
+	DefaultPageSize         = 2048
+	DefaultCacheSize        = 50_000
+	DefaultLagScanLimit     = 10_000
+	DefaultMetricsInterval  = 5 * time.Second
+	DefaultResubscribeDelay = time.Second
+	DefaultCloseTimeout     = 10 * time.Second
+	DefaultReadConns        = 4
+	DefaultBusyTimeout      = 5 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDuration := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt(&c.RetryMax, DefaultRetryMax)
+	setDuration(&c.RetryInitial, DefaultRetryInitial)
+	setDuration(&c.RetryMaxInterval, DefaultRetryMaxInterval)
+	setInt(&c.BatchSize, DefaultBatchSize)
+	setInt(&c.PageSize, DefaultPageSize)
+	setInt(&c.CacheSize, DefaultCacheSize)
+	setInt(&c.LagScanLimit, DefaultLagScanLimit)
+	setDuration(&c.MetricsInterval, DefaultMetricsInterval)
+	setDuration(&c.ResubscribeDelay, DefaultResubscribeDelay)
+	setDuration(&c.CloseTimeout, DefaultCloseTimeout)
+	setInt(&c.ReadConns, DefaultReadConns)
+	setDuration(&c.BusyTimeout, DefaultBusyTimeout)
+}
+
+// Validate reports every invalid field at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("projections: Dir is required"))
+	}
+	positive := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("projections: %s must be positive, got %d", name, v))
+		}
+	}
+	positive("BatchSize", c.BatchSize)
+	positive("PageSize", c.PageSize)
+	positive("CacheSize", c.CacheSize)
+	positive("LagScanLimit", c.LagScanLimit)
+	positive("ReadConns", c.ReadConns)
+	if c.RetryMax < 0 {
+		errs = append(errs, fmt.Errorf("projections: RetryMax must not be negative, got %d", c.RetryMax))
+	}
+	atLeast := func(name string, v, min time.Duration) {
+		if v < min {
+			errs = append(errs, fmt.Errorf("projections: %s must be at least %s, got %s", name, min, v))
+		}
+	}
+	atLeast("RetryInitial", c.RetryInitial, time.Millisecond)
+	atLeast("RetryMaxInterval", c.RetryMaxInterval, c.RetryInitial)
+	atLeast("MetricsInterval", c.MetricsInterval, 100*time.Millisecond)
+	atLeast("ResubscribeDelay", c.ResubscribeDelay, time.Millisecond)
+	atLeast("CloseTimeout", c.CloseTimeout, time.Millisecond)
+	atLeast("BusyTimeout", c.BusyTimeout, time.Millisecond)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,175 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// File names in the data directory. The lock file is the read models' own:
+// the event store locks its files separately, and with KurrentDB nothing
+// else would stop two processes from projecting into one file.
+const (
+	dbFile   = "readmodels.db"
+	lockFile = "readmodels.lock"
+)
+
+// ErrLocked means another Runner (in this or another process) holds the read
+// model database; two writers would each advance checkpoints the other does
+// not know about.
+var ErrLocked = errors.New("projections: read model database is locked by another runner")
+
+// database is readmodels.db: one writer connection and a read-only pool.
+//
+// SQLite allows one writer at a time anyway; owning exactly one write
+// connection (database/sql queues callers for it) turns "database is
+// locked" errors into plain waits and keeps each handler's transaction
+// short. Readers use their own connections: in WAL mode they read the last
+// committed snapshot and never block the writer, so queries do not slow
+// projections down and vice versa.
+//
+// The writer runs with synchronous=NORMAL: a power cut may lose the last
+// transactions, but never half of one, and since rows and checkpoint commit
+// together the lost events are simply projected again. Read models need no
+// fsync per event; the event log has that.
+type database struct {
+	path string
+	lock *os.File
+	w    *sql.DB
+	r    *sql.DB
+}
+
+func openDatabase(dir string, cfg Config) (*database, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("projections: create data directory: %w", err)
+	}
+	lock, err := lockDir(filepath.Join(dir, lockFile))
+	if err != nil {
+		return nil, err
+	}
+	db := &database{path: filepath.Join(dir, dbFile), lock: lock}
+	if err := db.open(cfg); err != nil {
+		db.close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *database) open(cfg Config) error {
+	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
+	var err error
+	db.w, err = sql.Open("sqlite", dsn(db.path, url.Values{"_pragma": {
+		busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(OFF)",
+	}}))
+	if err != nil {
+		return fmt.Errorf("projections: open %s: %w", db.path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	ctx := context.Background()
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("projections: open %s: %w", db.path, err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("projections: %s: journal mode is %q, want wal", db.path, mode)
+	}
+	if _, err := db.w.ExecContext(ctx, generationsDDL); err != nil {
+		return fmt.Errorf("projections: create generations table: %w", err)
+	}
+	// Readers cannot write even by mistake: the status page's queries run
+	// here.
+	db.r, err = sql.Open("sqlite", dsn(db.path, url.Values{"_pragma": {busy, "query_only(1)"}}))
+	if err != nil {
+		return fmt.Errorf("projections: open %s for reading: %w", db.path, err)
+	}
+	db.r.SetMaxOpenConns(cfg.ReadConns)
+	db.r.SetMaxIdleConns(cfg.ReadConns)
+	return nil
+}
+
+// generationsDDL holds, per projection, each set of tables ("generation")
+// with the checkpoint it has reached and whether it is the one queries use.
+// Rebuild fills a new generation while the active one serves; switching is
+// one UPDATE of the active flags, so it is atomic.
+const generationsDDL = `CREATE TABLE IF NOT EXISTS generations (
+	projection  TEXT    NOT NULL,
+	generation  INTEGER NOT NULL,
+	schema      TEXT    NOT NULL,
+	commit_pos  INTEGER NOT NULL DEFAULT 0,
+	prepare_pos INTEGER NOT NULL DEFAULT 0,
+	active      INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (projection, generation)
+) STRICT`
+
+func (db *database) close() error {
+	var errs []error
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close()) // closing the descriptor drops the flock
+	}
+	return errors.Join(errs...)
+}
+
+// lockDir takes an exclusive flock; the kernel drops it when the holder
+// dies, so a crashed process never leaves the directory locked.
+func lockDir(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("projections: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is held", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("projections: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// dsn builds a file: URI so that the path needs no quoting of its own.
+func dsn(path string, q url.Values) string {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// generationRow is one row of the generations table.
+type generationRow struct {
+	number int64
+	schema string
+	commit int64
+	prep   int64
+	active bool
+}
+
+func (db *database) generations(ctx context.Context, projection string) ([]generationRow, error) {
+	rows, err := db.w.QueryContext(ctx, `SELECT generation, schema, commit_pos, prepare_pos, active
+		FROM generations WHERE projection = ? ORDER BY generation`, projection)
+	if err != nil {
+		return nil, fmt.Errorf("projections: read generations of %s: %w", projection, err)
+	}
+	defer rows.Close()
+	var out []generationRow
+	for rows.Next() {
+		var g generationRow
+		if err := rows.Scan(&g.number, &g.schema, &g.commit, &g.prep, &g.active); err != nil {
+			return nil, fmt.Errorf("projections: read generations of %s: %w", projection, err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,545 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+// sameClaims checks that the claims read model holds, for every claim,
+// exactly the state the ledger folds from the claim's stream.
+func sameClaims(t *testing.T, w *world, r *Runner, claims []claimInfo) {
+	t.Helper()
+	ctx := context.Background()
+	for _, c := range claims {
+		got, err := r.Claim(ctx, c.id)
+		if err != nil {
+			t.Fatalf("claim %d: %v", c.i, err)
+		}
+		want, pos, err := w.ledger.Claim(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gj, _ := json.Marshal(got.State)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			t.Fatalf("claim %d:\n got %s\nwant %s", c.i, gj, wj)
+		}
+		if got.Position != pos || pos != c.position {
+			t.Fatalf("claim %d: position %s, stream's last %s, written %s", c.i, got.Position, pos, c.position)
+		}
+	}
+}
+
+func TestClaimEqualsFoldOfStream(t *testing.T) {
+	t.Run("caught up in batches", func(t *testing.T) {
+		w := newWorld(t)
+		claims := w.register(0, 21)
+		r := startRunner(t, w.store, testConfig(t.TempDir()))
+		waitFor(t, r, w.head())
+		sameClaims(t, w, r, claims)
+	})
+	t.Run("live, one event at a time", func(t *testing.T) {
+		w := newWorld(t)
+		r := startRunner(t, w.store, testConfig(t.TempDir()))
+		claims := w.register(0, 21)
+		waitFor(t, r, w.head())
+		sameClaims(t, w, r, claims)
+		if _, err := r.Claim(context.Background(), uuid.New()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown claim: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// allClaimEvents reads every claim event of the store.
+func allClaimEvents(t *testing.T, store eventstore.Store) []eventstore.RecordedEvent {
+	t.Helper()
+	var (
+		out  []eventstore.RecordedEvent
+		last eventstore.Position
+	)
+	for {
+		recs, err := store.ReadAll(context.Background(), last, 1000, claimFilter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return out
+		}
+		out = append(out, recs...)
+		last = recs[len(recs)-1].Position
+	}
+}
+
+func counter(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}
+
+func TestDeliveredTwiceLeavesReadModelsUnchanged(t *testing.T) {
+	w := newWorld(t)
+	w.register(0, 28)
+	r := startRunner(t, w.store, testConfig(t.TempDir()))
+	waitFor(t, r, w.head())
+	want := snapshot(t, r)
+	wantCheckpoints := checkpoints(t, r)
+	events := allClaimEvents(t, w.store)
+
+	t.Run("replayed after the fact", func(t *testing.T) {
+		// Compared after half of them too: a model that re-applied old
+		// events would show old rows until the replay caught up again.
+		for _, part := range [][]eventstore.RecordedEvent{events[:len(events)/2], events[len(events)/2:]} {
+			for _, p := range r.projections {
+				for _, rec := range part {
+					if err := p.handle(newMessage(rec)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			sameSnapshots(t, "after a second delivery", snapshot(t, r), want)
+		}
+		if got := checkpoints(t, r); got[Claims] != wantCheckpoints[Claims] || got[StatusPage] != wantCheckpoints[StatusPage] {
+			t.Fatalf("checkpoints moved: %v, want %v", got, wantCheckpoints)
+		}
+	})
+
+	t.Run("each event twice in a row", func(t *testing.T) {
+		twice := newRunner(t, w.store, testConfig(t.TempDir()))
+		for _, p := range twice.projections {
+			for _, rec := range events {
+				for range 2 {
+					if err := p.handle(newMessage(rec)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// The second delivery is ignored at the checkpoint, before any
+			// fold: the count of applied events is the count of events.
+			if got := counter(t, twice.met.applied.WithLabelValues(p.name)); got != float64(len(events)) {
+				t.Fatalf("%s applied %v events, want %d", p.name, got, len(events))
+			}
+		}
+		sameSnapshots(t, "each event delivered twice", snapshot(t, twice), want)
+	})
+
+	t.Run("a batch overlapping the checkpoint", func(t *testing.T) {
+		half := newRunner(t, w.store, testConfig(t.TempDir()))
+		items := make([]item, len(events))
+		for i, rec := range events {
+			items[i] = decodeItem(rec)
+		}
+		for _, p := range half.projections {
+			g := p.lockActive()
+			if _, err := p.apply(context.Background(), g, items[:len(items)/2]); err != nil {
+				t.Fatal(err)
+			}
+			n, err := p.apply(context.Background(), g, items)
+			g.writeMu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(items) - len(items)/2; n != want {
+				t.Fatalf("%s: applied %d of the overlapping batch, want %d", p.name, n, want)
+			}
+		}
+		sameSnapshots(t, "overlapping batches", snapshot(t, half), want)
+	})
+}
+
+func TestRebuildEqualsLive(t *testing.T) {
+	var r *Runner
+	w := newWorld(t)
+	claims := w.register(0, 35)
+	cfg := testConfig(t.TempDir())
+	var inWindow atomic.Bool
+	cfg.beforeSwitch = func(string) {
+		// Events that the live model applies after the rebuild's bulk
+		// catch-up and before its switch: the rebuilt tables must get them
+		// too.
+		if inWindow.Load() {
+			w.register(200+int(w.clock.Load()%1000), 2)
+			waitFor(t, r, w.head())
+		}
+	}
+	r = startRunner(t, w.store, cfg)
+	waitFor(t, r, w.head())
+	ctx := context.Background()
+
+	t.Run("while writes and reads go on", func(t *testing.T) {
+		inWindow.Store(true)
+		defer inWindow.Store(false)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Add(2)
+		go func() { // the ledger keeps writing during the rebuild
+			defer wg.Done()
+			w.register(100, 14)
+		}()
+		readErr := make(chan error, 1)
+		go func() { // and the live model keeps answering until the switch
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := r.Claim(ctx, claims[0].id); err != nil {
+					readErr <- err
+					return
+				}
+				if _, err := r.StatusLookup(ctx, claims[0].number, phone(claims[0].i)); err != nil {
+					readErr <- err
+					return
+				}
+			}
+		}()
+		for _, name := range r.Names() {
+			if err := r.Rebuild(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		select {
+		case err := <-readErr:
+			t.Fatalf("a query failed during the rebuild: %v", err)
+		default:
+		}
+		waitFor(t, r, w.head())
+		clean := startRunner(t, w.store, testConfig(t.TempDir()))
+		waitFor(t, clean, w.head())
+		sameSnapshots(t, "rebuilt during writes vs clean build", snapshot(t, r), snapshot(t, clean))
+	})
+
+	t.Run("row for row", func(t *testing.T) {
+		live := snapshot(t, r)
+		liveCheckpoints := checkpoints(t, r)
+		gens := make(map[string]int64)
+		for _, p := range r.projections {
+			gens[p.name] = p.active.Load().number
+		}
+		for _, name := range r.Names() {
+			if err := r.Rebuild(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sameSnapshots(t, "rebuild vs live", snapshot(t, r), live)
+		if got := checkpoints(t, r); got[Claims] != liveCheckpoints[Claims] {
+			t.Fatalf("rebuilt checkpoint %v, live %v", got, liveCheckpoints)
+		}
+		for _, p := range r.projections {
+			if g := p.active.Load().number; g != gens[p.name]+1 {
+				t.Fatalf("%s: generation %d after rebuild, want %d", p.name, g, gens[p.name]+1)
+			}
+		}
+		// The replaced tables are gone.
+		rows, err := r.db.r.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'generations' ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables := scanAll(t, rows)
+		if len(tables) != 2 {
+			t.Fatalf("tables after rebuild: %v, want the two active ones", tables)
+		}
+	})
+
+	t.Run("from a runner that was never started", func(t *testing.T) {
+		offline := newRunner(t, w.store, testConfig(t.TempDir()))
+		for _, name := range offline.Names() {
+			if err := offline.Rebuild(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sameSnapshots(t, "offline rebuild vs live", snapshot(t, offline), snapshot(t, r))
+	})
+
+	if err := r.Rebuild(ctx, "nope"); !errors.Is(err, ErrUnknownProjection) {
+		t.Fatalf("Rebuild(nope): %v", err)
+	}
+}
+
+// eventually polls cond for up to 10 s: for states reached by background
+// goroutines (retries with backoff) that have no event to wait on.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoisonEventStopsProjection(t *testing.T) {
+	for _, live := range []bool{false, true} {
+		name := "during catch-up"
+		if live {
+			name = "live"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			ctx := context.Background()
+			cfg := testConfig(t.TempDir())
+			cfg.RetryMax = 2
+			var r *Runner
+			if live {
+				r = startRunner(t, w.store, cfg)
+			}
+			before := w.register(0, 7)
+			good := w.head()
+			// An event on a claim stream that this binary cannot decode: a
+			// type from a newer version, say.
+			poison := eventstore.EventData{ID: uuid.New(), Type: "claim.teleported.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
+			res, err := w.store.Append(ctx, ledger.StreamName(before[0].id), eventstore.Any, poison)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := w.register(7, 3)
+			if !live {
+				r = startRunner(t, w.store, cfg)
+			}
+
+			eventually(t, "both projections to fail", func() bool {
+				for _, h := range r.Health() {
+					if h.State != StateFailed {
+						return false
+					}
+				}
+				return true
+			})
+			for _, h := range r.Health() {
+				if h.EventID != poison.ID.String() || h.Position != res.Position || !strings.Contains(h.Reason, "teleported") {
+					t.Fatalf("%s health: %+v, want failed at %s", h.Name, h, poison.ID)
+				}
+			}
+			// It stopped right before the event: nothing skipped, nothing after.
+			for name, cp := range checkpoints(t, r) {
+				if cp != good {
+					t.Fatalf("%s checkpoint %s, want %s (the event before the poison)", name, cp, good)
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // nothing moves on
+			for name, cp := range checkpoints(t, r) {
+				if cp != good {
+					t.Fatalf("%s moved on to %s", name, cp)
+				}
+			}
+			sameClaims(t, w, r, before[1:])
+			if _, err := r.Claim(ctx, after[0].id); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("a claim after the poison event is visible: %v", err)
+			}
+			start := time.Now()
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := r.WaitFor(wctx, res.Position); !errors.Is(err, ErrProjectionFailed) || time.Since(start) > time.Second {
+				t.Fatalf("WaitFor past the poison: %v after %s, want ErrProjectionFailed at once", err, time.Since(start))
+			}
+			if err := r.Ready(); !errors.Is(err, ErrProjectionFailed) || !strings.Contains(err.Error(), poison.ID.String()) {
+				t.Fatalf("Ready: %v", err)
+			}
+			for _, p := range r.projections {
+				if got := counter(t, r.met.failed.WithLabelValues(p.name)); got != 1 {
+					t.Fatalf("%s failed gauge %v", p.name, got)
+				}
+				if got := counter(t, r.met.errors.WithLabelValues(p.name)); got < float64(cfg.RetryMax+1) {
+					t.Fatalf("%s handler errors %v, want at least %d", p.name, got, cfg.RetryMax+1)
+				}
+			}
+			// A rebuild meets the same event and says which.
+			err = r.Rebuild(ctx, Claims)
+			var ee *EventError
+			if !errors.As(err, &ee) || ee.EventID != poison.ID.String() {
+				t.Fatalf("Rebuild: %v, want an EventError for %s", err, poison.ID)
+			}
+			if h := r.Health()[0]; h.State != StateFailed {
+				t.Fatalf("after a failed rebuild: %+v", h)
+			}
+		})
+	}
+}
+
+// flakyStore fails stream reads while broken is set: the status model
+// reads streams when a claim is not in its cache.
+type flakyStore struct {
+	eventstore.Store
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *flakyStore) ReadStream(ctx context.Context, stream string, d eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken {
+		return nil, errors.New("disk on fire")
+	}
+	return f.Store.ReadStream(ctx, stream, d, from, max)
+}
+
+func (f *flakyStore) set(broken bool) {
+	f.mu.Lock()
+	f.broken = broken
+	f.mu.Unlock()
+}
+
+func TestRebuildResumesAFailedProjection(t *testing.T) {
+	w := newWorld(t)
+	store := &flakyStore{Store: w.store}
+	cfg := testConfig(t.TempDir())
+	cfg.RetryMax = 1
+	cfg.CacheSize = 1 // every other claim misses the cache and reads its stream
+	r := startRunner(t, store, cfg)
+	w.register(0, 3)
+	waitFor(t, r, w.head())
+	store.set(true)
+	claims := w.register(3, 4)
+	eventually(t, "the status projection to fail", func() bool { return r.Health()[1].State == StateFailed })
+	if h := r.Health()[0]; h.State != StateRunning {
+		t.Fatalf("claims projection: %+v; it does not read streams and should run on", h)
+	}
+	store.set(false)
+	if err := r.Rebuild(context.Background(), StatusPage); err != nil {
+		t.Fatal(err)
+	}
+	more := w.register(7, 2)
+	waitFor(t, r, w.head())
+	for _, c := range append(claims, more...) {
+		if _, err := r.StatusLookup(context.Background(), c.number, phone(c.i)); err != nil {
+			t.Fatalf("claim %d after recovery: %v", c.i, err)
+		}
+	}
+	if err := r.Ready(); err != nil {
+		t.Fatalf("Ready after recovery: %v", err)
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	w := newWorld(t)
+	r := startRunner(t, w.store, testConfig(t.TempDir()))
+	ctx := context.Background()
+
+	t.Run("returns as soon as the position is visible", func(t *testing.T) {
+		for range 20 {
+			c := w.register(0, 1)[0]
+			start := time.Now()
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := r.WaitFor(wctx, c.position)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("WaitFor took %s", d)
+			}
+			if _, err := r.Claim(ctx, c.id); err != nil {
+				t.Fatalf("visible position, claim not found: %v", err)
+			}
+		}
+	})
+
+	t.Run("wakes when the event arrives", func(t *testing.T) {
+		head := w.head()
+		next := eventstore.Position{Commit: head.Commit + 1, Prepare: head.Commit + 1}
+		done := make(chan error, 1)
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			done <- r.WaitFor(wctx, next)
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("WaitFor returned before the event existed: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		w.register(1, 1)
+		appended := time.Now()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(appended); d > time.Second {
+			t.Fatalf("WaitFor woke %s after the append", d)
+		}
+	})
+
+	t.Run("times out otherwise", func(t *testing.T) {
+		beyond := w.head()
+		beyond.Commit += 1000
+		beyond.Prepare += 1000
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := r.WaitFor(wctx, beyond)
+		if !errors.Is(err, ErrNotVisible) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitFor beyond the head: %v", err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+			t.Fatalf("WaitFor gave up after %s, want the context's 50ms", d)
+		}
+	})
+
+	t.Run("one projection by name", func(t *testing.T) {
+		if err := r.WaitFor(ctx, eventstore.Start, StatusPage); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WaitFor(ctx, eventstore.Start, "nope"); !errors.Is(err, ErrUnknownProjection) {
+			t.Fatalf("unknown projection: %v", err)
+		}
+	})
+}
+
+func TestStatus(t *testing.T) {
+	w := newWorld(t)
+	w.register(0, 7)
+	r := newRunner(t, w.store, testConfig(t.TempDir()))
+	ctx := context.Background()
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := len(allClaimEvents(t, w.store))
+	for _, s := range st {
+		if s.State != StateStopped || s.LagEvents != events || s.LagSeconds <= 0 || s.Head != w.head() || s.Checkpoint != eventstore.Start {
+			t.Fatalf("before start: %+v, want %d events of lag", s, events)
+		}
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, w.head())
+	st, err = r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.State != StateRunning || s.LagEvents != 0 || s.LagSeconds != 0 || s.Checkpoint != w.head() {
+			t.Fatalf("caught up: %+v", s)
+		}
+		if got := counter(t, r.met.position.WithLabelValues(s.Name)); got != float64(w.head().Commit) {
+			t.Fatalf("%s position gauge %v, want %d", s.Name, got, w.head().Commit)
+		}
+	}
+}

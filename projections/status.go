@@ -1,0 +1,345 @@
+package projections
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+)
+
+// StatusView is everything the public status page may show about a claim,
+// and everything the status read model stores: the claim's number, where it
+// stands and what happens next, the customer-visible steps with their
+// dates, customer notes, where to ship, tracking numbers, and the customer's
+// own estimate. Internal notes, staff names, payments, refunds and the
+// customer's personal data are never written here, so no query of this
+// model can leak them. Even the phone is kept only as a hash with the
+// number.
+type StatusView struct {
+	Number       string        `json:"number"`
+	Status       domain.Status `json:"status"`
+	NextStep     string        `json:"next_step"`
+	RegisteredAt time.Time     `json:"registered_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+	Timeline     []StatusStep  `json:"timeline"`
+	Notes        []StatusNote  `json:"notes,omitempty"`
+	// ShipTo and DocumentsRequested are the authorization's instructions.
+	ShipTo             *domain.ServiceCenter `json:"ship_to,omitempty"`
+	DocumentsRequested []string              `json:"documents_requested,omitempty"`
+	// ManufacturerServiceCenter is where a redirected claim must go first.
+	ManufacturerServiceCenter *domain.ServiceCenter `json:"manufacturer_service_center,omitempty"`
+	CustomerShipment          *StatusShipment       `json:"customer_shipment,omitempty"`
+	ReturnShipment            *StatusShipment       `json:"return_shipment,omitempty"`
+	Estimate                  *StatusEstimate       `json:"estimate,omitempty"`
+	Resolution                string                `json:"resolution,omitempty"`
+}
+
+// StatusStep is one customer-visible step: a stable code the page
+// translates, the status it led to and when.
+type StatusStep struct {
+	Step   string        `json:"step"`
+	Status domain.Status `json:"status"`
+	At     time.Time     `json:"at"`
+}
+
+// StatusNote is a note written for the customer.
+type StatusNote struct {
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// StatusShipment is a parcel's carrier and tracking number.
+type StatusShipment struct {
+	Carrier        string    `json:"carrier"`
+	TrackingNumber string    `json:"tracking_number,omitempty"`
+	ShippedAt      time.Time `json:"shipped_at"`
+}
+
+// StatusEstimate is the quote the customer is asked to accept: the only
+// money the page shows.
+type StatusEstimate struct {
+	DamageLevel int          `json:"damage_level"`
+	Parts       domain.Money `json:"parts"`
+	Labour      domain.Money `json:"labour"`
+	Shipping    domain.Money `json:"shipping"`
+	Total       domain.Money `json:"total"`
+	Description string       `json:"description,omitempty"`
+	IssuedAt    time.Time    `json:"issued_at"`
+	Decision    string       `json:"decision,omitempty"`
+}
+
+// statusSteps lists the events the customer sees as steps, by stored name,
+// with the step's code. It is an allow-list: an event type added later
+// stays off the public page until someone decides it belongs there. Notes
+// are not steps (customer notes are listed apart).
+var statusSteps = map[string]string{
+	domain.ClaimRegistered{}.EventType():                "registered",
+	domain.ClaimRedirectedToServiceCenter{}.EventType(): "redirected_to_service_center",
+	domain.ServiceCenterActRecorded{}.EventType():       "service_center_act_recorded",
+	domain.ClaimAuthorized{}.EventType():                "authorized",
+	domain.ClaimRejected{}.EventType():                  "rejected",
+	domain.DocumentsReceived{}.EventType():              "documents_received",
+	domain.CustomerShipmentRecorded{}.EventType():       "shipped_by_customer",
+	domain.ClaimReceived{}.EventType():                  "received",
+	domain.ClaimDiagnosed{}.EventType():                 "diagnosed",
+	domain.EstimateIssued{}.EventType():                 "estimate_issued",
+	domain.EstimateAccepted{}.EventType():               "estimate_accepted",
+	domain.EstimateDeclined{}.EventType():               "estimate_declined",
+	domain.PaymentRecorded{}.EventType():                "payment_received",
+	domain.RepairStarted{}.EventType():                  "repair_started",
+	domain.RepairCompleted{}.EventType():                "repaired",
+	domain.ItemReplaced{}.EventType():                   "replaced",
+	domain.RefundApproved{}.EventType():                 "refund_approved",
+	domain.RefundPaid{}.EventType():                     "refund_paid",
+	domain.CreditNoteIssued{}.EventType():               "credit_note_issued",
+	domain.ClaimReturnedUnrepaired{}.EventType():        "returned_unrepaired",
+	domain.ReturnShipped{}.EventType():                  "return_shipped",
+	domain.DeliveryConfirmed{}.EventType():              "delivered",
+	domain.DisputeOpened{}.EventType():                  "appeal_opened",
+	domain.DisputeResolved{}.EventType():                "appeal_resolved",
+	domain.ClaimPutOnHold{}.EventType():                 "on_hold",
+	domain.ClaimReleasedFromHold{}.EventType():          "hold_released",
+	domain.ClaimWithdrawn{}.EventType():                 "withdrawn",
+	domain.ClaimClosed{}.EventType():                    "closed",
+}
+
+// nextSteps says, per status, what the customer should expect or do next,
+// as a code the page translates.
+var nextSteps = map[domain.Status]string{
+	domain.StatusRegistered:       "awaiting_review",
+	domain.StatusRedirected:       "contact_manufacturer_service_center",
+	domain.StatusAuthorized:       "ship_item",
+	domain.StatusRejected:         "none",
+	domain.StatusInTransit:        "awaiting_arrival",
+	domain.StatusReceived:         "awaiting_diagnosis",
+	domain.StatusDiagnosed:        "awaiting_decision",
+	domain.StatusEstimateIssued:   "accept_or_decline_estimate",
+	domain.StatusEstimateAccepted: "pay_estimate",
+	domain.StatusPaid:             "awaiting_repair",
+	domain.StatusInRepair:         "awaiting_repair_completion",
+	domain.StatusResolved:         "awaiting_return",
+	domain.StatusReturnShipped:    "receive_parcel",
+	domain.StatusDelivered:        "none",
+	domain.StatusDisputed:         "awaiting_second_review",
+	domain.StatusOnHold:           "contact_service",
+	domain.StatusClosed:           "none",
+}
+
+// statusModel is the "status" read model behind the public status page.
+type statusModel struct{}
+
+const statusSchema = "status-1"
+
+func (statusModel) name() string   { return StatusPage }
+func (statusModel) schema() string { return statusSchema }
+
+func statusTable(gen int64) string { return fmt.Sprintf("claim_status_g%d", gen) }
+
+func (statusModel) tables(gen int64) []string { return []string{statusTable(gen)} }
+
+func (statusModel) create(gen int64) []string {
+	return []string{`CREATE TABLE ` + statusTable(gen) + ` (
+		number     TEXT PRIMARY KEY,
+		phone_hash BLOB NOT NULL,
+		status     TEXT NOT NULL,
+		view       BLOB NOT NULL
+	) STRICT`}
+}
+
+// statusEntry is a claim folded up to (not including) revision next, with
+// the customer-visible steps so far. The state is the working copy the
+// view is derived from; it lives only in memory, never in this model's
+// table.
+type statusEntry struct {
+	state    domain.State
+	timeline []StatusStep
+	next     uint64
+}
+
+func (e statusEntry) advance(it item) statusEntry {
+	e.state = domain.Evolve(e.state, it.event)
+	if step, ok := statusSteps[it.event.EventType()]; ok {
+		e.timeline = append(slices.Clip(e.timeline), StatusStep{Step: step, Status: e.state.Status, At: e.state.UpdatedAt})
+	}
+	e.next = it.rec.Revision + 1
+	return e
+}
+
+type statusTables struct {
+	table string
+	store eventstore.Store
+	cache *cache[statusEntry]
+
+	upsert *sql.Stmt // writer
+	get    *sql.Stmt // reader
+
+	touched []string
+	seen    map[string]bool
+}
+
+func (statusModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
+	t := &statusTables{table: statusTable(gen), store: store, cache: newCache[statusEntry](cacheSize), seen: make(map[string]bool)}
+	var err error
+	if t.upsert, err = db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (number, phone_hash, status, view)
+		VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET phone_hash = excluded.phone_hash,
+		status = excluded.status, view = excluded.view`); err != nil {
+		return nil, err
+	}
+	if t.get, err = db.r.PrepareContext(ctx, `SELECT phone_hash, view FROM `+t.table+` WHERE number = ?`); err != nil {
+		t.upsert.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// apply folds the events like the claims model does. Since this model
+// stores no state, a claim missing from the cache (after a restart, or
+// evicted) is folded again from its stream in the store: the timeline is a
+// function of the stream, so the result is the same.
+func (t *statusTables) apply(ctx context.Context, tx *sql.Tx, items []item) error {
+	t.touched = t.touched[:0]
+	clear(t.seen)
+	for _, it := range items {
+		key := it.rec.Stream
+		cur, ok := t.cache.get(key)
+		if !ok || cur.next != it.rec.Revision {
+			history, err := readStream(ctx, t.store, key, it.rec.Revision)
+			if err != nil {
+				return eventError(StatusPage, it.rec, err)
+			}
+			cur = statusEntry{}
+			for _, h := range history {
+				cur = cur.advance(h)
+			}
+		}
+		if it.err != nil {
+			return eventError(StatusPage, it.rec, it.err)
+		}
+		cur = cur.advance(it)
+		t.cache.stage(key, cur)
+		if !t.seen[key] {
+			t.seen[key] = true
+			t.touched = append(t.touched, key)
+		}
+	}
+	upsert := tx.StmtContext(ctx, t.upsert)
+	for _, key := range t.touched {
+		cur, _ := t.cache.get(key)
+		s := cur.state
+		if !s.Exists() {
+			continue
+		}
+		view, err := json.Marshal(statusView(cur))
+		if err != nil {
+			return fmt.Errorf("projections: status: encode %s: %w", key, err)
+		}
+		if _, err := upsert.ExecContext(ctx, s.Number, phoneHash(s.Number, s.Customer.Phone), string(s.Status), view); err != nil {
+			return fmt.Errorf("projections: status: write %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// statusView copies the public parts of a claim, field by field: a new
+// field in domain.State reaches the page only if it is added here.
+func statusView(e statusEntry) StatusView {
+	s := e.state
+	v := StatusView{
+		Number:       s.Number,
+		Status:       s.Status,
+		NextStep:     nextSteps[s.Status],
+		RegisteredAt: s.RegisteredAt,
+		UpdatedAt:    s.UpdatedAt,
+		Timeline:     e.timeline,
+	}
+	for _, n := range s.Notes {
+		if n.Visibility == domain.VisibilityCustomer {
+			v.Notes = append(v.Notes, StatusNote{Text: n.Text, At: n.AddedAt})
+		}
+	}
+	if a := s.Authorization; a != nil {
+		sc := a.ServiceCenter
+		v.ShipTo = &sc
+		v.DocumentsRequested = a.DocumentsRequested
+	}
+	if r := s.ServiceCenter; r != nil {
+		sc := r.ServiceCenter
+		v.ManufacturerServiceCenter = &sc
+	}
+	if sh := s.CustomerShipment; sh != nil {
+		v.CustomerShipment = &StatusShipment{Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, ShippedAt: sh.ShippedAt}
+	}
+	if sh := s.ReturnShipment; sh != nil {
+		v.ReturnShipment = &StatusShipment{Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, ShippedAt: sh.ShippedAt}
+	}
+	if est := s.Estimate; est != nil {
+		v.Estimate = &StatusEstimate{
+			DamageLevel: est.DamageLevel, Parts: est.Parts, Labour: est.Labour, Shipping: est.Shipping,
+			Total: est.Total, Description: est.Description, IssuedAt: est.IssuedAt, Decision: est.Decision,
+		}
+	}
+	if r := s.Resolution; r != nil {
+		v.Resolution = r.Kind
+	}
+	return v
+}
+
+// phoneHash binds the phone to the claim number, so that the table holds no
+// phone numbers and a lookup must know both.
+func phoneHash(number, phone string) []byte {
+	sum := sha256.Sum256([]byte(number + "\x00" + phone))
+	return sum[:]
+}
+
+func (t *statusTables) commit()  { t.cache.commit() }
+func (t *statusTables) discard() { t.cache.discard() }
+
+func (t *statusTables) close() error {
+	return errors.Join(t.upsert.Close(), t.get.Close())
+}
+
+// statusQueries answers the status page.
+type statusQueries struct{ p *projection }
+
+// lookup finds a claim by number and phone. A wrong phone, an unknown
+// number and a phone that does not parse all answer ErrNotFound, so the page
+// cannot be used to learn which numbers exist; the hashes are compared in
+// constant time.
+func (q *statusQueries) lookup(ctx context.Context, number, phone string) (StatusView, error) {
+	number = strings.ToUpper(strings.TrimSpace(number))
+	normalised, ok := domain.NormalizePhone(phone)
+	if number == "" || !ok {
+		return StatusView{}, ErrNotFound
+	}
+	g, release := q.p.acquire()
+	defer release()
+	t := g.tables.(*statusTables)
+	var (
+		hash []byte
+		view []byte
+	)
+	err := t.get.QueryRowContext(ctx, number).Scan(&hash, &view)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StatusView{}, ErrNotFound
+	}
+	if err != nil {
+		return StatusView{}, fmt.Errorf("projections: status lookup: %w", err)
+	}
+	if subtle.ConstantTimeCompare(hash, phoneHash(number, normalised)) != 1 {
+		return StatusView{}, ErrNotFound
+	}
+	var v StatusView
+	if err := json.Unmarshal(view, &v); err != nil {
+		return StatusView{}, fmt.Errorf("projections: status lookup: decode: %w", err)
+	}
+	return v, nil
+}

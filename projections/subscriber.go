@@ -1,0 +1,309 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/eventstore"
+)
+
+// Metadata keys of the messages the Subscriber delivers. Besides these, each
+// top-level string field of the event's own metadata JSON (correlation_id,
+// actor...) is copied under its own name, so that watermill middleware such
+// as the correlation one sees it, unless it would shadow one of these.
+const (
+	MetaStream        = "stream"
+	MetaRevision      = "revision"
+	MetaPosition      = "position" // as eventstore.Position.String writes it
+	MetaType          = "type"
+	MetaEventID       = "event_id"
+	MetaCreated       = "created" // RFC 3339 with nanoseconds, UTC
+	MetaEventMetadata = "event_metadata"
+)
+
+// SubscriberConfig configures a Subscriber.
+type SubscriberConfig struct {
+	// Filter selects the events of $all to deliver.
+	Filter eventstore.Filter
+	// StartAfter tells where a topic's delivery starts: it is asked at every
+	// (re)subscription, so that delivery always resumes right after what the
+	// consumer committed, never after what it was merely sent. It may bring
+	// the consumer up to date by other means first (the Runner applies a
+	// backlog in batched transactions there) and return the new checkpoint.
+	StartAfter func(ctx context.Context, topic string) (eventstore.Position, error)
+	// OnNack is told about an event the consumer gave up on. Delivery of the
+	// topic then stops, because skipping the event would make the read model
+	// silently wrong, until the returned channel is closed; delivery then
+	// resumes after the topic's StartAfter. A nil channel stops it until
+	// Close.
+	OnNack func(topic string, ev eventstore.RecordedEvent) <-chan struct{}
+	// ResubscribeDelay is the pause before resubscribing after the store's
+	// subscription broke (it is not retried in a tight loop).
+	ResubscribeDelay time.Duration
+	// Logger receives the subscriber's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports a configuration that cannot work.
+func (c SubscriberConfig) Validate() error {
+	var errs []error
+	if c.StartAfter == nil {
+		errs = append(errs, errors.New("projections: SubscriberConfig.StartAfter is required"))
+	}
+	if c.OnNack == nil {
+		errs = append(errs, errors.New("projections: SubscriberConfig.OnNack is required"))
+	}
+	if c.ResubscribeDelay <= 0 {
+		errs = append(errs, errors.New("projections: SubscriberConfig.ResubscribeDelay must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Subscriber is a watermill message.Subscriber over the store's $all
+// subscription. A topic is a consumer's name (a projection); each Subscribe
+// opens one store subscription starting after StartAfter(topic).
+//
+// Delivery is strictly ordered and one at a time: the next event is sent
+// only after the previous message was acked. This is what lets a handler
+// keep a single checkpoint and still never skip an event; it also means the
+// router's per-message goroutines never run two events of a topic at once.
+// The store pushes new events (no polling), so an append reaches the handler
+// within a commit notification.
+type Subscriber struct {
+	store eventstore.Store
+	cfg   SubscriberConfig
+	log   *slog.Logger
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// NewSubscriber returns a Subscriber reading store.
+func NewSubscriber(store eventstore.Store, cfg SubscriberConfig) (*Subscriber, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Subscriber{store: store, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}, nil
+}
+
+// Subscribe starts delivering the topic's events. The channel is closed when
+// ctx ends, when Close is called or when the store closes.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, errors.New("projections: subscriber closed")
+	default:
+	}
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.run(ctx, topic, out)
+	}()
+	return out, nil
+}
+
+// Close ends every subscription and waits for their goroutines. The router
+// calls it once per handler, so it is idempotent.
+func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}
+
+// run (re)subscribes until the subscriber ends. Each round starts after the
+// consumer's checkpoint, so whatever ended the previous round (a broken
+// store subscription, a nack followed by a resume) nothing is skipped.
+func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.Message) {
+	log := s.log.With("projection", topic)
+	for {
+		after, err := s.cfg.StartAfter(ctx, topic)
+		if err != nil {
+			if s.stopped(ctx) {
+				return
+			}
+			log.Error("cannot find where to resume delivery", "err", err)
+			if !s.sleep(ctx, s.cfg.ResubscribeDelay) {
+				return
+			}
+			continue
+		}
+		sub, err := s.store.SubscribeAll(ctx, after, s.cfg.Filter)
+		if err != nil {
+			if errors.Is(err, eventstore.ErrClosed) || s.stopped(ctx) {
+				return
+			}
+			log.Error("cannot subscribe to the event store", "after", after.String(), "err", err)
+			if !s.sleep(ctx, s.cfg.ResubscribeDelay) {
+				return
+			}
+			continue
+		}
+		resume, nacked := s.pump(ctx, topic, sub, out)
+		sub.Close()
+		switch {
+		case s.stopped(ctx):
+			return
+		case nacked:
+			select { // a nil resume blocks here until the end
+			case <-resume:
+				log.Info("delivery resumes after a failure")
+			case <-ctx.Done():
+				return
+			case <-s.closing:
+				return
+			}
+		case errors.Is(sub.Err(), eventstore.ErrClosed):
+			return
+		default:
+			log.Warn("event store subscription ended; resubscribing", "err", sub.Err())
+			if !s.sleep(ctx, s.cfg.ResubscribeDelay) {
+				return
+			}
+		}
+	}
+}
+
+// pump delivers the subscription's events one at a time. It returns when the
+// subscription or the subscriber ends, or after a nack: then nacked is true
+// and resume is OnNack's answer.
+func (s *Subscriber) pump(ctx context.Context, topic string, sub eventstore.Subscription, out chan<- *message.Message) (resume <-chan struct{}, nacked bool) {
+	for {
+		var ev eventstore.RecordedEvent
+		select {
+		case e, ok := <-sub.Events():
+			if !ok {
+				return nil, false
+			}
+			ev = e
+		case <-ctx.Done():
+			return nil, false
+		case <-s.closing:
+			return nil, false
+		}
+		msg := newMessage(ev)
+		msg.SetContext(ctx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			return nil, false
+		case <-s.closing:
+			return nil, false
+		}
+		select {
+		case <-msg.Acked():
+		case <-msg.Nacked():
+			if s.stopped(ctx) {
+				// The router nacks what it could not finish while shutting
+				// down; that is not the event's fault.
+				return nil, false
+			}
+			return s.cfg.OnNack(topic, ev), true
+		case <-ctx.Done():
+			return nil, false
+		case <-s.closing:
+			return nil, false
+		}
+	}
+}
+
+func (s *Subscriber) stopped(ctx context.Context) bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return ctx.Err() != nil
+	}
+}
+
+// sleep waits d; false means the subscriber ended meanwhile.
+func (s *Subscriber) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}
+
+// newMessage turns a stored event into a message: the UUID is the event's
+// id (so that deduplicating middleware and logs speak of the same thing), the
+// payload its data.
+func newMessage(ev eventstore.RecordedEvent) *message.Message {
+	msg := message.NewMessage(ev.ID.String(), ev.Data)
+	if len(ev.Metadata) > 0 {
+		var fields map[string]any
+		if json.Unmarshal(ev.Metadata, &fields) == nil {
+			for k, v := range fields {
+				if s, ok := v.(string); ok {
+					msg.Metadata.Set(k, s)
+				}
+			}
+		}
+		msg.Metadata.Set(MetaEventMetadata, string(ev.Metadata))
+	}
+	msg.Metadata.Set(MetaStream, ev.Stream)
+	msg.Metadata.Set(MetaRevision, strconv.FormatUint(ev.Revision, 10))
+	msg.Metadata.Set(MetaPosition, ev.Position.String())
+	msg.Metadata.Set(MetaType, ev.Type)
+	msg.Metadata.Set(MetaEventID, ev.ID.String())
+	msg.Metadata.Set(MetaCreated, ev.Created.UTC().Format(time.RFC3339Nano))
+	return msg
+}
+
+// EventFromMessage rebuilds the stored event a Subscriber message carries.
+// Handlers work from the message alone, as watermill intends, so that
+// anything between the subscriber and the handler (middleware, a future
+// broker) is free to carry it.
+func EventFromMessage(msg *message.Message) (eventstore.RecordedEvent, error) {
+	md := msg.Metadata
+	id, err := uuid.Parse(md.Get(MetaEventID))
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: event id: %w", msg.UUID, err)
+	}
+	revision, err := strconv.ParseUint(md.Get(MetaRevision), 10, 64)
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: revision: %w", msg.UUID, err)
+	}
+	pos, err := ParsePosition(md.Get(MetaPosition))
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: %w", msg.UUID, err)
+	}
+	created, err := time.Parse(time.RFC3339Nano, md.Get(MetaCreated))
+	if err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: created: %w", msg.UUID, err)
+	}
+	ev := eventstore.RecordedEvent{
+		ID:       id,
+		Stream:   md.Get(MetaStream),
+		Type:     md.Get(MetaType),
+		Revision: revision,
+		Position: pos,
+		Data:     msg.Payload,
+		Created:  created,
+	}
+	if m := md.Get(MetaEventMetadata); m != "" {
+		ev.Metadata = []byte(m)
+	}
+	return ev, nil
+}
