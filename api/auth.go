@@ -40,6 +40,8 @@ const (
 	PermWriteClaims Permission = "claims:write"
 	// PermReadClaims reads claims and their histories.
 	PermReadClaims Permission = "claims:read"
+	// PermOperate inspects and rebuilds read models.
+	PermOperate Permission = "operate"
 )
 
 // permissions is the one table of who may do what. Finance and auditors
@@ -47,6 +49,7 @@ const (
 var permissions = map[Permission][]Role{
 	PermWriteClaims: {RoleAgent, RoleTechnician, RoleAdmin},
 	PermReadClaims:  {RoleAgent, RoleTechnician, RoleFinance, RoleAuditor, RoleAdmin},
+	PermOperate:     {RoleAdmin},
 }
 
 // Allowed reports whether role has permission p.

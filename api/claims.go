@@ -20,9 +20,12 @@ import (
 type ClaimResponse struct {
 	domain.State
 	AllowedActions []domain.Action `json:"allowed_actions"`
-	// Position of the claim's last event (write answers) as an opaque string:
-	// pass it back as min_position for read-your-writes.
-	Position string `json:"position"`
+	// NextAction is the step the claim waits for, from the claims read
+	// model (reads only).
+	NextAction domain.Action `json:"next_action,omitempty"`
+	// Position of the claim's last event as an opaque string: pass it back
+	// as min_position for read-your-writes.
+	Position string `json:"position,omitempty"`
 }
 
 func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {
@@ -30,7 +33,7 @@ func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {
 	if allowed == nil {
 		allowed = []domain.Action{}
 	}
-	return ClaimResponse{State: state, AllowedActions: allowed, Position: pos.String()}
+	return ClaimResponse{State: state, AllowedActions: allowed, Position: positionString(pos)}
 }
 
 // EventResponse is one stored event in a claim's history.
@@ -38,7 +41,7 @@ type EventResponse struct {
 	EventID    uuid.UUID       `json:"event_id"`
 	Type       string          `json:"type"`
 	Revision   uint64          `json:"revision"`
-	Position   string          `json:"position"`
+	Position   string          `json:"position,omitempty"`
 	RecordedAt time.Time       `json:"recorded_at"`
 	Data       json.RawMessage `json:"data"`
 	Metadata   json.RawMessage `json:"metadata"`
@@ -99,19 +102,6 @@ func (s *server) runAction(c *echo.Context) error {
 	return s.writeResult(c, http.StatusOK, res)
 }
 
-func (s *server) getClaim(c *echo.Context) error {
-	id, err := claimID(c)
-	if err != nil {
-		return err
-	}
-	state, pos, err := s.cfg.Ledger.Claim(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set("ETag", etag(state.Version))
-	return c.JSON(http.StatusOK, claimResponse(state, pos))
-}
-
 func (s *server) getEvents(c *echo.Context) error {
 	id, err := claimID(c)
 	if err != nil {
@@ -124,8 +114,8 @@ func (s *server) getEvents(c *echo.Context) error {
 	out := EventsResponse{ClaimID: id, Events: make([]EventResponse, len(records))}
 	for i, r := range records {
 		out.Events[i] = EventResponse{
-			EventID: r.ID, Type: r.Type, Revision: r.Revision, Position: r.Position.String(),
-			RecordedAt: r.Created, Data: r.Data, Metadata: r.Metadata,
+			EventID: r.ID, Type: r.Type, Revision: r.Revision,
+			RecordedAt: r.Created, Data: r.Data, Metadata: r.Metadata, Position: positionString(r.Position),
 		}
 	}
 	c.Response().Header().Set("ETag", etag(int64(len(records))))

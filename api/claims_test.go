@@ -64,7 +64,7 @@ func TestClaimLifecycleOverHTTP(t *testing.T) {
 		lastPosition = got["position"].(string)
 	}
 
-	res = ts.do(http.MethodGet, "/v1/claims/"+id, RoleAuditor, nil)
+	res = ts.do(http.MethodGet, "/v1/claims/"+id+"?min_position="+lastPosition, RoleAuditor, nil)
 	if res.Code != http.StatusOK || res.json(t)["status"] != "closed" {
 		t.Fatalf("get: %d %s", res.Code, res.Body)
 	}
@@ -223,7 +223,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if a.Code != 200 || b.Code != 200 || string(a.Body) != string(b.Body) {
 		t.Fatalf("action retry: %d %d\n%s\n%s", a.Code, b.Code, a.Body, b.Body)
 	}
-	if v := ts.do(http.MethodGet, "/v1/claims/"+id, RoleAgent, nil).json(t)["version"]; v != 2.0 {
+	if v := ts.do(http.MethodGet, "/v1/claims/"+id, RoleAgent, nil, "Min-Position", b.json(t)["position"].(string)).json(t)["version"]; v != 2.0 {
 		t.Errorf("version after a retried note = %v, want 2", v)
 	}
 }

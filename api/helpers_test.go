@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 // testServer is the API over a real embedded store in a temporary directory.
@@ -28,11 +30,20 @@ type testServer struct {
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := embedded.Open(t.TempDir(), embedded.Config{Logger: logger})
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reads.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reads.Close() })
 	service, err := ledger.New(store, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +57,7 @@ func newTestServer(t *testing.T) *testServer {
 			t.Fatal(err)
 		}
 	}
-	ts.echo, err = New(Config{Ledger: service, Keys: keys, Logger: logger, MaxBodyBytes: 64 << 10})
+	ts.echo, err = New(Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger, MaxBodyBytes: 64 << 10, ReadYourWritesTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,9 @@ func problemFor(err error) *Problem {
 		httpErr    *echo.HTTPError
 		maxBytes   *http.MaxBytesError
 	)
+	if p := readProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

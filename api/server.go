@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 //go:embed openapi.yaml
@@ -25,8 +26,13 @@ var openAPIDocument []byte
 
 // Config wires the API to the rest of the service.
 type Config struct {
-	// Ledger runs commands and reads claims.
+	// Ledger runs commands and reads claim histories.
 	Ledger *ledger.Service
+	// Reads answers queries from the read models.
+	Reads *projections.Runner
+	// ReadYourWritesTimeout bounds how long a read given min_position waits
+	// for the read models before answering 503 (default 2s).
+	ReadYourWritesTimeout time.Duration
 	// Keys authenticates clients.
 	Keys *Keys
 	// Logger receives request logs and internal errors (default slog.Default()).
@@ -47,6 +53,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Ledger == nil:
 		return errors.New("api: Ledger is required")
+	case c.Reads == nil:
+		return errors.New("api: Reads is required")
 	case c.Keys == nil || c.Keys.Len() == 0:
 		return errors.New("api: at least one API key is required")
 	case c.MaxBodyBytes < 0:
@@ -58,6 +66,9 @@ func (c Config) Validate() error {
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.ReadYourWritesTimeout == 0 {
+		c.ReadYourWritesTimeout = 2 * time.Second
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -110,8 +121,11 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1 := e.Group("/v1", authenticate(cfg.Keys))
 	v1.POST("/claims", s.registerClaim, require(PermWriteClaims))
 	v1.POST("/claims/:id/actions/:action", s.runAction, require(PermWriteClaims))
+	v1.GET("/claims", s.searchClaims, require(PermReadClaims))
 	v1.GET("/claims/:id", s.getClaim, require(PermReadClaims))
 	v1.GET("/claims/:id/events", s.getEvents, require(PermReadClaims))
+	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
+	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil
 }
 

@@ -1,6 +1,8 @@
 // Command rmaledger runs the RMA Ledger service and its operator tools.
 //
-//	rmaledger serve [--dev]   serve the HTTP API
+//	rmaledger serve [--dev]                          serve the HTTP API
+//	rmaledger projections status                     each read model's checkpoint and lag
+//	rmaledger projections rebuild [claims|status]    rebuild read models from the log (service stopped)
 //
 // Configuration comes from flags and RMALEDGER_* environment variables;
 // `rmaledger --help` lists them.
@@ -14,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -41,15 +44,23 @@ var errHelpShown = errors.New("help shown")
 // run parses the configuration and runs the subcommand; it is the only
 // place that knows every package.
 func run(ctx context.Context, stdout io.Writer) error {
-	// The subcommand comes first; conf reads the flags after it from os.Args
-	// and would stop at a leading word.
-	command := ""
-	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
-		command = os.Args[1]
-		os.Args = append([]string{os.Args[0]}, os.Args[2:]...)
+	// The command words come first ("projections rebuild claims"); conf
+	// stops reading flags at the first word, so hand it the flags first and
+	// the words after the command as its positional arguments.
+	command, words, flags := "", []string{}, []string{}
+	for i, arg := range os.Args[1:] {
+		if strings.HasPrefix(arg, "-") {
+			flags = os.Args[1+i:]
+			break
+		}
+		words = append(words, arg)
 	}
+	if len(words) > 0 {
+		command, words = words[0], words[1:]
+	}
+	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [claims|status]"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -61,15 +72,26 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger, err := newLogger(stdout, cfg.LogLevel, cfg.LogFormat)
+	// SQLite opens databases by file: URI, where a relative path would read
+	// as a host name; the logs also say plainly where the data is.
+	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return err
+	}
+	logOut := stdout
+	if command != "serve" && command != "" {
+		logOut = os.Stderr // keep a tool's own output clean for pipes
+	}
+	logger, err := newLogger(logOut, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
 	switch command {
 	case "serve", "":
 		return serve(ctx, cfg, logger, stdout)
+	case "projections":
+		return projectionsCommand(ctx, cfg, logger, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections)", command)
 	}
 }
 

@@ -238,3 +238,39 @@ func TestDevGeneratesKeysPerRoleAndKeepsThem(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectionsCommand rebuilds the read models of a stopped service's
+// data directory and shows their checkpoints; while the service runs, the
+// embedded store's lock makes the command refuse with directions.
+func TestProjectionsCommand(t *testing.T) {
+	dataDir := t.TempDir()
+	p := start(t, dataDir)
+	code, got := p.post(t, "/v1/claims", registration)
+	if code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, got)
+	}
+	position := got["position"].(string)
+
+	busy := exec.Command(buildBinary(t), "projections", "status", "--data-dir", dataDir)
+	if out, err := busy.CombinedOutput(); err == nil || !strings.Contains(string(out), "/v1/admin/projections") {
+		t.Errorf("status beside a running service: %v\n%s", err, out)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+
+	rebuild := exec.Command(buildBinary(t), "projections", "rebuild", "--data-dir", dataDir)
+	var stdout bytes.Buffer
+	rebuild.Stdout = &stdout
+	if err := rebuild.Run(); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, stdout.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"rebuilt claims", "rebuilt status", "claims      2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rebuild output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, " "+position+" ") {
+		t.Errorf("checkpoint %s not shown:\n%s", position, out)
+	}
+}

@@ -16,16 +16,20 @@ import (
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down in order:
-// stop taking requests and drain them, then close the store.
+// stop taking requests and drain them, stop the projections, close the store
+// (deferred calls run in reverse).
 func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	if shown, err := conf.String(&cfg); err == nil {
 		logger.Info("starting", "version", build, "config", "\n"+shown)
@@ -47,12 +51,32 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reads, err := projections.New(store, projections.Config{Dir: cfg.DataDir, Logger: logger, Registerer: registry})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := reads.Close(); err != nil {
+			logger.Error("closing the projections", "error", err)
+		}
+	}()
+	if err := reads.Start(ctx); err != nil {
+		return err
+	}
 	handler, err := api.New(api.Config{
 		Ledger:       service,
+		Reads:        reads,
 		Keys:         keys,
 		Logger:       logger,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Registerer:   registry,
+		Gatherer:     registry,
 		Ready: func(ctx context.Context) error {
+			if err := reads.Ready(); err != nil {
+				return err
+			}
 			if pinger, ok := store.(interface{ Ping(context.Context) error }); ok {
 				return pinger.Ping(ctx) // KurrentDB: is the connection up
 			}

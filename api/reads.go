@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// minPositionHeader is the header form of ?min_position=, for clients that
+// would rather not touch the URL.
+const minPositionHeader = "Min-Position"
+
+// waitForPosition makes a read see the client's own writes: given the
+// position a write answered with, it waits (boundedly) until the read
+// models have applied it.
+func (s *server) waitForPosition(c *echo.Context, names ...string) error {
+	raw := c.QueryParam("min_position")
+	if raw == "" {
+		raw = c.Request().Header.Get(minPositionHeader)
+	}
+	if raw == "" {
+		return nil
+	}
+	pos, err := projections.ParsePosition(raw)
+	if err != nil {
+		return badRequest("invalid-position", "min_position must be a position as returned by a write, e.g. \"42\"")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadYourWritesTimeout)
+	defer cancel()
+	return s.cfg.Reads.WaitFor(ctx, pos, names...)
+}
+
+func (s *server) getClaim(c *echo.Context) error {
+	id, err := claimID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.waitForPosition(c, projections.Claims); err != nil {
+		return err
+	}
+	rec, err := s.cfg.Reads.Claim(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(rec.State.Version))
+	res := claimResponse(rec.State, rec.Position)
+	res.NextAction = rec.NextAction
+	return c.JSON(http.StatusOK, res)
+}
+
+// searchParams are the query parameters GET /v1/claims understands; any
+// other is refused, so a typo does not silently widen a search.
+var searchParams = map[string]bool{
+	"number": true, "serial": true, "phone": true, "email": true, "status": true,
+	"updated_since": true, "limit": true, "cursor": true, "min_position": true,
+}
+
+func (s *server) searchClaims(c *echo.Context) error {
+	q, err := parseSearch(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	if err := s.waitForPosition(c, projections.Claims); err != nil {
+		return err
+	}
+	page, err := s.cfg.Reads.Search(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []projections.ClaimSummary{}
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func parseSearch(values url.Values) (projections.SearchQuery, error) {
+	var q projections.SearchQuery
+	for name, vs := range values {
+		if !searchParams[name] {
+			return q, badRequest("unknown-parameter", "unknown query parameter %q", name)
+		}
+		if len(vs) > 1 {
+			return q, badRequest("repeated-parameter", "query parameter %q given %d times", name, len(vs))
+		}
+	}
+	q.Number, q.Serial, q.Phone, q.Email, q.Cursor = values.Get("number"), values.Get("serial"), values.Get("phone"), values.Get("email"), values.Get("cursor")
+	if raw := values.Get("status"); raw != "" {
+		for _, name := range strings.Split(raw, ",") {
+			st, ok := domain.ParseStatus(strings.TrimSpace(name))
+			if !ok {
+				return q, badRequest("invalid-parameter", "status %q is not a claim status", name)
+			}
+			q.Statuses = append(q.Statuses, st)
+		}
+	}
+	if raw := values.Get("updated_since"); raw != "" {
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return q, badRequest("invalid-parameter", "updated_since must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z")
+		}
+		// The read model keeps times as Unix nanoseconds, which end in 2262:
+		// a later instant would wrap around and match everything.
+		if latest := time.Unix(0, math.MaxInt64); t.After(latest) {
+			t = latest
+		}
+		q.UpdatedSince = t
+	}
+	if raw := values.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > projections.MaxSearchLimit {
+			return q, badRequest("invalid-parameter", "limit must be an integer from 1 to %d", projections.MaxSearchLimit)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+// ProjectionStatus is a projection's progress as the admin API shows it.
+type ProjectionStatus struct {
+	projections.Status
+	Checkpoint string `json:"checkpoint"`
+	Head       string `json:"head"`
+	// Reason and EventID tell why a failed projection stopped.
+	Reason  string `json:"reason,omitempty"`
+	EventID string `json:"event_id,omitempty"`
+}
+
+func (s *server) projectionStatus(c *echo.Context) error {
+	statuses, err := s.cfg.Reads.Status(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	health := map[string]projections.Health{}
+	for _, h := range s.cfg.Reads.Health() {
+		health[h.Name] = h
+	}
+	out := make([]ProjectionStatus, len(statuses))
+	for i, st := range statuses {
+		out[i] = ProjectionStatus{
+			Status: st, Checkpoint: st.Checkpoint.String(), Head: st.Head.String(),
+			Reason: health[st.Name].Reason, EventID: health[st.Name].EventID,
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"projections": out})
+}
+
+// rebuildProjection rebuilds one read model from position zero while the
+// live one keeps serving, then switches; it answers when the switch is done.
+func (s *server) rebuildProjection(c *echo.Context) error {
+	name := c.Param("name")
+	started := time.Now()
+	if err := s.cfg.Reads.Rebuild(c.Request().Context(), name); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("projection rebuilt", "projection", name, "took", time.Since(started), "actor", actorOf(c).Name)
+	return s.projectionStatus(c)
+}
+
+// readProblem maps the read side's errors; problemFor calls it.
+func readProblem(err error) *Problem {
+	switch {
+	case errors.Is(err, projections.ErrNotFound):
+		return newProblem(http.StatusNotFound, "not-found", "No such claim", "")
+	case errors.Is(err, projections.ErrNotVisible):
+		return newProblem(http.StatusServiceUnavailable, "not-yet-visible", "The read models have not reached min_position yet; retry shortly", err.Error())
+	case errors.Is(err, projections.ErrProjectionFailed):
+		return newProblem(http.StatusServiceUnavailable, "projection-failed", "A read model has stopped; an operator must repair it", err.Error())
+	case errors.Is(err, projections.ErrInvalidQuery), errors.Is(err, projections.ErrBadPosition):
+		return newProblem(http.StatusBadRequest, "invalid-parameter", "Malformed request", err.Error())
+	case errors.Is(err, projections.ErrUnknownProjection):
+		return newProblem(http.StatusNotFound, "unknown-projection", "No such projection", err.Error())
+	case errors.Is(err, projections.ErrRebuildInProgress):
+		return newProblem(http.StatusConflict, "rebuild-in-progress", "That projection is already being rebuilt", err.Error())
+	case errors.Is(err, projections.ErrClosed):
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service is shutting down", "")
+	}
+	return nil
+}
+
+// positionString renders a position for JSON, empty when unknown.
+func positionString(p eventstore.Position) string {
+	if p == eventstore.Start {
+		return ""
+	}
+	return p.String()
+}

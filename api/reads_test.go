@@ -1,0 +1,120 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestReadYourWrites(t *testing.T) {
+	ts := newTestServer(t)
+	for range 20 {
+		res := ts.do(http.MethodPost, "/v1/claims", RoleAgent, registerBody())
+		claim := res.json(t)
+		got := ts.do(http.MethodGet, "/v1/claims/"+claim["id"].(string)+"?min_position="+claim["position"].(string), RoleAgent, nil)
+		if got.Code != http.StatusOK || got.json(t)["number"] != claim["number"] {
+			t.Fatalf("read after write with min_position: %d %s", got.Code, got.Body)
+		}
+	}
+	// A position the log has not reached: the read waits its bounded time, then 503.
+	res := ts.do(http.MethodGet, "/v1/claims?min_position=999999999", RoleAgent, nil)
+	if res.Code != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("unreached position: %d %v %s", res.Code, res.Header, res.Body)
+	}
+	if p := res.json(t); p["type"] != "urn:rmaledger:problem:not-yet-visible" {
+		t.Errorf("problem %v", p)
+	}
+	if res := ts.do(http.MethodGet, "/v1/claims?min_position=abc", RoleAgent, nil); res.Code != http.StatusBadRequest {
+		t.Errorf("malformed min_position: %d", res.Code)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	ts := newTestServer(t)
+	var last string
+	for i := range 5 {
+		body := registerBody()
+		if i == 3 {
+			body["customer"] = map[string]any{"name": "Other", "phone": "+30 210 555 0000", "email": "Other@Example.com"}
+			body["product"] = map[string]any{"category": "phone", "serial": "UNIQUE-7"}
+		}
+		last = ts.do(http.MethodPost, "/v1/claims", RoleAgent, body).json(t)["position"].(string)
+	}
+	search := func(query string) (int, []any, string) {
+		t.Helper()
+		res := ts.do(http.MethodGet, "/v1/claims?min_position="+last+"&"+query, RoleFinance, nil)
+		if res.Code != http.StatusOK {
+			return res.Code, nil, ""
+		}
+		page := res.json(t)
+		cursor, _ := page["next_cursor"].(string)
+		return res.Code, page["items"].([]any), cursor
+	}
+	cases := []struct {
+		query string
+		want  int
+	}{
+		{"", 5},
+		{"serial=UNIQUE-7", 1},
+		{"phone=%2B30-210-555-0000", 1},
+		{"phone=%2B30-210-555-0001", 0},
+		{"email=other@example.com", 1},
+		{"status=registered", 5},
+		{"status=closed,authorized", 0},
+		{"updated_since=2999-01-01T00:00:00Z", 0},
+	}
+	for _, tc := range cases {
+		if code, items, _ := search(tc.query); code != http.StatusOK || len(items) != tc.want {
+			t.Errorf("search %q: %d with %d items, want %d", tc.query, code, len(items), tc.want)
+		}
+	}
+	// Pagination visits every claim once.
+	seen := map[string]bool{}
+	_, items, cursor := search("limit=2")
+	for pages := 1; ; pages++ {
+		for _, it := range items {
+			id := it.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("claim %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		if cursor == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		_, items, cursor = search("limit=2&cursor=" + cursor)
+	}
+	if len(seen) != 5 {
+		t.Errorf("pages held %d claims, want 5", len(seen))
+	}
+	for _, bad := range []string{"colour=red", "limit=0", "limit=1000", "status=lost", "updated_since=yesterday", "number=a&number=b"} {
+		if code, _, _ := search(bad); code != http.StatusBadRequest {
+			t.Errorf("search %q: %d, want 400", bad, code)
+		}
+	}
+}
+
+func TestProjectionAdmin(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.register()
+	if res := ts.do(http.MethodPost, "/v1/admin/projections/claims/rebuild", RoleAgent, nil); res.Code != http.StatusForbidden {
+		t.Errorf("agent rebuild: %d", res.Code)
+	}
+	if res := ts.do(http.MethodPost, "/v1/admin/projections/nope/rebuild", RoleAdmin, nil); res.Code != http.StatusNotFound {
+		t.Errorf("unknown projection: %d", res.Code)
+	}
+	res := ts.do(http.MethodPost, "/v1/admin/projections/claims/rebuild", RoleAdmin, nil)
+	if res.Code != http.StatusOK || !strings.Contains(string(res.Body), `"name":"claims"`) {
+		t.Fatalf("rebuild: %d %s", res.Code, res.Body)
+	}
+	if got := ts.do(http.MethodGet, "/v1/claims/"+id, RoleAgent, nil); got.Code != http.StatusOK {
+		t.Errorf("claim after rebuild: %d %s", got.Code, got.Body)
+	}
+	status := ts.do(http.MethodGet, "/v1/admin/projections", RoleAdmin, nil)
+	if status.Code != http.StatusOK || !strings.Contains(string(status.Body), `"generation":2`) {
+		t.Errorf("status after rebuild: %d %s", status.Code, status.Body)
+	}
+}
