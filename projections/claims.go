@@ -36,39 +36,43 @@ func (claimsModel) tables(gen int64) []string { return []string{claimsTable(gen)
 
 // create lays out the table. Times are Unix nanoseconds (UTC), so that they
 // order and compare as numbers. The email column compares case-insensitively,
-// as people type addresses. Each search filter has an index; the ones that
-// end in (updated_at, id) also serve the pagination order.
+// as people type addresses.
 func (claimsModel) create(gen int64) []string {
+	return []string{`CREATE TABLE ` + claimsTable(gen) + ` (
+		id               TEXT    PRIMARY KEY,
+		number           TEXT    NOT NULL,
+		status           TEXT    NOT NULL,
+		customer_name    TEXT    NOT NULL,
+		customer_phone   TEXT    NOT NULL,
+		customer_email   TEXT    NOT NULL COLLATE NOCASE,
+		product_category TEXT    NOT NULL,
+		product_sku      TEXT    NOT NULL,
+		product_serial   TEXT    NOT NULL,
+		product_imei     TEXT    NOT NULL,
+		registered_at    INTEGER NOT NULL,
+		updated_at       INTEGER NOT NULL,
+		version          INTEGER NOT NULL,
+		revision         INTEGER NOT NULL,
+		commit_pos       INTEGER NOT NULL,
+		prepare_pos      INTEGER NOT NULL,
+		next_action      TEXT    NOT NULL,
+		allowed_actions  TEXT    NOT NULL,
+		state            BLOB    NOT NULL
+	) STRICT`}
+}
+
+// indexes gives each search filter an index; the ones that end in
+// (updated_at, id) also serve the pagination order.
+func (claimsModel) indexes(gen int64) []string {
 	t := claimsTable(gen)
 	return []string{
-		`CREATE TABLE ` + t + ` (
-			id               TEXT    PRIMARY KEY,
-			number           TEXT    NOT NULL,
-			status           TEXT    NOT NULL,
-			customer_name    TEXT    NOT NULL,
-			customer_phone   TEXT    NOT NULL,
-			customer_email   TEXT    NOT NULL COLLATE NOCASE,
-			product_category TEXT    NOT NULL,
-			product_sku      TEXT    NOT NULL,
-			product_serial   TEXT    NOT NULL,
-			product_imei     TEXT    NOT NULL,
-			registered_at    INTEGER NOT NULL,
-			updated_at       INTEGER NOT NULL,
-			version          INTEGER NOT NULL,
-			revision         INTEGER NOT NULL,
-			commit_pos       INTEGER NOT NULL,
-			prepare_pos      INTEGER NOT NULL,
-			next_action      TEXT    NOT NULL,
-			allowed_actions  TEXT    NOT NULL,
-			state            BLOB    NOT NULL
-		) STRICT`,
-		`CREATE INDEX ` + t + `_number ON ` + t + ` (number)`,
-		`CREATE INDEX ` + t + `_serial ON ` + t + ` (product_serial)`,
-		`CREATE INDEX ` + t + `_imei ON ` + t + ` (product_imei)`,
-		`CREATE INDEX ` + t + `_phone ON ` + t + ` (customer_phone)`,
-		`CREATE INDEX ` + t + `_email ON ` + t + ` (customer_email)`,
-		`CREATE INDEX ` + t + `_status ON ` + t + ` (status, updated_at, id)`,
-		`CREATE INDEX ` + t + `_updated ON ` + t + ` (updated_at, id)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_number ON ` + t + ` (number)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_serial ON ` + t + ` (product_serial)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_imei ON ` + t + ` (product_imei)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_phone ON ` + t + ` (customer_phone)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_email ON ` + t + ` (customer_email)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_status ON ` + t + ` (status, updated_at, id)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_updated ON ` + t + ` (updated_at, id)`,
 	}
 }
 
@@ -77,23 +81,35 @@ type claimEntry struct {
 	state    domain.State
 	next     uint64
 	position eventstore.Position
+	stored   bool // the generation has a row for it
 }
 
 // claimTables writes and reads one generation of the claims model.
 type claimTables struct {
 	table string
 	cache *cache[claimEntry]
+	rows  []claimRow // encoded, waiting for flush
 
-	load   *sql.Stmt // writer: a claim's stored state
-	upsert *sql.Stmt // writer
+	load   *sql.Stmt // reader: a claim's stored state
+	insert *sql.Stmt // writer: a new claim
+	update *sql.Stmt // writer: what events change
 	get    *sql.Stmt // reader: Claim
+}
 
-	touched []string
-	seen    map[string]bool
+// claimRow is a claim's row, encoded.
+type claimRow struct {
+	key      string
+	entry    *claimEntry
+	state    []byte
+	allowed  string
+	next     string
+	commit   int64
+	prepare  int64
+	revision int64
 }
 
 func (claimsModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
-	t := &claimTables{table: claimsTable(gen), cache: newCache[claimEntry](cacheSize), seen: make(map[string]bool)}
+	t := &claimTables{table: claimsTable(gen), cache: newCache[claimEntry](cacheSize)}
 	var err error
 	prepare := func(db *sql.DB, query string) *sql.Stmt {
 		if err != nil {
@@ -103,20 +119,18 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 		s, err = db.PrepareContext(ctx, query)
 		return s
 	}
-	t.load = prepare(db.w, `SELECT revision, state FROM `+t.table+` WHERE id = ?`)
-	t.upsert = prepare(db.w, `INSERT INTO `+t.table+` (id, number, status, customer_name, customer_phone,
+	// Stored states are read through the reader pool: nothing else writes
+	// this generation while its write lock is held, so a reader sees the
+	// last committed row, and the writer connection stays free.
+	t.load = prepare(db.r, `SELECT revision, state FROM `+t.table+` WHERE id = ?`)
+	t.insert = prepare(db.w, `INSERT INTO `+t.table+` (id, number, status, customer_name, customer_phone,
 		customer_email, product_category, product_sku, product_serial, product_imei, registered_at,
 		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status,
-		customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,
-		customer_email = excluded.customer_email, product_category = excluded.product_category,
-		product_sku = excluded.product_sku, product_serial = excluded.product_serial,
-		product_imei = excluded.product_imei, registered_at = excluded.registered_at,
-		updated_at = excluded.updated_at, version = excluded.version, revision = excluded.revision,
-		commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos,
-		next_action = excluded.next_action, allowed_actions = excluded.allowed_actions,
-		state = excluded.state`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// Registration data never changes, so an update leaves those columns,
+	// and the indexes on them, alone.
+	t.update = prepare(db.w, `UPDATE `+t.table+` SET status = ?, updated_at = ?, version = ?, revision = ?,
+		commit_pos = ?, prepare_pos = ?, next_action = ?, allowed_actions = ?, state = ? WHERE id = ?`)
 	t.get = prepare(db.r, `SELECT state, commit_pos, prepare_pos, next_action FROM `+t.table+` WHERE id = ?`)
 	if err != nil {
 		t.close()
@@ -125,80 +139,102 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 	return t, nil
 }
 
-// apply folds each event onto its claim's state (cached, else its stored
-// row) with domain.Evolve, and writes each touched claim's
-// row once per batch: a rebuild writes a claim once per batch, not once per
-// event.
-func (t *claimTables) apply(ctx context.Context, tx *sql.Tx, items []item) error {
-	t.touched = t.touched[:0]
-	clear(t.seen)
+// fold folds each event onto its claim's state (cached, else its stored
+// row) with domain.Evolve.
+func (t *claimTables) fold(ctx context.Context, items []item) error {
+	t.cache.folded()
 	for _, it := range items {
 		key := it.rec.Stream
-		cur, ok := t.cache.get(key)
-		if !ok || cur.next != it.rec.Revision {
-			var err error
-			if cur, err = t.loadEntry(ctx, tx, it.rec); err != nil {
+		prev, ok := t.cache.get(key)
+		if !ok || prev.next != it.rec.Revision {
+			loaded, err := t.loadEntry(ctx, it.rec)
+			if err != nil {
 				return eventError(Claims, it.rec, err)
 			}
+			prev = &loaded
 		}
 		if it.err != nil {
 			return eventError(Claims, it.rec, it.err)
 		}
-		cur.state = domain.Evolve(cur.state, it.event)
-		cur.next = it.rec.Revision + 1
-		cur.position = it.rec.Position
-		t.cache.stage(key, cur)
-		if !t.seen[key] {
-			t.seen[key] = true
-			t.touched = append(t.touched, key)
-		}
+		t.cache.fold(key, &claimEntry{
+			state:    domain.Evolve(prev.state, it.event),
+			next:     it.rec.Revision + 1,
+			position: it.rec.Position,
+			stored:   prev.stored,
+		})
 	}
-	upsert := tx.StmtContext(ctx, t.upsert)
-	for _, key := range t.touched {
-		cur, _ := t.cache.get(key)
-		if err := t.write(ctx, upsert, key, cur); err != nil {
+	return nil
+}
+
+// encode turns each chosen dirty claim into its row once, however many of
+// its events were folded since it was last written.
+func (t *claimTables) encode(n int) error {
+	t.rows = t.rows[:0]
+	for _, key := range t.cache.toFlush(n) {
+		e, _ := t.cache.get(key)
+		s := e.state
+		if !s.Exists() {
+			continue // events without a registration: nothing a query could show
+		}
+		state, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("projections: claims: encode %s: %w", key, err)
+		}
+		allowed := domain.AllowedActions(s)
+		allowedJSON, err := json.Marshal(allowed)
+		if err != nil {
 			return err
+		}
+		c, p, err := sqlPosition(e.position)
+		if err != nil {
+			return err
+		}
+		t.rows = append(t.rows, claimRow{
+			key: key, entry: e, state: state, allowed: string(allowedJSON),
+			next: string(nextAction(s.Status, allowed)), commit: c, prepare: p, revision: int64(e.next - 1),
+		})
+	}
+	return nil
+}
+
+// flush writes the encoded rows: an INSERT for a claim new to this
+// generation, an UPDATE of what events change otherwise.
+func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
+	insert, update := tx.StmtContext(ctx, t.insert), tx.StmtContext(ctx, t.update)
+	for _, r := range t.rows {
+		s := r.entry.state
+		id := strings.TrimPrefix(r.key, ledger.ClaimStreamPrefix)
+		var err error
+		if r.entry.stored {
+			_, err = update.ExecContext(ctx, string(s.Status), s.UpdatedAt.UnixNano(), s.Version, r.revision,
+				r.commit, r.prepare, r.next, r.allowed, r.state, id)
+		} else {
+			_, err = insert.ExecContext(ctx, id, s.Number, string(s.Status),
+				s.Customer.Name, s.Customer.Phone, s.Customer.Email,
+				s.Product.Category, s.Product.SKU, s.Product.Serial, s.Product.IMEI,
+				s.RegisteredAt.UnixNano(), s.UpdatedAt.UnixNano(), s.Version, r.revision, r.commit, r.prepare,
+				r.next, r.allowed, r.state)
+		}
+		if err != nil {
+			return fmt.Errorf("projections: claims: write %s: %w", r.key, err)
+		}
+		if !r.entry.stored {
+			stored := *r.entry
+			stored.stored = true
+			t.cache.put(r.key, &stored)
 		}
 	}
 	return nil
 }
 
-func (t *claimTables) write(ctx context.Context, upsert *sql.Stmt, stream string, e claimEntry) error {
-	s := e.state
-	if !s.Exists() {
-		return nil // events without a registration: nothing a query could show
-	}
-	state, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("projections: claims: encode %s: %w", stream, err)
-	}
-	allowed := domain.AllowedActions(s)
-	allowedJSON, err := json.Marshal(allowed)
-	if err != nil {
-		return err
-	}
-	c, p, err := sqlPosition(e.position)
-	if err != nil {
-		return err
-	}
-	_, err = upsert.ExecContext(ctx,
-		strings.TrimPrefix(stream, ledger.ClaimStreamPrefix), s.Number, string(s.Status),
-		s.Customer.Name, s.Customer.Phone, s.Customer.Email,
-		s.Product.Category, s.Product.SKU, s.Product.Serial, s.Product.IMEI,
-		s.RegisteredAt.UnixNano(), s.UpdatedAt.UnixNano(), s.Version, int64(e.next-1), c, p,
-		string(nextAction(s.Status, allowed)), string(allowedJSON), state)
-	if err != nil {
-		return fmt.Errorf("projections: claims: write %s: %w", stream, err)
-	}
-	return nil
-}
+func (t *claimTables) dirty() int { return len(t.cache.dirty) }
 
 // loadEntry finds the state a claim had before rec: nothing for its first
 // event, else its stored row, which must be exactly one revision behind.
 // Anything else means the read model missed events; it is reported (and the
 // projection stops, naming the event) rather than patched over, because a
 // silent repair would also hide the bug that lost them.
-func (t *claimTables) loadEntry(ctx context.Context, tx *sql.Tx, rec eventstore.RecordedEvent) (claimEntry, error) {
+func (t *claimTables) loadEntry(ctx context.Context, rec eventstore.RecordedEvent) (claimEntry, error) {
 	if rec.Revision == 0 {
 		return claimEntry{}, nil
 	}
@@ -206,7 +242,7 @@ func (t *claimTables) loadEntry(ctx context.Context, tx *sql.Tx, rec eventstore.
 		revision int64
 		state    []byte
 	)
-	err := tx.StmtContext(ctx, t.load).QueryRowContext(ctx, strings.TrimPrefix(rec.Stream, ledger.ClaimStreamPrefix)).Scan(&revision, &state)
+	err := t.load.QueryRowContext(ctx, strings.TrimPrefix(rec.Stream, ledger.ClaimStreamPrefix)).Scan(&revision, &state)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return claimEntry{}, fmt.Errorf("%w: no row for %s before revision %d", ErrGap, rec.Stream, rec.Revision)
@@ -219,15 +255,19 @@ func (t *claimTables) loadEntry(ctx context.Context, tx *sql.Tx, rec eventstore.
 	if err := json.Unmarshal(state, &s); err != nil {
 		return claimEntry{}, fmt.Errorf("decode stored state: %w", err)
 	}
-	return claimEntry{state: s, next: rec.Revision}, nil
+	return claimEntry{state: s, next: rec.Revision, stored: true}, nil
 }
 
-func (t *claimTables) commit()  { t.cache.commit() }
-func (t *claimTables) discard() { t.cache.discard() }
+func (t *claimTables) settle() { t.cache.settle() }
+func (t *claimTables) clean()  { t.cache.clean() }
+func (t *claimTables) discard() {
+	t.cache.discard()
+	t.rows = t.rows[:0]
+}
 
 func (t *claimTables) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{t.load, t.upsert, t.get} {
+	for _, s := range []*sql.Stmt{t.load, t.insert, t.update, t.get} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

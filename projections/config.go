@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rmaledger/rmaledger/eventstore"
 )
 
 // Config tunes a Runner. The zero value of every field but Dir takes the
@@ -33,14 +35,23 @@ type Config struct {
 	// RetryMaxInterval caps the delay between retries.
 	RetryMaxInterval time.Duration
 
-	// BatchSize is how many events catch-up and rebuild apply in one
-	// transaction (rows and checkpoint together). Live delivery applies one
-	// event per transaction so that each becomes visible at once; a backlog
-	// is read straight from the store and applied in batches, which is what
-	// makes a rebuild fast.
+	// BatchSize bounds a batch: how many events catch-up applies in one
+	// transaction (rows and checkpoint together), how many that piled up
+	// in a live subscription are applied at once, and how many dirty
+	// claims a rebuild lets pile up before it writes the older half back.
+	// Live delivery applies one event per transaction while the projection
+	// keeps up, so that each becomes visible at once; a backlog is applied
+	// in batches, which is what lets catch-up, bursts and rebuild keep up.
 	BatchSize int
 	// PageSize is how many events one store read returns during catch-up.
 	PageSize int
+	// Backlog is how many events must be waiting in a projection's live
+	// subscription for them to be applied together, in one transaction,
+	// rather than one event per transaction; see SubscriberConfig.Batch.
+	// Two is low on purpose: at a steady 2,000 events/s one transaction
+	// per event keeps the single SQLite writer about half busy, and
+	// batching as soon as two events wait keeps the queue from growing.
+	Backlog int
 	// CacheSize bounds the folded claim states each projection keeps in
 	// memory, so that a live event costs no read of its own row or stream.
 	CacheSize int
@@ -60,11 +71,17 @@ type Config struct {
 	// BusyTimeout is how long a connection waits on a locked database; only
 	// WAL checkpoints make writers and readers wait on each other here.
 	BusyTimeout time.Duration
+	// CheckpointInterval is how often the read models' WAL is copied into
+	// the database file, in the background.
+	CheckpointInterval time.Duration
 
 	// commitHook, when set (by tests), runs inside each read-model
 	// transaction just before COMMIT and again just after it, before the
 	// event is acknowledged: the crash test kills the process at both.
 	commitHook func(phase commitPhase, projection string, checkpoint positionCommit)
+	// publishHook, when set (by the lag benchmark), is told each time a
+	// projection's visible checkpoint advances, and when.
+	publishHook func(projection string, pos eventstore.Position, at time.Time)
 	// beforeSwitch, when set (by tests), runs in Rebuild between the bulk
 	// catch-up and the switch, so a test can write events into that window.
 	beforeSwitch func(projection string)
@@ -87,18 +104,20 @@ type positionCommit struct {
 
 // Defaults for zero Config fields.
 const (
-	DefaultRetryMax         = 3
-	DefaultRetryInitial     = 20 * time.Millisecond
-	DefaultRetryMaxInterval = time.Second
-	DefaultBatchSize        = 4096
-	DefaultPageSize         = 2048
-	DefaultCacheSize        = 50_000
-	DefaultLagScanLimit     = 10_000
-	DefaultMetricsInterval  = 5 * time.Second
-	DefaultResubscribeDelay = time.Second
-	DefaultCloseTimeout     = 10 * time.Second
-	DefaultReadConns        = 4
-	DefaultBusyTimeout      = 5 * time.Second
+	DefaultRetryMax           = 3
+	DefaultRetryInitial       = 20 * time.Millisecond
+	DefaultRetryMaxInterval   = time.Second
+	DefaultBatchSize          = 4096
+	DefaultPageSize           = 2048
+	DefaultBacklog            = 2
+	DefaultCacheSize          = 50_000
+	DefaultLagScanLimit       = 10_000
+	DefaultMetricsInterval    = 5 * time.Second
+	DefaultResubscribeDelay   = time.Second
+	DefaultCloseTimeout       = 10 * time.Second
+	DefaultReadConns          = 4
+	DefaultBusyTimeout        = 5 * time.Second
+	DefaultCheckpointInterval = 100 * time.Millisecond
 )
 
 func (c *Config) setDefaults() {
@@ -120,6 +139,7 @@ func (c *Config) setDefaults() {
 	setDuration(&c.RetryMaxInterval, DefaultRetryMaxInterval)
 	setInt(&c.BatchSize, DefaultBatchSize)
 	setInt(&c.PageSize, DefaultPageSize)
+	setInt(&c.Backlog, DefaultBacklog)
 	setInt(&c.CacheSize, DefaultCacheSize)
 	setInt(&c.LagScanLimit, DefaultLagScanLimit)
 	setDuration(&c.MetricsInterval, DefaultMetricsInterval)
@@ -127,6 +147,7 @@ func (c *Config) setDefaults() {
 	setDuration(&c.CloseTimeout, DefaultCloseTimeout)
 	setInt(&c.ReadConns, DefaultReadConns)
 	setDuration(&c.BusyTimeout, DefaultBusyTimeout)
+	setDuration(&c.CheckpointInterval, DefaultCheckpointInterval)
 }
 
 // Validate reports every invalid field at once.
@@ -142,6 +163,7 @@ func (c Config) Validate() error {
 	}
 	positive("BatchSize", c.BatchSize)
 	positive("PageSize", c.PageSize)
+	positive("Backlog", c.Backlog)
 	positive("CacheSize", c.CacheSize)
 	positive("LagScanLimit", c.LagScanLimit)
 	positive("ReadConns", c.ReadConns)
@@ -159,5 +181,6 @@ func (c Config) Validate() error {
 	atLeast("ResubscribeDelay", c.ResubscribeDelay, time.Millisecond)
 	atLeast("CloseTimeout", c.CloseTimeout, time.Millisecond)
 	atLeast("BusyTimeout", c.BusyTimeout, time.Millisecond)
+	atLeast("CheckpointInterval", c.CheckpointInterval, time.Millisecond)
 	return errors.Join(errs...)
 }

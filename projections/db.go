@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -44,6 +46,10 @@ type database struct {
 	lock *os.File
 	w    *sql.DB
 	r    *sql.DB
+	ck   *sql.DB // the checkpointer's connection
+
+	stopCheckpointer chan struct{}
+	checkpointerDone chan struct{}
 }
 
 func openDatabase(dir string, cfg Config) (*database, error) {
@@ -67,6 +73,14 @@ func (db *database) open(cfg Config) error {
 	var err error
 	db.w, err = sql.Open("sqlite", dsn(db.path, url.Values{"_pragma": {
 		busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(OFF)",
+		// A rebuild writes tables of tens of megabytes in large
+		// transactions; SQLite's default 2 MiB page cache would spill
+		// them to the WAL mid-transaction.
+		"cache_size(-65536)",
+		// WAL checkpoints (copying the log into the database, with an
+		// fsync) run in the background (checkpointer), not inside
+		// whichever handler's commit happens to cross the threshold.
+		"wal_autocheckpoint(0)",
 	}}))
 	if err != nil {
 		return fmt.Errorf("projections: open %s: %w", db.path, err)
@@ -93,7 +107,36 @@ func (db *database) open(cfg Config) error {
 	}
 	db.r.SetMaxOpenConns(cfg.ReadConns)
 	db.r.SetMaxIdleConns(cfg.ReadConns)
+	db.ck, err = sql.Open("sqlite", dsn(db.path, url.Values{"_pragma": {busy}}))
+	if err != nil {
+		return fmt.Errorf("projections: open %s for checkpoints: %w", db.path, err)
+	}
+	db.ck.SetMaxOpenConns(1)
+	db.stopCheckpointer = make(chan struct{})
+	db.checkpointerDone = make(chan struct{})
+	go db.checkpointer(cfg.CheckpointInterval, cfg.Logger)
 	return nil
+}
+
+// checkpointer copies the WAL into the database file every interval.
+// PASSIVE checkpoints never wait for, or block, the writer or the readers,
+// so the projections' commits stay short and even; done in a commit, as
+// SQLite does by default, every few hundred events one handler would pay
+// for copying and fsyncing megabytes.
+func (db *database) checkpointer(interval time.Duration, log *slog.Logger) {
+	defer close(db.checkpointerDone)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if _, err := db.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				log.Warn("read model WAL checkpoint failed", "err", err)
+			}
+		case <-db.stopCheckpointer:
+			return
+		}
+	}
 }
 
 // generationsDDL holds, per projection, each set of tables ("generation")
@@ -112,6 +155,17 @@ const generationsDDL = `CREATE TABLE IF NOT EXISTS generations (
 
 func (db *database) close() error {
 	var errs []error
+	if db.stopCheckpointer != nil {
+		close(db.stopCheckpointer)
+		<-db.checkpointerDone
+		// Leave a short WAL behind: the next open need not replay it.
+		if _, err := db.ck.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if db.ck != nil {
+		errs = append(errs, db.ck.Close())
+	}
 	if db.w != nil {
 		errs = append(errs, db.w.Close())
 	}

@@ -15,11 +15,24 @@
 // an event) and reports itself failed with the event's id; Health, metrics
 // and logs say so.
 //
+// One transaction per event is what makes an event visible at once, and
+// what a SQLite writer can afford only so often, so a projection batches
+// whenever events wait: at start it applies its backlog from the store in
+// batches (catch-up) before following live; live, when events pile up in
+// its subscription, it applies them together; and the projections' live
+// transactions that arrive at the same moment are merged into one (group
+// commit, each projection in its own savepoint). A batch is still one
+// transaction for its rows and its checkpoint. When a batch fails, its
+// events go through the router one by one, so that Retry and the failure
+// report concern the one event at fault.
+//
 // The read models live in readmodels.db in the data directory, apart from
 // the event log, so that deleting the file is always safe: everything is
 // rebuilt from position zero. Rebuild does that online, into a fresh set of
 // tables, and switches to it atomically; the live tables keep serving
-// queries until the switch.
+// queries until the switch. A rebuild reads and decodes the log once for
+// every projection it rebuilds, folds in memory and writes each claim's row
+// about once.
 //
 // Two projections exist:
 //

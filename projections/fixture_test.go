@@ -434,34 +434,53 @@ func history(i int, id uuid.UUID, start time.Time) []eventstore.EventData {
 	return out
 }
 
-// fill appends n generated claims (claims first..first+n-1) with
-// concurrent appenders, each claim's history in chunks so that streams
-// interleave in $all. It returns the number of events written.
+// fill appends n generated claims (claims first..first+n-1), one event per
+// append as the ledger writes them, with about a thousand claims open at
+// once, so that each claim's events are spread through $all as in a real
+// log rather than bunched together. It returns the number of events.
 func fill(t testing.TB, store eventstore.Store, first, n int) int {
 	t.Helper()
-	const workers = 16
+	const (
+		workers = 64
+		open    = 16 // claims each worker has under way at once
+	)
 	var (
 		wg    sync.WaitGroup
 		total atomic.Int64
 		fail  atomic.Value
 	)
+	type claim struct {
+		stream string
+		events []eventstore.EventData
+	}
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx := context.Background()
-			for i := first + w; i < first+n; i += workers {
-				id := uuid.New()
-				events := history(i, id, t0.Add(time.Duration(i)*time.Second))
-				stream := ledger.StreamName(id)
-				for k := 0; k < len(events); k += 4 {
-					chunk := events[k:min(k+4, len(events))]
-					if _, err := store.Append(ctx, stream, eventstore.Any, chunk...); err != nil {
+			next := first + w
+			var active []*claim
+			for {
+				for len(active) < open && next < first+n {
+					id := uuid.New()
+					active = append(active, &claim{stream: ledger.StreamName(id), events: history(next, id, t0.Add(time.Duration(next)*time.Second))})
+					next += workers
+				}
+				if len(active) == 0 {
+					return
+				}
+				kept := active[:0]
+				for _, c := range active {
+					if _, err := store.Append(ctx, c.stream, eventstore.Any, c.events[0]); err != nil {
 						fail.Store(err)
 						return
 					}
+					total.Add(1)
+					if c.events = c.events[1:]; len(c.events) > 0 {
+						kept = append(kept, c)
+					}
 				}
-				total.Add(int64(len(events)))
+				active = kept
 			}
 		}()
 	}

@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
@@ -22,22 +24,43 @@ type model interface {
 	schema() string
 	// tables lists generation gen's tables, for dropping them.
 	tables(gen int64) []string
-	// create returns the DDL of generation gen's tables and indexes.
+	// create returns the DDL of generation gen's tables.
 	create(gen int64) []string
+	// indexes returns the DDL of generation gen's secondary indexes. A
+	// rebuild creates them after filling the tables: building an index
+	// from sorted data once is far cheaper than keeping it up to date
+	// through every insert.
+	indexes(gen int64) []string
 	// open prepares generation gen's writer statements.
 	open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error)
 }
 
-// tableSet writes one generation of a model. Calls are serialised by the
+// tableSet writes one generation of a model. Folding, encoding and
+// writing are separate steps: live delivery does all three per event (or
+// per burst) in one transaction, a rebuild folds many batches in memory and
+// writes each claim about once. Only flush needs the database's single
+// writer connection; folding and encoding (the CPU work: Evolve, JSON) are
+// done before it is taken, so projections do that work in parallel and
+// hold the writer only for their SQL. Calls are serialised by the
 // generation's write lock.
 type tableSet interface {
-	// apply folds the events, in order and all after the checkpoint, into
-	// the rows within tx. An error names the event that caused it.
-	apply(ctx context.Context, tx *sql.Tx, items []item) error
-	// commit makes what apply staged in memory (cached states) current: the
-	// transaction committed.
-	commit()
-	// discard forgets what apply staged: the transaction rolled back.
+	// fold folds the events (in order, all after the checkpoint) into the
+	// cached states and marks their claims dirty. An error names the
+	// event.
+	fold(ctx context.Context, items []item) error
+	// encode prepares the rows of the n dirty claims folded least recently
+	// (all when n <= 0) for flush.
+	encode(n int) error
+	// flush writes the encoded rows within tx.
+	flush(ctx context.Context, tx *sql.Tx) error
+	// dirty counts the claims folded but not yet flushed.
+	dirty() int
+	// settle makes what fold staged current in memory; clean then forgets
+	// the dirty marks of what flush wrote, once its rows are committed.
+	settle()
+	clean()
+	// discard forgets what was staged, encoded and dirty: the transaction
+	// rolled back, and those values cannot be trusted any more.
 	discard()
 	// close releases prepared statements.
 	close() error
@@ -67,11 +90,15 @@ type EventError struct {
 	Err        error
 }
 
+// Error names the projection and the event first: that is what an operator
+// searches the log and the store for.
 func (e *EventError) Error() string {
 	return fmt.Sprintf("projections: %s: event %s (%s@%d, position %s): %v",
 		e.Projection, e.EventID, e.Stream, e.Revision, e.Position, e.Err)
 }
 
+// Unwrap gives the cause (a decoding error, ErrGap, a database error) to
+// errors.Is and errors.As.
 func (e *EventError) Unwrap() error { return e.Err }
 
 func eventError(projection string, rec eventstore.RecordedEvent, err error) error {
@@ -82,21 +109,25 @@ func eventError(projection string, rec eventstore.RecordedEvent, err error) erro
 }
 
 // cache keeps, per claim stream, the value folded so far, so that a live
-// event does not reread its claim. Values apply stages are invisible until
-// commit; discard also evicts the keys it touched, because a fold may share
-// memory (slices, pointers) with the value it started from, and a rolled
-// back fold must not leave a half-changed value behind.
+// event does not reread its claim. What fold stages is invisible until
+// settle; dirty says which claims' rows are behind their values. Values are
+// pointers and never modified once stored: a fold makes a new one, so
+// discarding a fold leaves the value it started from intact, and the maps
+// copy a pointer instead of a whole State.
 type cache[V any] struct {
 	max       int
-	committed map[string]V
-	staged    map[string]V
+	committed map[string]*V
+	staged    map[string]*V
+	dirty     map[string]uint64 // claim -> when last folded (fold calls so far)
+	folds     uint64
+	flushing  []string // what the last flush wrote
 }
 
 func newCache[V any](max int) *cache[V] {
-	return &cache[V]{max: max, committed: make(map[string]V), staged: make(map[string]V)}
+	return &cache[V]{max: max, committed: make(map[string]*V), staged: make(map[string]*V), dirty: make(map[string]uint64)}
 }
 
-func (c *cache[V]) get(key string) (V, bool) {
+func (c *cache[V]) get(key string) (*V, bool) {
 	if v, ok := c.staged[key]; ok {
 		return v, true
 	}
@@ -104,28 +135,69 @@ func (c *cache[V]) get(key string) (V, bool) {
 	return v, ok
 }
 
-func (c *cache[V]) stage(key string, v V) { c.staged[key] = v }
+// fold stages a newly folded value: its row must be written.
+func (c *cache[V]) fold(key string, v *V) {
+	c.staged[key] = v
+	c.dirty[key] = c.folds
+}
 
-func (c *cache[V]) commit() {
+// folded counts a fold call: the clock of "least recently folded".
+func (c *cache[V]) folded() { c.folds++ }
+
+// put stages bookkeeping on a value (its row now exists) without making
+// it dirty.
+func (c *cache[V]) put(key string, v *V) { c.staged[key] = v }
+
+// toFlush picks the n dirty claims folded least recently (all when n <=
+// 0): in a rebuild those are the likeliest to be finished, so that writing
+// them back early does not mean writing them again.
+func (c *cache[V]) toFlush(n int) []string {
+	c.flushing = c.flushing[:0]
+	for k := range c.dirty {
+		c.flushing = append(c.flushing, k)
+	}
+	if n > 0 && n < len(c.flushing) {
+		slices.SortFunc(c.flushing, func(a, b string) int { return cmp.Compare(c.dirty[a], c.dirty[b]) })
+		c.flushing = c.flushing[:n]
+	}
+	return c.flushing
+}
+
+func (c *cache[V]) settle() {
 	for k, v := range c.staged {
 		c.committed[k] = v
 	}
 	clear(c.staged)
 	// Map iteration order is random, so this evicts at random: cheap, and
-	// good enough when the working set (open claims) fits.
+	// good enough when the working set (open claims) fits. Dirty values are
+	// the only copy of their claim's state and stay.
 	for k := range c.committed {
 		if len(c.committed) <= c.max {
 			break
 		}
-		delete(c.committed, k)
+		if _, dirty := c.dirty[k]; !dirty {
+			delete(c.committed, k)
+		}
 	}
+}
+
+func (c *cache[V]) clean() {
+	for _, k := range c.flushing {
+		delete(c.dirty, k)
+	}
+	c.flushing = c.flushing[:0]
 }
 
 func (c *cache[V]) discard() {
 	for k := range c.staged {
 		delete(c.committed, k)
 	}
+	for k := range c.dirty {
+		delete(c.committed, k)
+	}
 	clear(c.staged)
+	clear(c.dirty)
+	c.flushing = c.flushing[:0]
 }
 
 // readStream returns the first n events of a claim's stream, decoded: the

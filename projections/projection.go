@@ -1,16 +1,19 @@
 package projections
 
 import (
+	"container/heap"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmaledger/rmaledger/eventstore"
 )
@@ -45,8 +48,11 @@ type projection struct {
 	log   *slog.Logger
 	met   *metrics
 
-	readCheckpoint  *sql.Stmt
+	position prometheus.Gauge   // met.position of this projection
+	applied  prometheus.Counter // met.applied of this projection
+
 	writeCheckpoint *sql.Stmt
+	committer       *committer
 
 	active atomic.Pointer[generation]
 	mark   watermark
@@ -59,21 +65,19 @@ type projection struct {
 	rebuilding atomic.Bool
 }
 
-func newProjection(ctx context.Context, m model, db *database, store eventstore.Store, cfg Config, met *metrics) (*projection, error) {
+func newProjection(ctx context.Context, m model, db *database, store eventstore.Store, cfg Config, met *metrics, c *committer) (*projection, error) {
 	p := &projection{
-		model: m, name: m.name(), db: db, store: store, cfg: cfg, met: met,
+		model: m, name: m.name(), db: db, store: store, cfg: cfg, met: met, committer: c,
 		log:    cfg.Logger.With("projection", m.name()),
 		health: Health{Name: m.name(), State: StateStopped},
 	}
-	// Series exist from the start, so dashboards show 0 rather than nothing.
+	// Series exist from the start, so dashboards show 0 rather than nothing;
+	// the hot ones are resolved once, not per event.
 	met.failed.WithLabelValues(p.name).Set(0)
 	met.errors.WithLabelValues(p.name)
-	met.applied.WithLabelValues(p.name)
+	p.position = met.position.WithLabelValues(p.name)
+	p.applied = met.applied.WithLabelValues(p.name)
 	var err error
-	if p.readCheckpoint, err = db.w.PrepareContext(ctx,
-		`SELECT commit_pos, prepare_pos FROM generations WHERE projection = ? AND generation = ?`); err != nil {
-		return nil, fmt.Errorf("projections: %s: %w", p.name, err)
-	}
 	if p.writeCheckpoint, err = db.w.PrepareContext(ctx,
 		`UPDATE generations SET commit_pos = ?, prepare_pos = ? WHERE projection = ? AND generation = ?`); err != nil {
 		return nil, fmt.Errorf("projections: %s: %w", p.name, err)
@@ -113,24 +117,35 @@ func (p *projection) openActive(ctx context.Context) error {
 	if keep == nil {
 		g, err = p.createGeneration(ctx, next, true)
 	} else {
-		g, err = p.openGeneration(ctx, keep.number, positionOf(keep.commit, keep.prep))
+		// Indexes are created if missing: one added to the schema later
+		// needs no rebuild.
+		if err = p.createIndexes(ctx, keep.number); err == nil {
+			g, err = p.openGeneration(ctx, keep.number, positionOf(keep.commit, keep.prep))
+		}
 	}
 	if err != nil {
 		return err
 	}
 	p.active.Store(g)
 	p.mark.advance(g.checkpoint)
-	p.met.position.WithLabelValues(p.name).Set(float64(g.checkpoint.Commit))
+	p.position.Set(float64(g.checkpoint.Commit))
 	return nil
 }
 
+// createGeneration creates a generation's tables, with their indexes when
+// it is to serve queries at once (active); a rebuild adds them at the end
+// (createIndexes).
 func (p *projection) createGeneration(ctx context.Context, number int64, active bool) (*generation, error) {
 	tx, err := p.db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("projections: %s: create generation %d: %w", p.name, number, err)
 	}
 	defer tx.Rollback()
-	for _, ddl := range p.model.create(number) {
+	ddls := p.model.create(number)
+	if active {
+		ddls = append(ddls, p.model.indexes(number)...)
+	}
+	for _, ddl := range ddls {
 		if _, err := tx.ExecContext(ctx, ddl); err != nil {
 			return nil, fmt.Errorf("projections: %s: create generation %d: %w", p.name, number, err)
 		}
@@ -151,6 +166,17 @@ func (p *projection) openGeneration(ctx context.Context, number int64, checkpoin
 		return nil, fmt.Errorf("projections: %s: open generation %d: %w", p.name, number, err)
 	}
 	return &generation{number: number, tables: tables, checkpoint: checkpoint}, nil
+}
+
+// createIndexes adds a generation's secondary indexes (a no-op for those
+// that exist).
+func (p *projection) createIndexes(ctx context.Context, number int64) error {
+	for _, ddl := range p.model.indexes(number) {
+		if _, err := p.db.w.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("projections: %s: index generation %d: %w", p.name, number, err)
+		}
+	}
+	return nil
 }
 
 // dropTables removes a generation's tables and its row in one transaction.
@@ -199,68 +225,72 @@ func (p *projection) acquire() (*generation, func()) {
 }
 
 // apply writes the items that lie after g's checkpoint, and the new
-// checkpoint, in one transaction. The checkpoint is read inside that
-// transaction, so "at or below the checkpoint is ignored" holds against what
-// is committed, whatever this process believes. The caller holds g.writeMu.
+// checkpoint, in one transaction. g.checkpoint is what is committed: it
+// changes only after COMMIT, under g.writeMu, and the lock file makes this
+// process the only writer, so comparing with it is comparing with the
+// database without a query per event. The caller holds g.writeMu.
 func (p *projection) apply(ctx context.Context, g *generation, items []item) (int, error) {
-	tx, err := p.db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("projections: %s: begin: %w", p.name, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tx.Rollback()
-			g.tables.discard()
-		}
-	}()
-	var c, pr int64
-	if err := tx.StmtContext(ctx, p.readCheckpoint).QueryRowContext(ctx, p.name, g.number).Scan(&c, &pr); err != nil {
-		return 0, fmt.Errorf("projections: %s: read checkpoint: %w", p.name, err)
-	}
-	checkpoint := positionOf(c, pr)
 	first := 0
-	for first < len(items) && items[first].rec.Position.Compare(checkpoint) <= 0 {
+	for first < len(items) && items[first].rec.Position.Compare(g.checkpoint) <= 0 {
 		first++
 	}
 	items = items[first:]
 	if len(items) == 0 {
 		return 0, nil
 	}
-	if err := g.tables.apply(ctx, tx, items); err != nil {
+	// The CPU work first, without the writer connection.
+	if err := g.tables.fold(ctx, items); err != nil {
+		g.tables.discard()
+		return 0, err
+	}
+	if err := g.tables.encode(0); err != nil {
+		g.tables.discard()
 		return 0, err
 	}
 	last := items[len(items)-1].rec.Position
-	lc, lp, err := sqlPosition(last)
-	if err != nil {
+	if err := p.committer.commit(&commitRequest{ctx: ctx, p: p, g: g, last: last, events: len(items)}); err != nil {
+		g.tables.discard()
 		return 0, err
 	}
-	if _, err := tx.StmtContext(ctx, p.writeCheckpoint).ExecContext(ctx, lc, lp, p.name, g.number); err != nil {
-		return 0, fmt.Errorf("projections: %s: write checkpoint: %w", p.name, err)
-	}
-	hook := func(commitPhase) {}
-	if p.cfg.commitHook != nil {
-		hook = func(phase commitPhase) {
-			p.cfg.commitHook(phase, p.name, positionCommit{Commit: last.Commit, Events: len(items)})
-		}
-	}
-	hook(beforeCommit)
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("projections: %s: commit: %w", p.name, err)
-	}
-	committed = true
-	g.tables.commit()
+	g.tables.settle()
+	g.tables.clean()
 	g.checkpoint = last
-	hook(afterCommit)
+	p.hook(afterCommit, last, len(items))
 	return len(items), nil
+}
+
+// write writes g's encoded rows and its new checkpoint within tx: the
+// projection's part of a group commit.
+func (p *projection) write(ctx context.Context, tx *sql.Tx, g *generation, last eventstore.Position, events int) error {
+	if err := g.tables.flush(ctx, tx); err != nil {
+		return err
+	}
+	lc, lp, err := sqlPosition(last)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, p.writeCheckpoint).ExecContext(ctx, lc, lp, p.name, g.number); err != nil {
+		return fmt.Errorf("projections: %s: write checkpoint: %w", p.name, err)
+	}
+	return nil
+}
+
+// hook calls the test hook, when there is one.
+func (p *projection) hook(phase commitPhase, last eventstore.Position, events int) {
+	if p.cfg.commitHook != nil {
+		p.cfg.commitHook(phase, p.name, positionCommit{Commit: last.Commit, Events: events})
+	}
 }
 
 // published makes a committed checkpoint of the active generation visible
 // to WaitFor and the metrics.
 func (p *projection) published(pos eventstore.Position, events int) {
 	p.mark.advance(pos)
-	p.met.position.WithLabelValues(p.name).Set(float64(pos.Commit))
-	p.met.applied.WithLabelValues(p.name).Add(float64(events))
+	if p.cfg.publishHook != nil {
+		p.cfg.publishHook(p.name, pos, time.Now())
+	}
+	p.position.Set(float64(pos.Commit))
+	p.applied.Add(float64(events))
 }
 
 // handle is the router's handler: one event, one transaction. It works on a
@@ -295,49 +325,34 @@ func (p *projection) failedAttempt(err error) error {
 }
 
 // catchUp applies everything after g's checkpoint, read straight from the
-// store in pages and applied BatchSize events per transaction. A goroutine
-// reads and decodes the next page while the current batch is written, which
-// on two cores roughly halves a rebuild. It returns once a read finds
-// nothing more. The caller holds g.writeMu.
+// store (see feed) and applied BatchSize events per transaction. It returns
+// once a read finds nothing more. The caller holds g.writeMu.
 func (p *projection) catchUp(ctx context.Context, g *generation, published bool) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make(chan []item, 2)
-	readErr := make(chan error, 1)
-	after := g.checkpoint
-	go func() {
-		defer close(pages)
-		for {
-			recs, err := p.store.ReadAll(ctx, after, p.cfg.PageSize, claimFilter)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			if len(recs) == 0 {
-				return
-			}
-			page := make([]item, len(recs))
-			for i, rec := range recs {
-				page[i] = decodeItem(rec)
-			}
-			select {
-			case pages <- page:
-			case <-ctx.Done():
-				return
-			}
-			after = recs[len(recs)-1].Position
-		}
-	}()
+	pages, wait := feed(ctx, p.store, g.checkpoint, p.cfg.PageSize)
+	n, err := p.applyPages(ctx, g, pages, published)
+	if err != nil {
+		cancel()
+		wait()
+		return n, err
+	}
+	if err := wait(); err != nil {
+		return n, fmt.Errorf("projections: %s: catch up: %w", p.name, err)
+	}
+	return n, nil
+}
+
+// applyPages applies pages of events to g in transactions of at least
+// BatchSize events, until pages is closed. The caller holds g.writeMu.
+func (p *projection) applyPages(ctx context.Context, g *generation, pages <-chan []item, published bool) (int, error) {
 	total := 0
 	batch := make([]item, 0, p.cfg.BatchSize+p.cfg.PageSize)
 	flush := func() error {
-		n, err := p.apply(ctx, g, batch)
+		n, err := p.applyBatch(ctx, g, batch, published)
+		total += n
 		if err != nil {
 			return err
-		}
-		total += n
-		if published && n > 0 {
-			p.published(g.checkpoint, n)
 		}
 		batch = batch[:0]
 		return nil
@@ -355,12 +370,42 @@ func (p *projection) catchUp(ctx context.Context, g *generation, published bool)
 			return total, err
 		}
 	}
-	select {
-	case err := <-readErr:
-		return total, fmt.Errorf("projections: %s: catch up: %w", p.name, err)
-	default:
+	return total, nil
+}
+
+// applyBatch applies a batch in one transaction. When an event of it
+// fails, the events before that one are still applied (in a transaction of
+// their own), so that one-at-a-time delivery starts at the failing event
+// and retries it, and reports it, on its own. The caller holds g.writeMu.
+func (p *projection) applyBatch(ctx context.Context, g *generation, items []item, published bool) (int, error) {
+	n, err := p.apply(ctx, g, items)
+	var ee *EventError
+	if errors.As(err, &ee) {
+		if i := slices.IndexFunc(items, func(it item) bool { return it.rec.Position == ee.Position }); i > 0 {
+			n, _ = p.apply(ctx, g, items[:i])
+		}
 	}
-	return total, ctx.Err()
+	if published && n > 0 {
+		p.published(g.checkpoint, n)
+	}
+	return n, err
+}
+
+// batch is the Subscriber's Batch: events that piled up in the live
+// subscription, applied together to the active generation.
+func (p *projection) batch(ctx context.Context, recs []eventstore.RecordedEvent) error {
+	items := make([]item, len(recs))
+	for i, rec := range recs {
+		items[i] = decodeItem(rec)
+	}
+	g := p.lockActive()
+	defer g.writeMu.Unlock()
+	_, err := p.applyBatch(context.WithoutCancel(ctx), g, items, true)
+	if err != nil {
+		p.met.errors.WithLabelValues(p.name).Inc()
+		p.log.Warn("batch failed; delivering its events one at a time", "events", len(recs), "err", err)
+	}
+	return err
 }
 
 // startAfter is the Subscriber's StartAfter: it applies the backlog in
@@ -420,6 +465,27 @@ func (p *projection) setState(s State) {
 	p.health = Health{Name: p.name, State: s, Since: time.Now().UTC()}
 }
 
+// waitFor returns once the watermark reaches pos, failing at once when the
+// projection has failed and when ctx ends.
+func (p *projection) waitFor(ctx context.Context, pos eventstore.Position) error {
+	for {
+		at, wt := p.mark.wait(pos)
+		if wt == nil {
+			return nil
+		}
+		if h := p.currentHealth(); h.State == StateFailed {
+			p.mark.forget(wt)
+			return fmt.Errorf("%w: %s stopped at event %s, before position %s", ErrProjectionFailed, p.name, h.EventID, pos)
+		}
+		select {
+		case <-wt.ch:
+		case <-ctx.Done():
+			p.mark.forget(wt)
+			return fmt.Errorf("%w: %s is at %s, want %s: %w", ErrNotVisible, p.name, at, pos, ctx.Err())
+		}
+	}
+}
+
 // resumeAfterFailure restarts delivery of a failed projection.
 func (p *projection) resumeAfterFailure() {
 	p.healthMu.Lock()
@@ -444,129 +510,104 @@ func (p *projection) currentHealth() Health {
 	return h
 }
 
-// rebuild fills a fresh generation from position zero while the active one
-// keeps serving, then switches: it pauses live delivery (the active
-// generation's write lock), applies what arrived meanwhile, flips the active
-// flag in one UPDATE and drops the old tables once no query reads them.
-func (p *projection) rebuild(ctx context.Context) error {
-	if !p.rebuilding.CompareAndSwap(false, true) {
-		return fmt.Errorf("%w: %s", ErrRebuildInProgress, p.name)
-	}
-	defer p.rebuilding.Store(false)
-	start := time.Now()
-	rows, err := p.db.generations(ctx, p.name)
-	if err != nil {
-		return err
-	}
-	next := int64(1)
-	for _, row := range rows {
-		next = max(next, row.number+1)
-	}
-	ng, err := p.createGeneration(ctx, next, false)
-	if err != nil {
-		return err
-	}
-	switched := false
-	defer func() {
-		if !switched {
-			ng.tables.close()
-			if err := p.dropTables(context.WithoutCancel(ctx), ng.number); err != nil {
-				p.log.Error("cannot drop an abandoned rebuild", "generation", ng.number, "err", err)
-			}
-		}
-	}()
-	ng.writeMu.Lock()
-	defer ng.writeMu.Unlock()
-	p.log.Info("rebuild started", "generation", ng.number)
-	n, err := p.catchUp(ctx, ng, false)
-	if err != nil {
-		return fmt.Errorf("projections: rebuild %s: %w", p.name, err)
-	}
-
-	if p.cfg.beforeSwitch != nil {
-		p.cfg.beforeSwitch(p.name)
-	}
-	old := p.lockActive()
-	m, err := p.catchUp(ctx, ng, false)
-	if err == nil {
-		_, err = p.db.w.ExecContext(ctx, `UPDATE generations SET active = (generation = ?) WHERE projection = ?`, ng.number, p.name)
-	}
-	if err != nil {
-		old.writeMu.Unlock()
-		return fmt.Errorf("projections: rebuild %s: %w", p.name, err)
-	}
-	switched = true
-	old.superseded = true
-	p.active.Store(ng)
-	old.writeMu.Unlock()
-	// The rebuilt generation read the store up to its head while live
-	// delivery was paused, so its checkpoint is at or past the old one and
-	// the watermark only moves forward.
-	p.published(ng.checkpoint, 0)
-	p.log.Info("rebuild switched", "generation", ng.number, "events", n+m,
-		"checkpoint", ng.checkpoint.String(), "took", time.Since(start))
-
-	old.readMu.Lock()
-	old.retired = true
-	old.readMu.Unlock()
-	old.tables.close()
-	if err := p.dropTables(context.WithoutCancel(ctx), old.number); err != nil {
-		p.log.Error("cannot drop the replaced generation", "generation", old.number, "err", err)
-	}
-	p.resumeAfterFailure()
-	return nil
-}
-
 func (p *projection) close() error {
 	g := p.active.Load()
-	return errors.Join(g.tables.close(), p.readCheckpoint.Close(), p.writeCheckpoint.Close())
+	return errors.Join(g.tables.close(), p.writeCheckpoint.Close())
 }
 
-// watermark is the checkpoint visible to queries with a broadcast to its
-// waiters: a channel closed and replaced at each advance, so WaitFor wakes
-// the moment its position is committed instead of polling.
+// watermark is the checkpoint visible to queries, with the WaitFor calls
+// waiting for it to pass their positions. Waiters sit in a heap by
+// position and an advance wakes only those it satisfies: waking every
+// waiter at every commit (a plain broadcast) would, at a few thousand
+// commits a second and many concurrent requests, keep both cores busy
+// rescheduling goroutines that go straight back to sleep.
 type watermark struct {
-	mu  sync.Mutex
-	pos eventstore.Position
-	ch  chan struct{}
+	mu      sync.Mutex
+	pos     eventstore.Position
+	waiters waiterHeap
+}
+
+// waiter is one WaitFor call: ch is closed when the watermark reaches pos,
+// or when it is kicked.
+type waiter struct {
+	pos   eventstore.Position
+	ch    chan struct{}
+	index int // in the heap; -1 once removed
 }
 
 func (w *watermark) advance(pos eventstore.Position) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if pos.Compare(w.pos) > 0 {
-		w.pos = pos
-		w.wakeLocked()
+	if pos.Compare(w.pos) <= 0 {
+		return
+	}
+	w.pos = pos
+	for len(w.waiters) > 0 && w.waiters[0].pos.Compare(pos) <= 0 {
+		close(heap.Pop(&w.waiters).(*waiter).ch)
 	}
 }
 
-// kick wakes the waiters without moving: something else changed (a failure).
+// kick wakes every waiter without moving: something else changed (a
+// failure), and they must look again.
 func (w *watermark) kick() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.wakeLocked()
-}
-
-func (w *watermark) wakeLocked() {
-	if w.ch != nil {
-		close(w.ch)
-		w.ch = nil
+	for len(w.waiters) > 0 {
+		close(heap.Pop(&w.waiters).(*waiter).ch)
 	}
 }
 
-// wait returns the position and a channel closed at the next change; taking
-// both under one lock means no change can slip between them.
-func (w *watermark) wait() (eventstore.Position, <-chan struct{}) {
+// wait returns the position and, when it is before pos, a waiter whose
+// channel is closed once it is not (or at a kick). Call forget when giving
+// up on it.
+func (w *watermark) wait(pos eventstore.Position) (eventstore.Position, *waiter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ch == nil {
-		w.ch = make(chan struct{})
+	if w.pos.Compare(pos) >= 0 {
+		return w.pos, nil
 	}
-	return w.pos, w.ch
+	wt := &waiter{pos: pos, ch: make(chan struct{})}
+	heap.Push(&w.waiters, wt)
+	return w.pos, wt
+}
+
+// forget removes a waiter that is no longer waited on, so that a position
+// never reached does not keep it forever.
+func (w *watermark) forget(wt *waiter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wt.index >= 0 {
+		heap.Remove(&w.waiters, wt.index)
+	}
 }
 
 func (w *watermark) position() eventstore.Position {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.pos
+}
+
+// waiterHeap orders waiters by position (container/heap).
+type waiterHeap []*waiter
+
+func (h waiterHeap) Len() int           { return len(h) }
+func (h waiterHeap) Less(i, j int) bool { return h[i].pos.Compare(h[j].pos) < 0 }
+func (h waiterHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *waiterHeap) Push(x any) {
+	wt := x.(*waiter)
+	wt.index = len(*h)
+	*h = append(*h, wt)
+}
+
+func (h *waiterHeap) Pop() any {
+	old := *h
+	wt := old[len(old)-1]
+	old[len(old)-1] = nil
+	wt.index = -1
+	*h = old[:len(old)-1]
+	return wt
 }

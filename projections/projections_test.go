@@ -266,6 +266,20 @@ func TestRebuildEqualsLive(t *testing.T) {
 		}
 	})
 
+	t.Run("with a cache too small for the claims", func(t *testing.T) {
+		// Claims are written back and evicted all the time, then reloaded
+		// from their rows (claims) or refolded from the store (status).
+		cfg := testConfig(t.TempDir())
+		cfg.CacheSize, cfg.BatchSize, cfg.PageSize = 3, 4, 5
+		small := startRunner(t, w.store, cfg)
+		waitFor(t, small, w.head())
+		sameSnapshots(t, "catch-up with a tiny cache vs live", snapshot(t, small), snapshot(t, r))
+		if err := small.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sameSnapshots(t, "rebuild with a tiny cache vs live", snapshot(t, small), snapshot(t, r))
+	})
+
 	t.Run("from a runner that was never started", func(t *testing.T) {
 		offline := newRunner(t, w.store, testConfig(t.TempDir()))
 		for _, name := range offline.Names() {
@@ -530,6 +544,15 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, r, w.head())
+	// Visible already during catch-up; running once live delivery starts.
+	eventually(t, "live delivery", func() bool {
+		for _, h := range r.Health() {
+			if h.State != StateRunning {
+				return false
+			}
+		}
+		return true
+	})
 	st, err = r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)

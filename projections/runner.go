@@ -108,6 +108,7 @@ type Runner struct {
 
 	projections []*projection
 	byName      map[string]*projection
+	committer   *committer
 	claims      *claimsQueries
 	status      *statusQueries
 
@@ -145,8 +146,9 @@ func New(store eventstore.Store, cfg Config) (*Runner, error) {
 		byName: make(map[string]*projection), life: life, shutdown: shutdown,
 	}
 	ctx := context.Background()
+	r.committer = newCommitter(db.w)
 	for _, m := range []model{claimsModel{}, statusModel{}} {
-		p, err := newProjection(ctx, m, db, store, cfg, met)
+		p, err := newProjection(ctx, m, db, store, cfg, met, r.committer)
 		if err != nil {
 			r.closeStorage()
 			return nil, err
@@ -190,6 +192,11 @@ func (r *Runner) Start(ctx context.Context) error {
 		OnNack: func(topic string, ev eventstore.RecordedEvent) <-chan struct{} {
 			return r.byName[topic].failed(ev)
 		},
+		Batch: func(ctx context.Context, topic string, events []eventstore.RecordedEvent) error {
+			return r.byName[topic].batch(ctx, events)
+		},
+		Backlog:          r.cfg.Backlog,
+		MaxBatch:         r.cfg.BatchSize,
 		ResubscribeDelay: r.cfg.ResubscribeDelay,
 		Logger:           r.log,
 	})
@@ -262,6 +269,7 @@ func (r *Runner) Close() error {
 }
 
 func (r *Runner) closeStorage() error {
+	r.committer.close()
 	var errs []error
 	for _, p := range r.projections {
 		errs = append(errs, p.close())
@@ -330,42 +338,11 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position, names ...
 		}
 	}
 	for _, p := range targets {
-		for {
-			at, changed := p.mark.wait()
-			if at.Compare(pos) >= 0 {
-				break
-			}
-			if h := p.currentHealth(); h.State == StateFailed {
-				return fmt.Errorf("%w: %s stopped at event %s, before position %s", ErrProjectionFailed, p.name, h.EventID, pos)
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				return fmt.Errorf("%w: %s is at %s, want %s: %w", ErrNotVisible, p.name, at, pos, ctx.Err())
-			}
+		if err := p.waitFor(ctx, pos); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// Rebuild rebuilds the named projection from position zero into fresh
-// tables and switches to them atomically; the live read model keeps serving
-// (and following the store) until the switch. A failed projection whose
-// rebuild succeeds resumes live delivery. It works with or without Start.
-func (r *Runner) Rebuild(ctx context.Context, name string) error {
-	p, ok := r.byName[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownProjection, name)
-	}
-	if err := r.enter(); err != nil {
-		return err
-	}
-	defer r.work.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(r.life, cancel)
-	defer stop()
-	return p.rebuild(ctx)
 }
 
 // Status reports each projection's checkpoint and its lag behind the

@@ -146,6 +146,8 @@ func statusTable(gen int64) string { return fmt.Sprintf("claim_status_g%d", gen)
 
 func (statusModel) tables(gen int64) []string { return []string{statusTable(gen)} }
 
+func (statusModel) indexes(int64) []string { return nil }
+
 func (statusModel) create(gen int64) []string {
 	return []string{`CREATE TABLE ` + statusTable(gen) + ` (
 		number     TEXT PRIMARY KEY,
@@ -178,16 +180,21 @@ type statusTables struct {
 	table string
 	store eventstore.Store
 	cache *cache[statusEntry]
+	rows  []statusRow // encoded, waiting for flush
 
 	upsert *sql.Stmt // writer
 	get    *sql.Stmt // reader
+}
 
-	touched []string
-	seen    map[string]bool
+// statusRow is a claim's public view, encoded.
+type statusRow struct {
+	number, status string
+	phoneHash      []byte
+	view           []byte
 }
 
 func (statusModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
-	t := &statusTables{table: statusTable(gen), store: store, cache: newCache[statusEntry](cacheSize), seen: make(map[string]bool)}
+	t := &statusTables{table: statusTable(gen), store: store, cache: newCache[statusEntry](cacheSize)}
 	var err error
 	if t.upsert, err = db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (number, phone_hash, status, view)
 		VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET phone_hash = excluded.phone_hash,
@@ -201,38 +208,39 @@ func (statusModel) open(ctx context.Context, db *database, store eventstore.Stor
 	return t, nil
 }
 
-// apply folds the events like the claims model does. Since this model
+// fold folds the events like the claims model does. Since this model
 // stores no state, a claim missing from the cache (after a restart, or
 // evicted) is folded again from its stream in the store: the timeline is a
 // function of the stream, so the result is the same.
-func (t *statusTables) apply(ctx context.Context, tx *sql.Tx, items []item) error {
-	t.touched = t.touched[:0]
-	clear(t.seen)
+func (t *statusTables) fold(ctx context.Context, items []item) error {
+	t.cache.folded()
 	for _, it := range items {
 		key := it.rec.Stream
-		cur, ok := t.cache.get(key)
-		if !ok || cur.next != it.rec.Revision {
+		prev, ok := t.cache.get(key)
+		if !ok || prev.next != it.rec.Revision {
 			history, err := readStream(ctx, t.store, key, it.rec.Revision)
 			if err != nil {
 				return eventError(StatusPage, it.rec, err)
 			}
-			cur = statusEntry{}
+			var e statusEntry
 			for _, h := range history {
-				cur = cur.advance(h)
+				e = e.advance(h)
 			}
+			prev = &e
 		}
 		if it.err != nil {
 			return eventError(StatusPage, it.rec, it.err)
 		}
-		cur = cur.advance(it)
-		t.cache.stage(key, cur)
-		if !t.seen[key] {
-			t.seen[key] = true
-			t.touched = append(t.touched, key)
-		}
+		next := prev.advance(it)
+		t.cache.fold(key, &next)
 	}
-	upsert := tx.StmtContext(ctx, t.upsert)
-	for _, key := range t.touched {
+	return nil
+}
+
+// encode turns each chosen dirty claim into its public view.
+func (t *statusTables) encode(n int) error {
+	t.rows = t.rows[:0]
+	for _, key := range t.cache.toFlush(n) {
 		cur, _ := t.cache.get(key)
 		s := cur.state
 		if !s.Exists() {
@@ -242,16 +250,27 @@ func (t *statusTables) apply(ctx context.Context, tx *sql.Tx, items []item) erro
 		if err != nil {
 			return fmt.Errorf("projections: status: encode %s: %w", key, err)
 		}
-		if _, err := upsert.ExecContext(ctx, s.Number, phoneHash(s.Number, s.Customer.Phone), string(s.Status), view); err != nil {
-			return fmt.Errorf("projections: status: write %s: %w", key, err)
+		t.rows = append(t.rows, statusRow{number: s.Number, status: string(s.Status), phoneHash: phoneHash(s.Number, s.Customer.Phone), view: view})
+	}
+	return nil
+}
+
+// flush writes the encoded views.
+func (t *statusTables) flush(ctx context.Context, tx *sql.Tx) error {
+	upsert := tx.StmtContext(ctx, t.upsert)
+	for _, r := range t.rows {
+		if _, err := upsert.ExecContext(ctx, r.number, r.phoneHash, r.status, r.view); err != nil {
+			return fmt.Errorf("projections: status: write %s: %w", r.number, err)
 		}
 	}
 	return nil
 }
 
+func (t *statusTables) dirty() int { return len(t.cache.dirty) }
+
 // statusView copies the public parts of a claim, field by field: a new
 // field in domain.State reaches the page only if it is added here.
-func statusView(e statusEntry) StatusView {
+func statusView(e *statusEntry) StatusView {
 	s := e.state
 	v := StatusView{
 		Number:       s.Number,
@@ -300,8 +319,12 @@ func phoneHash(number, phone string) []byte {
 	return sum[:]
 }
 
-func (t *statusTables) commit()  { t.cache.commit() }
-func (t *statusTables) discard() { t.cache.discard() }
+func (t *statusTables) settle() { t.cache.settle() }
+func (t *statusTables) clean()  { t.cache.clean() }
+func (t *statusTables) discard() {
+	t.cache.discard()
+	t.rows = t.rows[:0]
+}
 
 func (t *statusTables) close() error {
 	return errors.Join(t.upsert.Close(), t.get.Close())

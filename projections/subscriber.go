@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +15,10 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
-// Metadata keys of the messages the Subscriber delivers. Besides these, each
-// top-level string field of the event's own metadata JSON (correlation_id,
-// actor...) is copied under its own name, so that watermill middleware such
-// as the correlation one sees it, unless it would shadow one of these.
+// Metadata keys of the messages the Subscriber delivers. The event's own
+// metadata (ledger.Metadata: actor, correlation id...) travels as its JSON
+// under MetaEventMetadata, unparsed: the projections do not need it, and
+// parsing it for every message cost more than the rest of the message.
 const (
 	MetaStream        = "stream"
 	MetaRevision      = "revision"
@@ -49,6 +48,20 @@ type SubscriberConfig struct {
 	// ResubscribeDelay is the pause before resubscribing after the store's
 	// subscription broke (it is not retried in a tight loop).
 	ResubscribeDelay time.Duration
+	// Batch, when set, applies several events at once (in one
+	// transaction), and Backlog says when to use it: once the consumer has
+	// had one event of a subscription round, whenever at least Backlog more
+	// are already waiting, they are taken together and given to Batch
+	// instead of being delivered one by one. One transaction per event
+	// keeps latency lowest while the consumer keeps up; when it does not,
+	// batching is what lets it catch up. If Batch fails, the same events
+	// are delivered one at a time as messages, so the router's Retry and a
+	// nack deal with the event at fault; events Batch did commit are
+	// ignored by the consumer at its checkpoint.
+	Batch   func(ctx context.Context, topic string, events []eventstore.RecordedEvent) error
+	Backlog int
+	// MaxBatch bounds the events given to Batch at once.
+	MaxBatch int
 	// Logger receives the subscriber's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -64,6 +77,9 @@ func (c SubscriberConfig) Validate() error {
 	}
 	if c.ResubscribeDelay <= 0 {
 		errs = append(errs, errors.New("projections: SubscriberConfig.ResubscribeDelay must be positive"))
+	}
+	if c.Batch != nil && (c.Backlog <= 0 || c.MaxBatch <= 0) {
+		errs = append(errs, errors.New("projections: SubscriberConfig.Backlog and MaxBatch must be positive with Batch"))
 	}
 	return errors.Join(errs...)
 }
@@ -180,22 +196,41 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 	}
 }
 
-// pump delivers the subscription's events one at a time. It returns when the
-// subscription or the subscriber ends, or after a nack: then nacked is true
-// and resume is OnNack's answer.
+// pump delivers the subscription's events, one at a time or, when they
+// pile up, in batches. It returns when the subscription or the subscriber
+// ends, or after a nack: then nacked is true and resume is OnNack's answer.
 func (s *Subscriber) pump(ctx context.Context, topic string, sub eventstore.Subscription, out chan<- *message.Message) (resume <-chan struct{}, nacked bool) {
-	for {
+	var retry []eventstore.RecordedEvent // a failed batch, to deliver one by one
+	for delivered := 0; ; delivered++ {
 		var ev eventstore.RecordedEvent
-		select {
-		case e, ok := <-sub.Events():
-			if !ok {
+		if len(retry) > 0 {
+			ev, retry = retry[0], retry[1:]
+		} else {
+			select {
+			case e, ok := <-sub.Events():
+				if !ok {
+					return nil, false
+				}
+				ev = e
+			case <-ctx.Done():
+				return nil, false
+			case <-s.closing:
 				return nil, false
 			}
-			ev = e
-		case <-ctx.Done():
-			return nil, false
-		case <-s.closing:
-			return nil, false
+			// The first event of a round always goes alone: if it is the
+			// one a batch failed on, only a delivery of its own retries
+			// and reports it.
+			if delivered > 0 && s.cfg.Batch != nil && len(sub.Events()) >= s.cfg.Backlog {
+				batch := s.drain(sub, ev)
+				err := s.cfg.Batch(ctx, topic, batch)
+				if err == nil {
+					continue
+				}
+				if s.stopped(ctx) {
+					return nil, false
+				}
+				ev, retry = batch[0], batch[1:]
+			}
 		}
 		msg := newMessage(ev)
 		msg.SetContext(ctx)
@@ -221,6 +256,23 @@ func (s *Subscriber) pump(ctx context.Context, topic string, sub eventstore.Subs
 			return nil, false
 		}
 	}
+}
+
+// drain takes first and whatever else is waiting, up to MaxBatch events.
+func (s *Subscriber) drain(sub eventstore.Subscription, first eventstore.RecordedEvent) []eventstore.RecordedEvent {
+	batch := []eventstore.RecordedEvent{first}
+	for len(batch) < s.cfg.MaxBatch {
+		select {
+		case e, ok := <-sub.Events():
+			if !ok {
+				return batch
+			}
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (s *Subscriber) stopped(ctx context.Context) bool {
@@ -252,14 +304,6 @@ func (s *Subscriber) sleep(ctx context.Context, d time.Duration) bool {
 func newMessage(ev eventstore.RecordedEvent) *message.Message {
 	msg := message.NewMessage(ev.ID.String(), ev.Data)
 	if len(ev.Metadata) > 0 {
-		var fields map[string]any
-		if json.Unmarshal(ev.Metadata, &fields) == nil {
-			for k, v := range fields {
-				if s, ok := v.(string); ok {
-					msg.Metadata.Set(k, s)
-				}
-			}
-		}
 		msg.Metadata.Set(MetaEventMetadata, string(ev.Metadata))
 	}
 	msg.Metadata.Set(MetaStream, ev.Stream)

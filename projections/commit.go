@@ -1,0 +1,136 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/rmaledger/rmaledger/eventstore"
+)
+
+// committer owns the database's writer connection for the projections'
+// transactions and merges the ones that arrive together into one (group
+// commit). The projections receive each event at about the same moment,
+// so at a steady rate their one-event transactions would queue for the
+// single writer one after the other, each paying its own BEGIN and COMMIT;
+// merged, they pay once. Each projection's part runs in a SAVEPOINT: one
+// that fails is rolled back alone, and every projection's rows still
+// commit together with its checkpoint.
+type committer struct {
+	db       *sql.DB
+	requests chan *commitRequest
+	done     chan struct{}
+}
+
+// commitRequest is one projection's part of a transaction: its encoded rows
+// (in its tableSet) and its new checkpoint.
+type commitRequest struct {
+	ctx    context.Context
+	p      *projection
+	g      *generation
+	last   eventstore.Position
+	events int
+
+	err      error
+	finished chan struct{}
+}
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, requests: make(chan *commitRequest, 16), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// commit runs the request's part in the next transaction and returns its
+// outcome once that transaction committed or rolled back.
+func (c *committer) commit(r *commitRequest) error {
+	r.finished = make(chan struct{})
+	c.requests <- r
+	<-r.finished
+	return r.err
+}
+
+// close stops the committer; no commit may be under way or follow.
+func (c *committer) close() {
+	close(c.requests)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for r := range c.requests {
+		batch := []*commitRequest{r}
+	drain:
+		for {
+			select {
+			case more, ok := <-c.requests:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
+		c.transact(batch)
+		for _, r := range batch {
+			close(r.finished)
+		}
+	}
+}
+
+// transact writes the parts in one transaction. A part whose context ended
+// is not run; a part that fails is rolled back to its savepoint and the
+// others go on.
+func (c *committer) transact(batch []*commitRequest) {
+	ctx := context.Background() // parts bring their own contexts
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.err = fmt.Errorf("projections: %s: begin: %w", r.p.name, err)
+		}
+		return
+	}
+	savepoints := len(batch) > 1
+	ok := 0
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err != nil {
+			continue
+		}
+		if savepoints {
+			if _, r.err = tx.ExecContext(ctx, `SAVEPOINT part`); r.err != nil {
+				continue
+			}
+		}
+		r.err = r.p.write(r.ctx, tx, r.g, r.last, r.events)
+		if savepoints {
+			undo := ``
+			if r.err != nil {
+				undo = `ROLLBACK TO part; `
+			}
+			if _, err := tx.ExecContext(ctx, undo+`RELEASE part`); err != nil {
+				r.err = errors.Join(r.err, err)
+			}
+		}
+		if r.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		tx.Rollback()
+		return
+	}
+	for _, r := range batch {
+		if r.err == nil {
+			r.p.hook(beforeCommit, r.last, r.events)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = fmt.Errorf("projections: %s: commit: %w", r.p.name, err)
+			}
+		}
+	}
+}
