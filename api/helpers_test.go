@@ -27,8 +27,20 @@ type testServer struct {
 	keys  map[Role]string
 }
 
-func newTestServer(t *testing.T) *testServer {
+// testOption changes how newTestServer wires the service.
+type testOption func(*testWiring)
+
+// testWiring is what options may change: the store the write side uses.
+type testWiring struct {
+	ledgerStore func(eventstore.Store) eventstore.Store
+}
+
+func newTestServer(t *testing.T, opts ...testOption) *testServer {
 	t.Helper()
+	wiring := testWiring{ledgerStore: func(s eventstore.Store) eventstore.Store { return s }}
+	for _, o := range opts {
+		o(&wiring)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
 	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
@@ -44,7 +56,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reads.Close() })
-	service, err := ledger.New(store, ledger.Config{})
+	service, err := ledger.New(wiring.ledgerStore(store), ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
