@@ -149,6 +149,9 @@ func unlockDir(f *os.File) error {
 // openDB opens the write connection (creating the schema) and the read pool.
 func (s *Store) openDB() error {
 	path := filepath.Join(s.dir, dbFile)
+	if err := checkFile(path); err != nil {
+		return err
+	}
 	busy := s.cfg.BusyTimeout.Milliseconds()
 
 	// The writer's DSN sets every pragma that must hold on its connection;

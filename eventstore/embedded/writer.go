@@ -113,6 +113,11 @@ type writer struct {
 	head  uint64                 // last committed position
 	cache map[string]streamState // committed state, bounded by StreamCacheSize
 	batch []*appendRequest
+	// stale is set when a batch failed in the database (disk full, a
+	// failed write or fsync). Whether any of it reached the file is then
+	// unknown, so head and cache are reread from the file before the next
+	// batch instead of trusted.
+	stale bool
 }
 
 func newWriter(s *Store) (*writer, error) {
@@ -212,8 +217,15 @@ func (w *writer) commit(batch []*appendRequest) {
 		for i := range answers {
 			answers[i] = appendResponse{err: err}
 		}
+		w.stale = true
 	}
 
+	if w.stale {
+		if err := w.resync(ctx); err != nil {
+			failAll(err)
+			return
+		}
+	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		failAll(unavailable("begin", err))
 		return
@@ -249,6 +261,25 @@ func (w *writer) commit(batch []*appendRequest) {
 	}
 	w.s.commits.Add(1)
 	w.s.note.publish(pos)
+}
+
+// resync forgets what the writer believed about the file and reads the head
+// again. If a failed commit did reach the file after all (an fsync that
+// reported an error after writing), its events are now visible, so they are
+// announced to subscribers like any commit.
+func (w *writer) resync(ctx context.Context) error {
+	var head int64
+	if err := w.conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&head); err != nil {
+		return unavailable("read head position", err)
+	}
+	clear(w.cache)
+	w.stale = false
+	if uint64(head) != w.head {
+		w.s.cfg.Logger.Warn("embedded: a failed commit reached the file", "head", w.head, "now", head)
+		w.head = uint64(head)
+		w.s.note.publish(w.head)
+	}
+	return nil
 }
 
 // rollback ends the transaction. SQLite may already have rolled back (after
