@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.build=$(VERSION)
 # The race detector needs cgo and a C compiler; without them tests run without it.
 RACE      := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test test-short bench lint fmt compose-up compose-down clean
+.PHONY: run build test test-short bench crashtest lint fmt compose-up compose-down clean
 
 ## run: serve the API on the embedded store with generated development keys
 run:
@@ -25,6 +25,10 @@ test:
 ## bench: the benchmarks (store append, ...)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./...
+
+## crashtest: SIGKILL the service under load 25 times; nothing acknowledged may be lost
+crashtest:
+	RMALEDGER_CRASH_CYCLES=25 $(GO) test -count=1 -timeout 30m -run 'TestCrashUnderLoad' -v ./cmd/rmaledger/
 
 ## lint: formatting and vet
 lint:

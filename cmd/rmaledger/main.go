@@ -3,6 +3,8 @@
 //	rmaledger serve [--dev]                          serve the HTTP API
 //	rmaledger projections status                     each read model's checkpoint and lag
 //	rmaledger projections rebuild [claims|status]    rebuild read models from the log (service stopped)
+//	rmaledger backup DIR                             a consistent copy of the event log, while serving
+//	rmaledger restore DIR                            a backup into an empty --data-dir
 //
 // Configuration comes from flags and RMALEDGER_* environment variables;
 // `rmaledger --help` lists them.
@@ -60,7 +62,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [claims|status]"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [claims|status], backup DIR, restore DIR"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -90,8 +92,12 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return serve(ctx, cfg, logger, stdout)
 	case "projections":
 		return projectionsCommand(ctx, cfg, logger, stdout)
+	case "backup":
+		return backupCommand(ctx, cfg, stdout)
+	case "restore":
+		return restoreCommand(cfg, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore)", command)
 	}
 }
 
