@@ -1,8 +1,13 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // ErrInvalidPolicy is wrapped by Policy.Validate. Decide refuses to decide under an invalid
@@ -12,16 +17,36 @@ var ErrInvalidPolicy = errors.New("invalid policy")
 // Policy is the deployment configuration that decisions depend on. It is an argument of Decide
 // rather than global state, so that a decision is reproducible: the ledger records Version in
 // the metadata of the events a decision produced, and the events themselves keep the figures
-// they were checked against (e.g. RefundApproved.CapBasisPoints).
+// they were checked against (e.g. RefundApproved.CapBasisPoints, ClaimRegistered.Eligibility).
+//
+// A Policy with only Version and RefundCapBasisPoints is complete: without Warranty, eligibility
+// is not assessed; without SLA targets, no clock is kept; the zero Calendar is open around the
+// clock in UTC.
 type Policy struct {
 	// Version names this policy in event metadata; it must change whenever a value does.
 	Version string
 	// RefundCapBasisPoints caps refunds plus credit notes as a share of the purchase price,
 	// in hundredths of a percent (7000 = 70%, seed 001: only the hardware share is refunded).
 	RefundCapBasisPoints int64
+	// EffectiveFrom is the first day this version is in force, in its calendar's time zone
+	// (see PolicyBook). Zero: in force since ever.
+	EffectiveFrom Date
+	// Calendar is when SLA clocks run: working hours, holidays, time zone.
+	Calendar Calendar
+	// Warranty holds the warranty terms eligibility is decided by; nil: not assessed.
+	Warranty *Warranty
+	// SLA holds the service-level targets; a zero target keeps no clock.
+	SLA SLATargets
+
+	// book is the set of versions this one belongs to, so that a decision can find the terms
+	// that were in force on another day (the sale date). Set by NewPolicyBook.
+	book *PolicyBook
 }
 
-// DefaultPolicy is the policy of the seeds: refunds capped at 70% of the price.
+// DefaultPolicy is the policy of the seeds in its minimal form: refunds capped at 70% of the
+// price, no warranty terms and no clocks. The full default, with the seeds' warranty terms,
+// calendar and SLA targets, is the policy package's embedded file; this one keeps callers that
+// configure nothing working as before.
 func DefaultPolicy() Policy {
 	return Policy{Version: "default-1", RefundCapBasisPoints: 7000}
 }
@@ -33,8 +58,32 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: version is empty", ErrInvalidPolicy)
 	case p.RefundCapBasisPoints < 0 || p.RefundCapBasisPoints > 10000:
 		return fmt.Errorf("%w: refund cap %d basis points is outside 0..10000", ErrInvalidPolicy, p.RefundCapBasisPoints)
+	case !p.EffectiveFrom.IsZero() && !p.EffectiveFrom.valid():
+		return fmt.Errorf("%w: effective_from is not a real calendar day", ErrInvalidPolicy)
+	}
+	if err := p.Calendar.Validate(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Version, err)
+	}
+	if err := p.Warranty.Validate(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Version, err)
+	}
+	if err := p.SLA.Validate(); err != nil {
+		return fmt.Errorf("policy %s: %w", p.Version, err)
 	}
 	return nil
+}
+
+// DayOf returns the calendar day of instant t in the policy's time zone: the "claim date" of a
+// claim registered at t.
+func (p Policy) DayOf(t time.Time) Date { return DateOf(t.In(p.Calendar.Loc())) }
+
+// termsOn returns the version whose warranty terms apply to goods sold on day d: the one in
+// force that day when p belongs to a book, else p itself.
+func (p Policy) termsOn(d Date) Policy {
+	if p.book == nil {
+		return p
+	}
+	return p.book.At(d)
 }
 
 // refundCap is the policy's share of price, rounded down: "at most 70%" must never be exceeded
@@ -54,4 +103,115 @@ func capPercent(bp int64) string {
 		s = s[:len(s)-1]
 	}
 	return s + "%"
+}
+
+// PolicyBook is every version of a deployment's policy, each in force from its EffectiveFrom
+// day. Decisions use the version in force at the date that matters, never whatever is newest:
+// a claim is governed by the version in force when it was registered, and its warranty by the
+// version in force when the item was sold.
+type PolicyBook struct {
+	versions []Policy // by EffectiveFrom, oldest first
+}
+
+// NewPolicyBook validates the versions and orders them by EffectiveFrom. Version names and
+// effective days must be unique; only the oldest version may have no effective day.
+func NewPolicyBook(versions ...Policy) (*PolicyBook, error) {
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: no policy version", ErrInvalidPolicy)
+	}
+	b := &PolicyBook{versions: slices.Clone(versions)}
+	slices.SortStableFunc(b.versions, func(x, y Policy) int { return x.EffectiveFrom.Compare(y.EffectiveFrom) })
+	names := map[string]bool{}
+	for i := range b.versions {
+		v := &b.versions[i]
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+		if names[v.Version] {
+			return nil, fmt.Errorf("%w: version %q appears twice", ErrInvalidPolicy, v.Version)
+		}
+		names[v.Version] = true
+		if i > 0 {
+			prev := b.versions[i-1]
+			switch {
+			case v.EffectiveFrom.IsZero():
+				return nil, fmt.Errorf("%w: version %q has no effective_from; only the oldest version may omit it", ErrInvalidPolicy, v.Version)
+			case v.EffectiveFrom == prev.EffectiveFrom:
+				return nil, fmt.Errorf("%w: versions %q and %q both take effect on %s", ErrInvalidPolicy, prev.Version, v.Version, v.EffectiveFrom)
+			}
+		}
+		v.book = b
+	}
+	return b, nil
+}
+
+// Versions returns the versions, oldest first.
+func (b *PolicyBook) Versions() []Policy { return slices.Clone(b.versions) }
+
+// Latest returns the version that takes effect last.
+func (b *PolicyBook) Latest() Policy { return b.versions[len(b.versions)-1] }
+
+// At returns the version in force on day d. For a day before the oldest version took effect it
+// returns the oldest: goods sold before any recorded policy are judged by the oldest terms
+// known, which is the configuration's explicit choice (give the oldest version no
+// effective_from to say "since ever").
+func (b *PolicyBook) At(d Date) Policy {
+	for i := len(b.versions) - 1; i > 0; i-- {
+		if !d.Before(b.versions[i].EffectiveFrom) {
+			return b.versions[i]
+		}
+	}
+	return b.versions[0]
+}
+
+// InForce returns the version in force at instant t, each version's effective day read in its
+// own time zone.
+func (b *PolicyBook) InForce(t time.Time) Policy {
+	for i := len(b.versions) - 1; i > 0; i-- {
+		if v := b.versions[i]; !v.DayOf(t).Before(v.EffectiveFrom) {
+			return v
+		}
+	}
+	return b.versions[0]
+}
+
+// Started reports whether some version is in force at t (and not only the oldest by default).
+func (b *PolicyBook) Started(t time.Time) bool {
+	first := b.versions[0]
+	return first.EffectiveFrom.IsZero() || !first.DayOf(t).Before(first.EffectiveFrom)
+}
+
+// Version returns the version named name.
+func (b *PolicyBook) Version(name string) (Policy, bool) {
+	i := slices.IndexFunc(b.versions, func(p Policy) bool { return p.Version == name })
+	if i < 0 {
+		return Policy{}, false
+	}
+	return b.versions[i], true
+}
+
+// Governing returns the version that governs a claim: the one recorded when it was registered
+// (version, from the registration's metadata) when the book still has it, else the one in force
+// at the registration. For a claim not yet registered (version empty, registered zero) it is the
+// one in force at now.
+func (b *PolicyBook) Governing(version string, registered, now time.Time) Policy {
+	if p, ok := b.Version(version); ok && version != "" {
+		return p
+	}
+	if registered.IsZero() {
+		return b.InForce(now)
+	}
+	return b.InForce(registered)
+}
+
+// Fingerprint identifies the book's content: it changes when any value of any version does. A
+// read model derived from the policy (the SLA timers) records it, and rebuilds itself when it
+// changed, so that rebuilt and live always agree.
+func (b *PolicyBook) Fingerprint() string {
+	data, err := json.Marshal(b.versions)
+	if err != nil {
+		return "unencodable:" + err.Error()
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
