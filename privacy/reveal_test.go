@@ -1,0 +1,89 @@
+package privacy
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/eventstore/embedded"
+)
+
+// Reveal opens what reads and the subscription deliver, erases what lost
+// its key, and leaves an altered envelope sealed (reporting it) rather than
+// failing every read after it.
+func TestRevealOpensErasesAndReportsAlterations(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c := NewCodec(openStore(t, dir))
+	appendReg := func(name, phone string, tamper bool) string {
+		id, _ := c.CustomerID(ctx, phone)
+		e, err := c.SealEvent(ctx, id, domain.ClaimRegistered{Customer: domain.Customer{Name: name, Phone: phone}, At: time.Unix(0, 0).UTC()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tamper {
+			reg := e.(domain.ClaimRegistered)
+			reg.Customer.Name, reg.Customer.Phone = reg.Customer.Phone, reg.Customer.Name // swapped fields
+			e = reg
+		}
+		typ, data, _ := domain.EncodeEvent(e)
+		if _, err := store.Append(ctx, "claim-"+uuid.NewString(), eventstore.NoStream,
+			eventstore.EventData{ID: uuid.New(), Type: typ, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	maria := appendReg("Maria", "+359888000001", false)
+	appendReg("Ivan", "+359888000002", false)
+	appendReg("Eve", "+359888000003", true)
+	if err := c.Erase(ctx, maria); err != nil {
+		t.Fatal(err)
+	}
+	var corrupt int
+	r := Reveal(store, c, func(eventstore.RecordedEvent, error) { corrupt++ })
+	check := func(how string, recs []eventstore.RecordedEvent) {
+		t.Helper()
+		if len(recs) != 3 {
+			t.Fatalf("%s: %d events", how, len(recs))
+		}
+		want := []string{`"name":"[erased]"`, `"name":"Ivan"`, `"name":"pii:v1:`}
+		for i, rec := range recs {
+			if !strings.Contains(string(rec.Data), want[i]) {
+				t.Errorf("%s: event %d: %s, want %s", how, i, rec.Data, want[i])
+			}
+		}
+	}
+	recs, err := r.ReadAll(ctx, eventstore.Start, 10, eventstore.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("ReadAll", recs)
+	sub, err := r.SubscribeAll(ctx, eventstore.Start, eventstore.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = recs[:0]
+	for rec := range sub.Events() {
+		recs = append(recs, rec)
+		if len(recs) == 3 {
+			break
+		}
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("SubscribeAll", recs)
+	if corrupt != 2 {
+		t.Errorf("alterations reported %d times, want once per read", corrupt)
+	}
+}

@@ -1,0 +1,255 @@
+package privacy
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// KeyFile is where OpenSQLite keeps the keys, relative to the data
+// directory: a file of its own, never events.db, so that the event log can
+// be copied, exported and audited without the keys, and the keys destroyed
+// without touching the log.
+const KeyFile = "keys/pii-keys.db"
+
+// SQLiteKeyStore is the embedded KeyStore: one SQLite file, written with
+// synchronous=FULL so a key is on disk before it encrypts anything, and
+// secure_delete so that a destroyed key's bytes are overwritten with zeros
+// in the file rather than left in a free page. After a destruction the WAL
+// is checkpointed and truncated, so no old page image of the key survives
+// in it either.
+//
+// Keys are held in the file in the clear: the file must be as private as
+// the keys themselves (it is created 0600 in a 0700 directory), and backups
+// of it keep erased customers' keys alive, so they must expire (see
+// docs/privacy.md). A KMS-backed KeyStore removes both caveats.
+type SQLiteKeyStore struct {
+	db *sql.DB
+
+	mu    sync.Mutex
+	cache map[string][]byte // live keys only; a destroyed key is removed before its row
+
+	// creates feeds the one goroutine that inserts new keys: concurrent
+	// registrations of new customers share a transaction, and so one
+	// fsync (group commit), instead of queueing for one each (~3 ms here).
+	creates   chan createRequest
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// createRequest asks for a key row; done receives the commit's outcome.
+type createRequest struct {
+	subject string
+	key     []byte
+	done    chan error
+}
+
+// maxCreateBatch bounds the keys one transaction inserts.
+const maxCreateBatch = 512
+
+// OpenSQLite opens (creating if needed) the key store at path.
+func OpenSQLite(path string) (*SQLiteKeyStore, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("privacy: create key store directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("privacy: open key store: %w", err)
+	}
+	f.Close()
+	q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)", "secure_delete(1)"}}
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
+	if err != nil {
+		return nil, fmt.Errorf("privacy: open key store %s: %w", path, err)
+	}
+	// One connection: the pragmas above are per connection, and the store
+	// is small and rarely written.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxLifetime(0)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS data_keys (
+		subject    TEXT    NOT NULL PRIMARY KEY,
+		key        BLOB,
+		created_at INTEGER NOT NULL,
+		erased_at  INTEGER
+	) STRICT`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("privacy: open key store %s: %w", path, err)
+	}
+	s := &SQLiteKeyStore{db: db, cache: map[string][]byte{}, creates: make(chan createRequest),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go s.creator()
+	return s, nil
+}
+
+// Close stops the creator and closes the file; later calls do nothing.
+func (s *SQLiteKeyStore) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		err = s.db.Close()
+	})
+	return err
+}
+
+// creator inserts the keys asked for, all that are waiting in one
+// transaction.
+func (s *SQLiteKeyStore) creator() {
+	defer close(s.stopped)
+	for {
+		var batch []createRequest
+		select {
+		case r := <-s.creates:
+			batch = append(batch, r)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < maxCreateBatch {
+			select {
+			case r := <-s.creates:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := s.insert(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *SQLiteKeyStore) insert(batch []createRequest) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixNano()
+	for _, r := range batch {
+		// Two creators racing: the first row wins and both read it back.
+		if _, err := tx.Exec(`INSERT INTO data_keys (subject, key, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (subject) DO NOTHING`, r.subject, r.key, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit() // synchronous=FULL: durable when it returns
+}
+
+// Key returns the subject's key, creating a random one when absent.
+func (s *SQLiteKeyStore) Key(ctx context.Context, subject string) ([]byte, error) {
+	key, err := s.Lookup(ctx, subject)
+	if !errors.Is(err, ErrNoKey) {
+		return key, err
+	}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	r := createRequest{subject: subject, key: fresh, done: make(chan error, 1)}
+	select {
+	case s.creates <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errors.New("privacy: key store closed")
+	}
+	if err := <-r.done; err != nil {
+		return nil, fmt.Errorf("privacy: create key: %w", err)
+	}
+	return s.Lookup(ctx, subject)
+}
+
+// Lookup returns the subject's key, ErrNoKey or ErrErased.
+func (s *SQLiteKeyStore) Lookup(ctx context.Context, subject string) ([]byte, error) {
+	s.mu.Lock()
+	key, ok := s.cache[subject]
+	s.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+	var erased sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT key, erased_at FROM data_keys WHERE subject = ?`, subject).Scan(&key, &erased)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrNoKey
+	case err != nil:
+		return nil, fmt.Errorf("privacy: look up key: %w", err)
+	case erased.Valid:
+		return nil, ErrErased
+	}
+	s.mu.Lock()
+	s.cache[subject] = key
+	s.mu.Unlock()
+	return key, nil
+}
+
+// Destroy overwrites the key, keeps a tombstone, and truncates the WAL.
+func (s *SQLiteKeyStore) Destroy(ctx context.Context, subject string) error {
+	s.mu.Lock()
+	delete(s.cache, subject)
+	s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE data_keys SET key = NULL, erased_at = coalesce(erased_at, ?) WHERE subject = ?`,
+		time.Now().UnixNano(), subject)
+	if err != nil {
+		return fmt.Errorf("privacy: destroy key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNoKey
+	}
+	// The committed UPDATE is in the WAL (fsynced, synchronous=FULL); the
+	// page image before it, with the key, may still be in an older WAL
+	// frame or in the database file. TRUNCATE copies the new page into the
+	// file (secure_delete zeroed the old cell) and empties the WAL.
+	var busy, logFrames, checkpointed int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return fmt.Errorf("privacy: checkpoint after destroying a key: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("privacy: key destroyed, but the key store's WAL could not be truncated (busy); retry the erasure")
+	}
+	return nil
+}
+
+// BackupSQLite writes a consistent copy of the key store at path into dest
+// (a new file), while the service may be using it: VACUUM INTO reads one
+// snapshot and writes a compact file with no free pages, so no destroyed
+// key's old bytes travel with it. The copy is fsynced. It returns
+// ErrNoKey when there is no key store at path.
+func BackupSQLite(ctx context.Context, path, dest string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return ErrNoKey
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
+		return fmt.Errorf("privacy: back up the key store: %w", err)
+	}
+	q := url.Values{"_pragma": {"busy_timeout(5000)"}}
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
+	if err != nil {
+		return fmt.Errorf("privacy: back up the key store: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+		return fmt.Errorf("privacy: back up the key store: %w", err)
+	}
+	f, err := os.OpenFile(dest, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("privacy: back up the key store: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	return f.Sync()
+}
