@@ -20,7 +20,8 @@ import (
 type committer struct {
 	db       *sql.DB
 	requests chan *commitRequest
-	done     chan struct{}
+	stopping chan struct{} // closed by close: take no more requests
+	done     chan struct{} // closed when run has answered every request it took
 }
 
 // commitRequest is one projection's part of a transaction: its encoded rows
@@ -37,46 +38,81 @@ type commitRequest struct {
 }
 
 func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, requests: make(chan *commitRequest, 16), done: make(chan struct{})}
+	c := &committer{db: db, requests: make(chan *commitRequest, 16), stopping: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 // commit runs the request's part in the next transaction and returns its
 // outcome once that transaction committed or rolled back.
+//
+// A commit that arrives while the committer closes fails with ErrClosed:
+// the router's Close gives up on a slow handler after CloseTimeout, so a
+// handler may still call commit after the runner began to close. (The
+// requests channel is therefore never closed: a send on it must not race
+// with its closing.)
 func (c *committer) commit(r *commitRequest) error {
 	r.finished = make(chan struct{})
-	c.requests <- r
-	<-r.finished
-	return r.err
+	select {
+	case c.requests <- r:
+	case <-c.stopping:
+		return ErrClosed
+	}
+	select {
+	case <-r.finished:
+		return r.err
+	case <-c.done:
+		select {
+		case <-r.finished: // answered in run's final drain
+			return r.err
+		default: // queued after the final drain: never run
+			return ErrClosed
+		}
+	}
 }
 
-// close stops the committer; no commit may be under way or follow.
+// close stops the committer once the requests already taken are answered.
 func (c *committer) close() {
-	close(c.requests)
+	close(c.stopping)
 	<-c.done
 }
 
 func (c *committer) run() {
 	defer close(c.done)
-	for r := range c.requests {
+	for {
+		var r *commitRequest
+		select {
+		case r = <-c.requests:
+		case <-c.stopping:
+			// Answer what was queued before close; later sends see done.
+			for {
+				select {
+				case r := <-c.requests:
+					c.run1([]*commitRequest{r})
+				default:
+					return
+				}
+			}
+		}
 		batch := []*commitRequest{r}
 	drain:
 		for {
 			select {
-			case more, ok := <-c.requests:
-				if !ok {
-					break drain
-				}
+			case more := <-c.requests:
 				batch = append(batch, more)
 			default:
 				break drain
 			}
 		}
-		c.transact(batch)
-		for _, r := range batch {
-			close(r.finished)
-		}
+		c.run1(batch)
+	}
+}
+
+// run1 runs one merged transaction and answers its requests.
+func (c *committer) run1(batch []*commitRequest) {
+	c.transact(batch)
+	for _, r := range batch {
+		close(r.finished)
 	}
 }
 

@@ -81,6 +81,11 @@ func (db *database) open(cfg Config) error {
 		// fsync) run in the background (checkpointer), not inside
 		// whichever handler's commit happens to cross the threshold.
 		"wal_autocheckpoint(0)",
+		// Read models hold customers' personal data in the clear; once a
+		// customer is erased (package privacy) the rows are rewritten,
+		// and the old cells must be zeroed, not left in free space for
+		// anyone with the file to read.
+		"secure_delete(1)",
 	}}))
 	if err != nil {
 		return fmt.Errorf("projections: open %s: %w", db.path, err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
@@ -66,6 +68,18 @@ type tableSet interface {
 	close() error
 }
 
+// inPlaceFolder is implemented by a table set that can fold into its cached
+// values in place. A rebuild turns it on while it fills a generation that
+// nobody reads: any failure there abandons the whole generation, so no
+// cached value has to survive a discarded fold, and updating each claim's
+// state where it is, instead of copying it per event, spares the garbage
+// collector most of what a rebuild allocates. Live delivery keeps values
+// immutable, since there a failed transaction must leave the committed ones
+// intact.
+type inPlaceFolder interface {
+	foldInPlace(on bool)
+}
+
 // item is a stored event on its way into a read model, decoded once for
 // every model that needs it.
 type item struct {
@@ -74,8 +88,19 @@ type item struct {
 	err   error // why it could not be decoded; reported when a model reaches it
 }
 
+// decodeItem decodes a stored event with goccy/go-json, a decoder compatible
+// with encoding/json that is about two and a half times as fast on the
+// events, with half the allocations (BenchmarkDecode: 4.0 against 1.6 us per
+// event): decoding was the largest single cost of a rebuild.
+// It is only a shortcut: an event it fails on is decoded again with
+// encoding/json, whose answer (a value, or the error a failed projection
+// reports) is the one that counts; and TestFastDecodeAgrees checks that the
+// two decode every kind of stored event to the same value.
 func decodeItem(rec eventstore.RecordedEvent) item {
-	ev, err := domain.DecodeEvent(rec.Type, rec.Data)
+	ev, err := domain.DecodeEventWith(gojson.Unmarshal, rec.Type, rec.Data)
+	if err != nil {
+		ev, err = domain.DecodeEvent(rec.Type, rec.Data)
+	}
 	return item{rec: rec, event: ev, err: err}
 }
 
@@ -115,7 +140,10 @@ func eventError(projection string, rec eventstore.RecordedEvent, err error) erro
 // discarding a fold leaves the value it started from intact, and the maps
 // copy a pointer instead of a whole State.
 type cache[V any] struct {
-	max       int
+	max int
+	// inPlace lets a fold modify the values it finds instead of making new
+	// ones (see inPlaceFolder); only a rebuild turns it on.
+	inPlace   bool
 	committed map[string]*V
 	staged    map[string]*V
 	dirty     map[string]uint64 // claim -> when last folded (fold calls so far)
@@ -135,9 +163,14 @@ func (c *cache[V]) get(key string) (*V, bool) {
 	return v, ok
 }
 
-// fold stages a newly folded value: its row must be written.
+// fold stages a newly folded value: its row must be written. In place
+// there is nothing to stage: nothing folded is ever taken back.
 func (c *cache[V]) fold(key string, v *V) {
-	c.staged[key] = v
+	if c.inPlace {
+		c.committed[key] = v
+	} else {
+		c.staged[key] = v
+	}
 	c.dirty[key] = c.folds
 }
 
@@ -146,7 +179,13 @@ func (c *cache[V]) folded() { c.folds++ }
 
 // put stages bookkeeping on a value (its row now exists) without making
 // it dirty.
-func (c *cache[V]) put(key string, v *V) { c.staged[key] = v }
+func (c *cache[V]) put(key string, v *V) {
+	if c.inPlace {
+		c.committed[key] = v
+	} else {
+		c.staged[key] = v
+	}
+}
 
 // toFlush picks the n dirty claims folded least recently (all when n <=
 // 0): in a rebuild those are the likeliest to be finished, so that writing

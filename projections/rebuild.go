@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"runtime"
 	"sync"
 	"time"
 
@@ -65,10 +67,25 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 // build is a rebuild of one projection in progress: its new generation,
 // locked for writing by the rebuild until it is switched in or dropped.
 type build struct {
-	p        *projection
-	g        *generation
+	p *projection
+	g *generation
+	// parts fold the claims of the build, each its own share of them:
+	// g.tables alone, or, for a model whose rows depend on one claim's
+	// events only (claimLocal), one table set per core, so that a rebuild
+	// of that model alone folds and encodes on every core while the
+	// single writer connection takes each part's rows in turn.
+	parts    []tableSet
 	events   int
 	switched bool
+}
+
+// claimLocal is implemented by a model whose rows and fold depend on each
+// claim's own events only, never on another claim's: a rebuild may then
+// split the claims among table sets of the same generation and fold them in
+// parallel. A model with state across claims (a running total, a chain
+// over $all) must not implement it.
+type claimLocal interface {
+	claimLocal()
 }
 
 // startBuild creates the projection's next generation, empty.
@@ -91,14 +108,26 @@ func (p *projection) startBuild(ctx context.Context) (*build, error) {
 		return nil, err
 	}
 	g.writeMu.Lock()
-	p.log.Info("rebuild started", "generation", g.number)
-	return &build{p: p, g: g}, nil
+	b := &build{p: p, g: g, parts: []tableSet{g.tables}}
+	if _, ok := p.model.(claimLocal); ok {
+		for range runtime.GOMAXPROCS(0) - 1 {
+			t, err := p.model.open(ctx, p.db, p.store, g.number, p.cfg.CacheSize)
+			if err != nil {
+				b.abandon()
+				return nil, fmt.Errorf("projections: %s: open generation %d: %w", p.name, g.number, err)
+			}
+			b.parts = append(b.parts, t)
+		}
+	}
+	p.log.Info("rebuild started", "generation", g.number, "parts", len(b.parts))
+	return b, nil
 }
 
 // fillBuilds folds every claim event in the store into each build, reading
-// and decoding once for all: a goroutine per build applies the shared pages
-// (the items are read-only), and a build that fails keeps draining its
-// pages so that the others go on.
+// and decoding once for all: a goroutine per part of each build folds the
+// shared pages (the items are read-only), and a build that fails keeps
+// draining its pages so that the others go on. Each build's checkpoint is
+// written last, once all its parts have written their rows.
 func fillBuilds(ctx context.Context, builds []*build) []error {
 	errs := make([]error, len(builds))
 	if len(builds) == 0 {
@@ -107,88 +136,144 @@ func fillBuilds(ctx context.Context, builds []*build) []error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages, wait := feed(ctx, builds[0].p.store, builds[0].g.checkpoint, builds[0].p.cfg.PageSize)
-	inputs := make([]chan []item, len(builds))
-	var wg sync.WaitGroup
+	var (
+		inputs []chan []item
+		wg     sync.WaitGroup
+		mu     sync.Mutex // guards errs while the parts run
+	)
+	seed := maphash.MakeSeed()
 	for i, b := range builds {
-		inputs[i] = make(chan []item, 4) // lets the feed run ahead while a build writes back
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := b.fill(ctx, inputs[i])
-			b.events += n
-			if err != nil {
-				errs[i] = fmt.Errorf("projections: rebuild %s: %w", b.p.name, err)
-				for range inputs[i] {
-				}
+		for k, t := range b.parts {
+			if f, ok := t.(inPlaceFolder); ok {
+				f.foldInPlace(true)
 			}
-		}()
+			// A few pages of slack let the feed run ahead while a part
+			// writes back.
+			in := make(chan []item, 8)
+			inputs = append(inputs, in)
+			wg.Go(func() {
+				var err error
+				if len(b.parts) == 1 {
+					err = b.fill(ctx, t, in, nil)
+				} else {
+					err = b.fill(ctx, t, in, func(it item) bool {
+						return maphash.String(seed, it.rec.Stream)%uint64(len(b.parts)) == uint64(k)
+					})
+				}
+				if err != nil {
+					mu.Lock()
+					if errs[i] == nil {
+						errs[i] = fmt.Errorf("projections: rebuild %s: %w", b.p.name, err)
+					}
+					mu.Unlock()
+					for range in {
+					}
+				}
+			})
+		}
 	}
+	var (
+		events int
+		last   eventstore.Position
+	)
 	for page := range pages {
 		for _, in := range inputs {
 			in <- page
 		}
+		events += len(page)
+		last = page[len(page)-1].rec.Position
 	}
 	for _, in := range inputs {
 		close(in)
 	}
 	wg.Wait()
-	if err := wait(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("projections: rebuild %s: %w", builds[i].p.name, err)
+	err := wait()
+	for _, b := range builds {
+		for _, t := range b.parts {
+			if f, ok := t.(inPlaceFolder); ok {
+				f.foldInPlace(false) // g.tables goes on to live delivery
 			}
 		}
+	}
+	for i, b := range builds {
+		b.events += events
+		switch {
+		case errs[i] != nil:
+		case err != nil:
+			errs[i] = fmt.Errorf("projections: rebuild %s: %w", b.p.name, err)
+		case events > 0:
+			if err := b.p.writeBack(ctx, b.g, b.g.tables, 0, &last); err != nil {
+				errs[i] = fmt.Errorf("projections: rebuild %s: %w", b.p.name, err)
+			}
+		}
+		b.closeParts()
 	}
 	return errs
 }
 
-// fill folds pages into the build's generation in memory and writes rows
-// back lazily: when Config.BatchSize claims are dirty, the half longest
-// dirty are written (they are the likeliest to be finished), and the rest
-// go with the checkpoint in one final transaction. A claim is thus written
-// about once per rebuild, not once per batch its events fall in: in a real
-// log a claim's events are spread over weeks, and per-batch writes would
-// cost a row write per event. Writing back while reading goes on also keeps
-// both cores busy.
+// fill folds pages (the items of them that mine selects, all when it is
+// nil) into the table set t in memory and writes rows back lazily: when a
+// part's share of Config.BatchSize claims are dirty, the half longest dirty
+// are written (they are the likeliest to be finished), and the rest at the
+// end. A claim is thus written about once per rebuild, not once per batch
+// its events fall in: in a real log a claim's events are spread over weeks,
+// and per-batch writes would cost a row write per event. Writing back while
+// reading goes on also keeps both cores busy.
 //
 // Rows written back before the final transaction are ahead of the
 // generation's checkpoint, which the rule "rows and checkpoint commit
 // together" would forbid for a generation anyone reads or resumes. A build
 // is neither: queries see it only after the switch, which comes after the
-// final transaction, and an interrupted build is dropped, never resumed
-// (openActive drops every inactive generation).
-func (b *build) fill(ctx context.Context, pages <-chan []item) (int, error) {
+// checkpoint is written, and an interrupted build is dropped, never
+// resumed (openActive drops every inactive generation).
+func (b *build) fill(ctx context.Context, t tableSet, pages <-chan []item, mine func(item) bool) error {
 	p, g := b.p, b.g
-	var (
-		n    int
-		last eventstore.Position
-	)
+	threshold := max(1, p.cfg.BatchSize/len(b.parts))
+	var share []item // reused page after page: a fold keeps no items
+
 	for page := range pages {
-		if err := g.tables.fold(ctx, page); err != nil {
-			g.tables.discard()
-			return n, err
+		if mine != nil {
+			share = share[:0]
+			for _, it := range page {
+				if mine(it) {
+					share = append(share, it)
+				}
+			}
+			page = share
 		}
-		g.tables.settle()
-		n += len(page)
-		last = page[len(page)-1].rec.Position
-		if d := g.tables.dirty(); d >= p.cfg.BatchSize {
-			if err := p.writeBack(ctx, g, d/2, nil); err != nil {
-				return n, err
+		if len(page) == 0 {
+			continue
+		}
+		if err := t.fold(ctx, page); err != nil {
+			t.discard()
+			return err
+		}
+		t.settle()
+		if d := t.dirty(); d >= threshold {
+			if err := p.writeBack(ctx, g, t, d/2, nil); err != nil {
+				return err
 			}
 		}
 	}
-	if n == 0 {
-		return 0, nil
-	}
-	return n, p.writeBack(ctx, g, 0, &last)
+	return p.writeBack(ctx, g, t, 0, nil)
 }
 
-// writeBack writes the rows of the n claims of a build longest dirty (all
-// when n <= 0) and, when checkpoint is given, the checkpoint in the same
-// transaction.
-func (p *projection) writeBack(ctx context.Context, g *generation, n int, checkpoint *eventstore.Position) error {
-	if err := g.tables.encode(n); err != nil {
-		g.tables.discard()
+// closeParts closes the table sets a build opened besides g.tables: the
+// generation goes on with g.tables alone, which reads what the others
+// wrote from its rows like anything else not in its cache.
+func (b *build) closeParts() {
+	for _, t := range b.parts[1:] {
+		t.close()
+	}
+	b.parts = b.parts[:1]
+}
+
+// writeBack writes the rows of the n claims of table set t longest dirty
+// (all when n <= 0) and, when checkpoint is given, the checkpoint of g in
+// the same transaction.
+func (p *projection) writeBack(ctx context.Context, g *generation, t tableSet, n int, checkpoint *eventstore.Position) error {
+	if err := t.encode(n); err != nil {
+		t.discard()
 		return err
 	}
 	tx, err := p.db.w.BeginTx(ctx, nil)
@@ -196,8 +281,8 @@ func (p *projection) writeBack(ctx context.Context, g *generation, n int, checkp
 		return fmt.Errorf("projections: %s: begin: %w", p.name, err)
 	}
 	defer tx.Rollback()
-	if err := g.tables.flush(ctx, tx); err != nil {
-		g.tables.discard()
+	if err := t.flush(ctx, tx); err != nil {
+		t.discard()
 		return err
 	}
 	if checkpoint != nil {
@@ -210,11 +295,11 @@ func (p *projection) writeBack(ctx context.Context, g *generation, n int, checkp
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		g.tables.discard()
+		t.discard()
 		return fmt.Errorf("projections: %s: commit: %w", p.name, err)
 	}
-	g.tables.settle()
-	g.tables.clean()
+	t.settle()
+	t.clean()
 	if checkpoint != nil {
 		g.checkpoint = *checkpoint
 	}
@@ -271,6 +356,7 @@ func (b *build) abandon() {
 	if b.switched {
 		return
 	}
+	b.closeParts()
 	b.g.tables.close()
 	b.g.writeMu.Unlock()
 	if err := b.p.dropTables(context.Background(), b.g.number); err != nil {

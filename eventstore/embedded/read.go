@@ -7,12 +7,29 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
-const selectEvents = `SELECT position, stream, revision, id, type, data, metadata, created FROM events `
+const (
+	selectEvents = `SELECT position, stream, revision, id, type, data, metadata, created FROM events `
+	// selectAll reads $all. The rowid (position) is the only sensible way
+	// in, and NOT INDEXED says so: given the stream prefix as a bound range,
+	// the planner may otherwise pick the (stream, revision) index, which
+	// cannot know the range spans nearly every stream, and then scan it
+	// whole and sort, thousands of times slower.
+	selectAll = `SELECT position, stream, revision, id, type, data, metadata, created FROM events NOT INDEXED `
+)
+
+// The queries have no LIMIT: the rows come in order as they are stepped
+// through, and reading stops at the limit. So each kind of read is one
+// statement, prepared once (see statements); a bound LIMIT would also make
+// SQLite prepare the statement again at every execution, as it plans with
+// the limit's value.
 
 // ReadStream reads a stream through the read-only pool. Reading from past
 // either end of an existing stream gives no events and no error; only a
@@ -26,16 +43,24 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction eventst
 	var q string
 	switch direction {
 	case eventstore.Forwards:
-		q = selectEvents + `WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`
+		q = selectEvents + `WHERE stream = ? AND revision >= ? ORDER BY revision`
 	case eventstore.Backwards:
-		q = selectEvents + `WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`
+		q = selectEvents + `WHERE stream = ? AND revision <= ? ORDER BY revision DESC`
 	default:
 		return nil, fmt.Errorf("embedded: unknown direction %d", direction)
 	}
-	limit := -1 // SQLite: no limit
-	if max > 0 {
-		limit = max
+	// Both statements are had before the transaction holds a connection:
+	// preparing one may need a connection of its own.
+	read, done, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, readError(ctx, err)
 	}
+	defer done()
+	exists, done, err := s.prepared(ctx, `SELECT 1 FROM events WHERE stream = ? LIMIT 1`)
+	if err != nil {
+		return nil, readError(ctx, err)
+	}
+	defer done()
 	// One read transaction, so "no events here" and "no such stream" are
 	// decided on the same snapshot.
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -43,12 +68,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, direction eventst
 		return nil, readError(ctx, err)
 	}
 	defer tx.Rollback()
-	events, err := query(ctx, tx, q, stream, clamp(from), limit)
+	events, err := s.events(ctx, tx.StmtContext(ctx, read), max, min(max, 64), stream, clamp(from))
 	if err != nil || len(events) > 0 {
 		return events, err
 	}
 	var one int
-	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM events WHERE stream = ? LIMIT 1`, stream).Scan(&one); {
+	switch err := tx.StmtContext(ctx, exists).QueryRowContext(ctx, stream).Scan(&one); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
 	case err != nil:
@@ -75,9 +100,12 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int,
 // commit even when the filter selects nothing there.
 func (s *Store) readAll(ctx context.Context, after, upTo uint64, max int, filter eventstore.Filter) ([]eventstore.RecordedEvent, error) {
 	var b strings.Builder
-	b.WriteString(selectEvents)
+	b.WriteString(selectAll)
 	// System streams and types start with '$' and are never delivered.
-	b.WriteString(`WHERE position > ? AND position <= ? AND substr(stream, 1, 1) <> '$' AND substr(type, 1, 1) <> '$'`)
+	// Prefixes are tested as ranges of the BINARY order ("starts with
+	// claim-" is claim- <= x < claim.): SQLite compares them in place,
+	// where substr() would cost a function call per row and column.
+	b.WriteString(`WHERE position > ? AND position <= ? AND NOT (stream >= '$' AND stream < '%') AND NOT (type >= '$' AND type < '%')`)
 	args := []any{clamp(after), clamp(upTo)}
 	prefixes := func(column string, list []string) {
 		if len(list) == 0 {
@@ -88,48 +116,154 @@ func (s *Store) readAll(ctx context.Context, after, upTo uint64, max int, filter
 			if i > 0 {
 				b.WriteString(" OR ")
 			}
-			// substr, not LIKE: LIKE is case-insensitive and treats % and _
-			// as wildcards; GLOB would need escaping.
-			fmt.Fprintf(&b, "substr(%s, 1, length(?)) = ?", column)
-			args = append(args, p, p)
+			if end, ok := prefixEnd(p); ok {
+				fmt.Fprintf(&b, "(%s >= ? AND %s < ?)", column, column)
+				args = append(args, p, end)
+			} else {
+				fmt.Fprintf(&b, "%s >= ?", column) // every string from p on starts with p
+				args = append(args, p)
+			}
 		}
 		b.WriteString(")")
 	}
 	prefixes("stream", filter.StreamPrefixes)
 	prefixes("type", filter.TypePrefixes)
-	b.WriteString(` ORDER BY position LIMIT ?`)
-	args = append(args, max)
-	return query(ctx, s.rdb, b.String(), args...)
+	b.WriteString(` ORDER BY position`)
+	// Positions are dense (1, 2, 3...), so (after, upTo] holds at most
+	// upTo-after events: a live subscription's page is sized for the
+	// commit it follows, a catch-up page for max.
+	size := max
+	if upTo > after && upTo-after < uint64(max) {
+		size = int(upTo - after)
+	}
+	st, done, err := s.prepared(ctx, b.String())
+	if err != nil {
+		return nil, readError(ctx, err)
+	}
+	defer done()
+	return s.events(ctx, st, max, size, args...)
 }
 
-// querier is a *sql.DB or a *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+// prefixEnd returns the least string greater than every string that starts
+// with p: p with its last byte incremented, after dropping trailing 0xFF
+// bytes. There is none when p is empty or all 0xFF (ok false).
+func prefixEnd(p string) (string, bool) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] != 0xFF {
+			return p[:i] + string([]byte{p[i] + 1}), true
+		}
+	}
+	return "", false
 }
 
-func query(ctx context.Context, db querier, q string, args ...any) ([]eventstore.RecordedEvent, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
+// statements caches the read pool's prepared statements by their SQL.
+// Preparing is most of the cost of a small read (a live subscription reads
+// each commit's events; the write side reads a claim's stream per
+// command), and database/sql keeps a prepared statement ready on every
+// connection of the pool it runs on. The store makes a handful of kinds of
+// query (one per direction and filter shape), so the cache stays small; it
+// is bounded all the same, and beyond the bound a statement is prepared for
+// its one read.
+type statements struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxStatements bounds the statement cache.
+const maxStatements = 64
+
+// prepared returns the read pool's statement for q and what to call when
+// done with it. Preparing takes a connection of the pool for a moment: a
+// caller must not hold one (an open transaction) while it calls this, or a
+// pool that is all held so would never give it one.
+func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, func(), error) {
+	c := &s.stmts
+	c.mu.Lock()
+	st, ok := c.m[q]
+	c.mu.Unlock()
+	if ok {
+		return st, func() {}, nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if other, ok := c.m[q]; ok { // prepared meanwhile by another read
+		st.Close()
+		return other, func() {}, nil
+	}
+	if len(c.m) >= maxStatements {
+		return st, func() { st.Close() }, nil
+	}
+	if c.m == nil {
+		c.m = make(map[string]*sql.Stmt)
+	}
+	c.m[q] = st
+	return st, func() {}, nil
+}
+
+// closeStatements closes the cached statements; no read may be under way.
+func (s *Store) closeStatements() error {
+	c := &s.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	clear(c.m)
+	return errors.Join(errs...)
+}
+
+// events runs st, a selectEvents or selectAll statement, and returns its
+// first limit rows (all when limit <= 0); size is how many to make room for.
+//
+// The columns are scanned without copies: integers into interface values
+// (no conversion through reflection), TEXT into strings, BLOBs as
+// sql.RawBytes. database/sql says RawBytes are the driver's memory and
+// valid until the next row; modernc.org/sqlite hands every TEXT and BLOB
+// over in a new Go slice or string of its own per row that it never touches
+// again, so the events keep them as they are rather than copying each
+// once more: with the statement cache, reading pages of events costs about a
+// fifth less CPU time and half the bytes it did through copies, and a read
+// of one event (a live subscription's) a fifth of the time (BenchmarkReadAll).
+// A driver that reused
+// its buffers would show at once: every test that reads more than one
+// event would see the last row's bytes in the earlier events.
+func (s *Store) events(ctx context.Context, st *sql.Stmt, limit, size int, args ...any) ([]eventstore.RecordedEvent, error) {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, readError(ctx, err)
 	}
 	defer rows.Close()
-	var events []eventstore.RecordedEvent
-	for rows.Next() {
-		var (
-			ev                     eventstore.RecordedEvent
-			pos, revision, created int64
-			id                     []byte
-		)
-		if err := rows.Scan(&pos, &ev.Stream, &revision, &id, &ev.Type, &ev.Data, &ev.Metadata, &created); err != nil {
+	events := make([]eventstore.RecordedEvent, 0, max(size, 0))
+	var (
+		pos, revision, created any
+		stream, typ            string
+		id, data, metadata     sql.RawBytes
+	)
+	for (limit <= 0 || len(events) < limit) && rows.Next() {
+		if err := rows.Scan(&pos, &stream, &revision, &id, &typ, &data, &metadata, &created); err != nil {
 			return nil, readError(ctx, err)
 		}
-		if len(id) != len(ev.ID) {
-			return nil, fmt.Errorf("embedded: event at position %d has a %d-byte id", pos, len(id))
+		p, ok0 := pos.(int64)
+		r, ok1 := revision.(int64)
+		c, ok2 := created.(int64)
+		if !ok0 || !ok1 || !ok2 || len(id) != len(uuid.UUID{}) {
+			return nil, fmt.Errorf("embedded: event at position %v: unexpected columns: %T %T %T, %d-byte id", pos, pos, revision, created, len(id))
 		}
-		copy(ev.ID[:], id)
-		ev.Revision = uint64(revision)
-		ev.Position = eventstore.Position{Commit: uint64(pos), Prepare: uint64(pos)}
-		ev.Created = time.Unix(0, created).UTC()
+		ev := eventstore.RecordedEvent{
+			ID:       uuid.UUID(id),
+			Stream:   stream,
+			Type:     typ,
+			Revision: uint64(r),
+			Position: eventstore.Position{Commit: uint64(p), Prepare: uint64(p)},
+			Data:     []byte(data),
+			Metadata: []byte(metadata),
+			Created:  time.Unix(0, c).UTC(),
+		}
 		events = append(events, ev)
 	}
 	if err := rows.Err(); err != nil {
