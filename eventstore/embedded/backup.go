@@ -50,9 +50,6 @@ func Backup(ctx context.Context, dataDir, dest string) (Manifest, error) {
 	if _, err := os.Stat(src); err != nil {
 		return Manifest{}, fmt.Errorf("embedded: backup: no event log at %s: %w", src, err)
 	}
-	if err := checkFile(src); err != nil {
-		return Manifest{}, err
-	}
 	if entries, err := os.ReadDir(dest); err == nil && len(entries) > 0 {
 		return Manifest{}, fmt.Errorf("embedded: backup: %s is not empty; back up into a new directory", dest)
 	}

@@ -14,6 +14,8 @@ import (
 var ErrCorrupt = errors.New("embedded: event log is damaged")
 
 // checkFile refuses a database file shorter than its own header says it is.
+// It runs at Open, before SQLite, while the store's lock keeps every other
+// writer away.
 //
 // A torn write at the end of the write-ahead log needs no check here:
 // SQLite checksums every WAL frame and ignores a transaction whose frames
@@ -39,6 +41,14 @@ func checkFile(path string) error {
 	}
 	if info.Size() == 0 {
 		return nil // created but never written: SQLite initialises it
+	}
+	// With frames in the write-ahead log, the main file may be mid-way
+	// through a checkpoint (page 1, with the new page count, is written
+	// before the pages that extend the file). The log still holds every
+	// one of those pages and SQLite completes the checkpoint from it, so
+	// the main file alone proves nothing then.
+	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
+		return nil
 	}
 	var header [100]byte
 	if _, err := io.ReadFull(f, header[:]); err != nil {

@@ -140,6 +140,14 @@ func Accepts(connectionString string) bool {
 	return false
 }
 
+// CheckConnectionString reports whether the client can use connectionString,
+// so that a service refuses a bad one at start instead of retrying forever.
+// The error holds the string with its password masked.
+func CheckConnectionString(connectionString string) error {
+	_, err := parseConnectionString(connectionString)
+	return err
+}
+
 // parseConnectionString checks the scheme and lets the client parse the rest
 // (hosts, gossip seeds, TLS, credentials, nodePreference...). Errors carry
 // the redacted string only: connection strings may hold a password.
