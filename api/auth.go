@@ -2,9 +2,9 @@ package api
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,6 +42,17 @@ const (
 	PermReadClaims Permission = "claims:read"
 	// PermOperate inspects and rebuilds read models.
 	PermOperate Permission = "operate"
+	// PermReadFinance reads compensations and reconciliations.
+	PermReadFinance Permission = "finance:read"
+	// PermAudit verifies the hash chains, exports the ledger and reads the
+	// audit trail.
+	PermAudit Permission = "audit:read"
+	// PermCheckpoint signs a checkpoint of the ledger on demand.
+	PermCheckpoint Permission = "audit:checkpoint"
+	// PermReadSLA lists SLA timers: the desk's work list, and the auditor's.
+	PermReadSLA Permission = "sla:read"
+	// PermErasePersonalData crypto-shreds a customer's personal data.
+	PermErasePersonalData Permission = "personal-data:erase"
 )
 
 // permissions is the one table of who may do what. Finance and auditors
@@ -50,108 +61,79 @@ var permissions = map[Permission][]Role{
 	PermWriteClaims: {RoleAgent, RoleTechnician, RoleAdmin},
 	PermReadClaims:  {RoleAgent, RoleTechnician, RoleFinance, RoleAuditor, RoleAdmin},
 	PermOperate:     {RoleAdmin},
+	PermReadFinance: {RoleFinance, RoleAuditor, RoleAdmin},
+	PermAudit:       {RoleAuditor, RoleAdmin},
+	PermCheckpoint:  {RoleAdmin},
+	PermReadSLA:     {RoleAgent, RoleTechnician, RoleAuditor, RoleAdmin},
+	// Erasure destroys data for good: the one role that also runs the
+	// service, never the desk that handles the customer's request.
+	PermErasePersonalData: {RoleAdmin},
 }
 
 // Allowed reports whether role has permission p.
 func Allowed(role Role, p Permission) bool { return slices.Contains(permissions[p], role) }
 
-// MinKeyLength is the shortest API key accepted: shorter keys can be guessed.
-const MinKeyLength = 16
-
-// Key is a configured API key, kept only as a hash.
-type Key struct {
-	// Name identifies the key in event metadata and logs; the key itself never appears.
-	Name string
-	Role Role
-	hash [sha256.Size]byte
-}
-
-// Keys checks bearer tokens against the configured keys.
-type Keys struct {
-	keys []Key
-}
-
-// ParseKeys reads "role:key,role:key". Each key is named after its role and
-// a short fingerprint of its hash, e.g. "agent-3f9a1c2e".
-func ParseKeys(spec string) (*Keys, error) {
-	ks := &Keys{}
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		role, secret, ok := strings.Cut(item, ":")
-		if !ok {
-			return nil, fmt.Errorf("api key %q: want role:key", redact(item))
-		}
-		if !slices.Contains(Roles(), Role(role)) {
-			return nil, fmt.Errorf("api key for unknown role %q (roles: agent, technician, finance, auditor, admin)", role)
-		}
-		if len(secret) < MinKeyLength {
-			return nil, fmt.Errorf("api key for role %s is shorter than %d characters", role, MinKeyLength)
-		}
-		if err := ks.Add(Role(role), secret); err != nil {
-			return nil, err
-		}
-	}
-	return ks, nil
-}
-
-// Add registers a key.
-func (ks *Keys) Add(role Role, secret string) error {
-	h := sha256.Sum256([]byte(secret))
-	for _, k := range ks.keys {
-		if k.hash == h {
-			return fmt.Errorf("api key for role %s is configured twice", role)
-		}
-	}
-	ks.keys = append(ks.keys, Key{Name: string(role) + "-" + hex.EncodeToString(h[:4]), Role: role, hash: h})
-	return nil
-}
-
-// Len is the number of keys.
-func (ks *Keys) Len() int { return len(ks.keys) }
-
-// Lookup finds the key a bearer token presents. Every configured key is
-// compared in constant time, so timing tells nothing about which matched.
-func (ks *Keys) Lookup(token string) (Key, bool) {
-	h := sha256.Sum256([]byte(token))
-	var found Key
-	ok := 0
-	for _, k := range ks.keys {
-		if subtle.ConstantTimeCompare(k.hash[:], h[:]) == 1 {
-			found, ok = k, 1
-		}
-	}
-	return found, ok == 1
-}
-
-func redact(s string) string {
-	if role, _, ok := strings.Cut(s, ":"); ok {
-		return role + ":***"
-	}
-	return "***"
-}
-
 const actorKey = "rmaledger.actor"
 
-// authenticate requires a valid bearer key and remembers its actor.
-func authenticate(keys *Keys) echo.MiddlewareFunc {
+// authenticate requires a valid bearer key and remembers its actor. Every
+// failure is logged (the audit log of failed authentications: address,
+// reason, the presented key's fingerprint, never the key) and counted
+// against the client's address; an address over the limit gets 429 until
+// Retry-After, without its key being looked at.
+func authenticate(keys *Keys, failures *authLimiter, logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			scheme, token, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-			key, ok := Key{}, false
-			if strings.EqualFold(scheme, "Bearer") && token != "" {
-				key, ok = keys.Lookup(strings.TrimSpace(token))
+			client := clientKey(c.RealIP())
+			if wait := failures.blocked(client); wait > 0 {
+				c.Response().Header().Set("Retry-After", retryAfter(wait))
+				return newProblem(http.StatusTooManyRequests, "auth-rate-limited", "Too many failed authentications from your address",
+					"retry after the Retry-After header; every request from the address is refused until then")
 			}
-			if !ok {
+			key, failure, fingerprint := presentedKey(keys, c.Request().Header.Get(echo.HeaderAuthorization))
+			if failure != "" {
+				exhausted := failures.fail(client)
+				logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "authentication failed",
+					slog.String("address", c.RealIP()), slog.String("reason", failure),
+					slog.String("key_fingerprint", fingerprint), slog.String("key_name", key.Name),
+					slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
+					slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+					slog.Bool("now_rate_limited", exhausted))
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rmaledger"`)
-				return newProblem(http.StatusUnauthorized, "unauthorized", "Missing or unknown API key", "send Authorization: Bearer <key>")
+				return newProblem(http.StatusUnauthorized, "unauthorized", "Missing or unknown API key", unauthorizedDetail(failure))
 			}
 			c.Set(actorKey, ledger.Actor{Name: key.Name, Role: string(key.Role)})
 			return next(c)
 		}
 	}
+}
+
+// presentedKey reads the Authorization header and checks its key. The
+// fingerprint (the first 4 bytes of the key's SHA-256, as in generated key
+// names) lets the log tell attempts apart without holding anything usable.
+func presentedKey(keys *Keys, header string) (key Key, failure, fingerprint string) {
+	if header == "" {
+		return Key{}, failMissing, ""
+	}
+	scheme, token, _ := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return Key{}, failMalformed, ""
+	}
+	h := sha256.Sum256([]byte(token))
+	key, failure = keys.check(token)
+	return key, failure, hex.EncodeToString(h[:4])
+}
+
+// unauthorizedDetail tells the client what to fix. Saying that a key was
+// revoked or has expired tells nothing to someone who does not hold it.
+func unauthorizedDetail(failure string) string {
+	switch failure {
+	case failRevoked:
+		return "this API key has been revoked"
+	case failExpired:
+		return "this API key has expired"
+	}
+	return "send Authorization: Bearer <key>"
 }
 
 // require allows the route only to roles with permission p.

@@ -26,6 +26,9 @@ type ClaimResponse struct {
 	// Position of the claim's last event as an opaque string: pass it back
 	// as min_position for read-your-writes.
 	Position string `json:"position,omitempty"`
+	// Clocks are the claim's SLA clocks, from the timers read model (reads
+	// only).
+	Clocks []ClockView `json:"clocks,omitempty"`
 }
 
 func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {

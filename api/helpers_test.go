@@ -33,6 +33,7 @@ type testOption func(*testWiring)
 // testWiring is what options may change: the store the write side uses.
 type testWiring struct {
 	ledgerStore func(eventstore.Store) eventstore.Store
+	config      func(*Config)
 }
 
 func newTestServer(t *testing.T, opts ...testOption) *testServer {
@@ -69,7 +70,11 @@ func newTestServer(t *testing.T, opts ...testOption) *testServer {
 			t.Fatal(err)
 		}
 	}
-	ts.echo, err = New(Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger, MaxBodyBytes: 64 << 10, ReadYourWritesTimeout: 300 * time.Millisecond})
+	cfg := Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger, MaxBodyBytes: 64 << 10, ReadYourWritesTimeout: 300 * time.Millisecond}
+	if wiring.config != nil {
+		wiring.config(&cfg)
+	}
+	ts.echo, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +151,7 @@ func registerBody() map[string]any {
 	return map[string]any{
 		"customer":          map[string]any{"name": "Ivan Petrov", "phone": "+7 916 123-45-67", "email": "ivan@example.com"},
 		"product":           map[string]any{"sku": "NB-X1", "category": "laptop", "serial": "SN123456"},
-		"purchase_date":     "2026-03-10",
+		"purchase_date":     time.Now().AddDate(0, -2, 0).Format(time.DateOnly), // within warranty whenever the tests run
 		"proof_of_purchase": map[string]any{"kind": "receipt", "reference": "R-1001"},
 		"price":             map[string]any{"amount": "1299.90", "currency": "EUR"},
 		"defect":            "does not power on",

@@ -10,9 +10,11 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 // Problem is an RFC 9457 problem details body. Type is a stable URN per kind
@@ -61,6 +63,12 @@ func problemFor(err error) *Problem {
 	if p := readProblem(err); p != nil {
 		return p
 	}
+	if p := statusProblem(err); p != nil {
+		return p
+	}
+	if p := policyProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -83,6 +91,10 @@ func problemFor(err error) *Problem {
 		return p
 	case errors.Is(err, ledger.ErrNotFound):
 		return newProblem(http.StatusNotFound, "not-found", "No such claim", "")
+	case errors.Is(err, ledger.ErrCustomerNotFound):
+		return newProblem(http.StatusNotFound, "customer-not-found", "No such customer", "no claim and no data key belong to this customer id")
+	case errors.Is(err, ledger.ErrErasureUnavailable):
+		return newProblem(http.StatusNotImplemented, "erasure-unavailable", "Personal data is not encrypted in this deployment", err.Error())
 	case errors.Is(err, ledger.ErrIdempotencyKeyReused):
 		return newProblem(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency-Key already used for a different request", "use a new key for a new request")
 	case errors.Is(err, ledger.ErrConflict):
@@ -93,6 +105,8 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The event store is unavailable; retry later", "")
 	case errors.Is(err, context.DeadlineExceeded):
 		return newProblem(http.StatusServiceUnavailable, "timeout", "The request took too long; retry later", "")
+	case errors.Is(err, projections.ErrTotalOverflow):
+		return newProblem(http.StatusUnprocessableEntity, "total-out-of-range", "A total does not fit in 64-bit minor units; ask for a shorter period", err.Error())
 	case errors.As(err, &httpErr):
 		status := httpErr.StatusCode()
 		return newProblem(status, slugForStatus(status), http.StatusText(status), httpErr.Message)
@@ -149,4 +163,14 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 // badRequest is a 400 problem for a malformed request.
 func badRequest(slug, format string, args ...any) *Problem {
 	return newProblem(http.StatusBadRequest, slug, "Malformed request", fmt.Sprintf(format, args...))
+}
+
+// statusProblem maps the public status page's refusals (statuspage.Error:
+// status-not-found, rate-limited, invalid-parameter...); problemFor calls it.
+func statusProblem(err error) *Problem {
+	var se *statuspage.Error
+	if !errors.As(err, &se) {
+		return nil
+	}
+	return newProblem(se.Status, se.Slug, se.Title, se.Detail)
 }

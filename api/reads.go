@@ -46,7 +46,7 @@ func (s *server) getClaim(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.waitForPosition(c, projections.Claims); err != nil {
+	if err := s.waitForPosition(c, projections.Claims, projections.Timers); err != nil {
 		return err
 	}
 	rec, err := s.cfg.Reads.Claim(c.Request().Context(), id)
@@ -56,6 +56,9 @@ func (s *server) getClaim(c *echo.Context) error {
 	c.Response().Header().Set("ETag", etag(rec.State.Version))
 	res := claimResponse(rec.State, rec.Position)
 	res.NextAction = rec.NextAction
+	if res.Clocks, err = s.claimClocks(c.Request().Context(), id); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, res)
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -35,6 +37,9 @@ type Config struct {
 	ReadYourWritesTimeout time.Duration
 	// Keys authenticates clients.
 	Keys *Keys
+	// AuthFailures limits failed authentications per client address
+	// (default 10 at once, then one every 6s; NoAuthLimit turns it off).
+	AuthFailures AuthLimit
 	// Logger receives request logs and internal errors (default slog.Default()).
 	Logger *slog.Logger
 	// Ready reports whether the service can serve (e.g. the store answers);
@@ -42,6 +47,24 @@ type Config struct {
 	Ready func(context.Context) error
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// FinanceLocation is the time zone of finance periods: a date in
+	// from/to is a day there (default UTC).
+	FinanceLocation *time.Location
+	// MaxInFlight bounds the /v1 requests served at once (default 256); a
+	// request that finds no free slot within OverloadWait (default 100ms)
+	// gets 503 with Retry-After.
+	MaxInFlight  int
+	OverloadWait time.Duration
+	// StatusPage configures the public status page: time zone, rate limits
+	// (see statuspage.Config). Its Lookup defaults to Reads, its Location to
+	// the ledger's.
+	StatusPage statuspage.Config
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed for the client's address (see ParseTrustedProxies); none by
+	// default, so the address is the connection's.
+	TrustedProxies []netip.Prefix
+	// Audit wires verification, checkpoints and exports (see AuditConfig).
+	Audit AuditConfig
 	// Registerer receives the HTTP metrics; Gatherer serves /metrics
 	// (default: a new registry of their own).
 	Registerer prometheus.Registerer
@@ -59,6 +82,10 @@ func (c Config) Validate() error {
 		return errors.New("api: at least one API key is required")
 	case c.MaxBodyBytes < 0:
 		return errors.New("api: MaxBodyBytes must not be negative")
+	case !c.AuthFailures.off() && (c.AuthFailures.Burst < 1 || c.AuthFailures.Every <= 0 || c.AuthFailures.Tracked < 0):
+		return errors.New("api: AuthFailures needs Burst of at least 1 and a positive Every (or NoAuthLimit)")
+	case c.MaxInFlight < 0 || c.OverloadWait < 0:
+		return errors.New("api: MaxInFlight and OverloadWait must not be negative")
 	}
 	return nil
 }
@@ -72,6 +99,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.FinanceLocation == nil {
+		c.FinanceLocation = time.UTC
+	}
+	if c.AuthFailures == (AuthLimit{}) {
+		c.AuthFailures = defaultAuthLimit
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 256
+	}
+	if c.OverloadWait == 0 {
+		c.OverloadWait = 100 * time.Millisecond
 	}
 	if c.Registerer == nil || c.Gatherer == nil {
 		reg := prometheus.NewRegistry()
@@ -91,7 +130,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg}
-	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger)})
+	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger), IPExtractor: ipExtractor(cfg.TrustedProxies)})
 	metrics, err := newHTTPMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -103,12 +142,16 @@ func New(cfg Config) (*echo.Echo, error) {
 			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, HandleError: true,
 			LogValuesFunc: func(c *echo.Context, v middleware.RequestLoggerValues) error {
 				cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
-					slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+					slog.String("method", v.Method), slog.String("uri", loggedURI(c, v.URI)), slog.Int("status", v.Status),
 					slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID),
 					slog.String("actor", actorOf(c).Name))
 				return nil
 			},
 		}),
+		// The panic's stack goes to the error log with the request id (echo
+		// v5 prints it nowhere itself: it wraps it into the error), which is
+		// where an operator needs it; errorHandler never puts an internal
+		// error's text in the body (TestInternalErrorsLeakNothing).
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
 		middleware.BodyLimit(cfg.MaxBodyBytes),
 	)
@@ -117,13 +160,28 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.yaml", s.openAPI)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	if err := s.registerStatusPage(e); err != nil {
+		return nil, err
+	}
 
-	v1 := e.Group("/v1", authenticate(cfg.Keys))
+	shed, err := newShedder(cfg.MaxInFlight, cfg.OverloadWait, cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	failures, err := newAuthLimiter(cfg.AuthFailures, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	v1 := e.Group("/v1", shed.middleware, authenticate(cfg.Keys, failures, cfg.Logger), auditorAccess(cfg.Logger))
 	v1.POST("/claims", s.registerClaim, require(PermWriteClaims))
 	v1.POST("/claims/:id/actions/:action", s.runAction, require(PermWriteClaims))
 	v1.GET("/claims", s.searchClaims, require(PermReadClaims))
 	v1.GET("/claims/:id", s.getClaim, require(PermReadClaims))
 	v1.GET("/claims/:id/events", s.getEvents, require(PermReadClaims))
+	s.registerFinance(v1)
+	s.registerAudit(v1)
+	s.registerSLA(v1)
+	s.registerPrivacy(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rmaledger/rmaledger/domain"
 )
@@ -19,13 +20,23 @@ func everyEvent() []domain.Event {
 		domain.ClaimRegistered{
 			ClaimID: claimID, Number: "RMA-1",
 			Customer:     domain.Customer{Name: "Ива", Phone: "+359881234567", Email: "a@b.bg", Address: "ул. 1"},
-			Product:      domain.Product{SKU: "S", Category: "laptop", Serial: "SN", IMEI: "490154203237518", Description: "d"},
+			Product:      domain.Product{SKU: "S", Category: "laptop", Serial: "SN", IMEI: "490154203237518", Description: "d", Component: "hdd", Condition: domain.ConditionUsed},
 			PurchaseDate: date("2025-11-20"), ProofOfPurchase: proof, Price: eur("129.90"), Defect: "dead",
-			Channel: domain.ChannelWalkIn, At: t0,
+			Channel:      domain.ChannelWalkIn,
+			Coverages:    []domain.CoveragePurchase{{Kind: domain.CoverageExtended, Reference: "EW-1", PurchasedOn: date("2025-11-20"), Months: 36}},
+			PriorRepairs: []domain.PriorRepair{{Reference: "RMA-0", ReceivedOn: date("2025-12-01"), DeliveredOn: date("2025-12-09")}},
+			Eligibility: &domain.Eligibility{Covered: true, Coverage: domain.CoverageExtended, Reference: "EW-1", Until: date("2028-11-19"),
+				AsOf: date("2026-03-02"), PolicyVersion: "v1"},
+			At: t0,
 		},
 		domain.ClaimRedirectedToServiceCenter{ServiceCenter: sc, Notes: "n", At: t0},
 		domain.ServiceCenterActRecorded{Kind: domain.ActRefusal, Reference: "A-1", IssuedOn: date("2026-01-02"), Notes: "n", At: t0},
-		domain.ClaimAuthorized{ServiceCenter: sc, DocumentsRequested: []string{"form"}, ProofOfPurchase: proof, Notes: "n", At: t0},
+		domain.ClaimAuthorized{ServiceCenter: sc, DocumentsRequested: []string{"form"}, ProofOfPurchase: proof, Notes: "n", PaidRepair: true,
+			Coverages:    []domain.CoveragePurchase{{Kind: domain.CoveragePostWarranty, Reference: "PW-1", PurchasedOn: date("2025-11-20"), Months: 12}},
+			PriorRepairs: []domain.PriorRepair{{Reference: "RMA-1", ReceivedOn: date("2025-12-01"), DeliveredOn: date("2025-12-09"), Paid: true}},
+			Eligibility: &domain.Eligibility{Covered: false, Until: date("2026-11-19"), ReasonCode: domain.NotCoveredExpired, Reason: "r",
+				ExtendedByDays: 8, AsOf: date("2026-03-02"), PolicyVersion: "v1"},
+			At: t0},
 		domain.ClaimRejected{ReasonCode: "tampered", Reason: "r", At: t0},
 		domain.DocumentsReceived{Documents: []string{"form"}, At: t0},
 		domain.CustomerShipmentRecorded{Carrier: "Econt", TrackingNumber: "E1", At: t0},
@@ -37,8 +48,8 @@ func everyEvent() []domain.Event {
 		domain.PaymentRecorded{Amount: eur("6"), Reference: "P", Method: domain.PaymentBankTransfer, At: t0},
 		domain.RepairStarted{Where: domain.RepairManufacturer, Technician: "T", Notes: "n", At: t0},
 		domain.RepairCompleted{WorkDone: "w", Parts: []string{"p"}, At: t0},
-		domain.ItemReplaced{NewSerial: "N", NewSKU: "K", Notes: "n", At: t0},
-		domain.RefundApproved{Amount: eur("5"), Reason: "r", CapBasisPoints: 7000, At: t0},
+		domain.ItemReplaced{NewSerial: "N", NewSKU: "K", Notes: "n", Value: eur("99"), Reference: "DN-1", At: t0},
+		domain.RefundApproved{Amount: eur("5"), Reason: "r", CapBasisPoints: 7000, Reference: "FIN-1", At: t0},
 		domain.RefundPaid{Amount: eur("5"), Reference: "R", At: t0},
 		domain.CreditNoteIssued{Number: "CN", Amount: eur("4"), Reason: "r", CapBasisPoints: 7000, At: t0},
 		domain.ClaimReturnedUnrepaired{Resolution: domain.ResolutionNoFaultFound, Reason: "r", At: t0},
@@ -51,6 +62,15 @@ func everyEvent() []domain.Event {
 		domain.ClaimReleasedFromHold{Notes: "n", At: t0},
 		domain.ClaimWithdrawn{Reason: "r", At: t0},
 		domain.ClaimClosed{ReasonCode: "completed", Reason: "r", At: t0},
+		domain.SupplierRecoveryClaimed{Amount: eur("3"), Supplier: "Lenovo", Reference: "L-1", Reason: "r", At: t0},
+		domain.SupplierRecoveryReceived{Amount: eur("3"), Reference: "W-1", At: t0},
+		domain.RefundApprovalReversed{Amount: eur("1"), Reason: "r", At: t0},
+		domain.RefundPaymentReversed{Reference: "R", Amount: eur("5"), Reason: "r", At: t0},
+		domain.PaymentReversed{Reference: "P", Amount: eur("6"), Reason: "r", At: t0},
+		domain.CreditNoteCancelled{Number: "CN", Amount: eur("4"), Reason: "r", At: t0},
+		domain.SLABreached{Clock: domain.ClockDecision, DueAt: t0.Add(-time.Hour), Overrun: domain.Duration(90 * time.Minute), At: t0},
+		domain.RepairEscalated{DueAt: t0.Add(-time.Hour), Overrun: domain.Duration(time.Hour), Required: []domain.Action{domain.ActionReplace, domain.ActionApproveRefund}, At: t0},
+		domain.PersonalDataErased{CustomerID: "c0ffee", At: t0},
 	}
 }
 
@@ -90,6 +110,11 @@ func TestEventTypeNames(t *testing.T) {
 		"claim.delivery_confirmed.v1", "claim.dispute_opened.v1", "claim.dispute_resolved.v1",
 		"claim.note_added.v1", "claim.put_on_hold.v1", "claim.released_from_hold.v1",
 		"claim.withdrawn.v1", "claim.closed.v1",
+		"claim.supplier_recovery_claimed.v1", "claim.supplier_recovery_received.v1",
+		"claim.refund_approval_reversed.v1", "claim.refund_payment_reversed.v1",
+		"claim.payment_reversed.v1", "claim.credit_note_cancelled.v1",
+		"claim.sla_breached.v1", "claim.repair_escalated.v1",
+		"claim.personal_data_erased.v1",
 	}
 	if got := domain.EventTypes(); !slices.Equal(got, want) {
 		t.Errorf("event types\n got %v\nwant %v", got, want)

@@ -78,6 +78,22 @@ func NewCommand(a Action) (Command, bool) {
 		return &WithdrawClaim{}, true
 	case ActionClose:
 		return &CloseClaim{}, true
+	case ActionClaimSupplierRecovery:
+		return &ClaimSupplierRecovery{}, true
+	case ActionRecordSupplierRecovery:
+		return &RecordSupplierRecovery{}, true
+	case ActionReverseRefundApproval:
+		return &ReverseRefundApproval{}, true
+	case ActionReverseRefundPayment:
+		return &ReverseRefundPayment{}, true
+	case ActionReversePayment:
+		return &ReversePayment{}, true
+	case ActionCancelCreditNote:
+		return &CancelCreditNote{}, true
+	case ActionRecordSLABreach:
+		return &RecordSLABreach{}, true
+	case ActionEscalateRepair:
+		return &EscalateRepair{}, true
 	}
 	return nil, false
 }
@@ -96,6 +112,10 @@ type RegisterClaim struct {
 	Price           Money            `json:"price"`
 	Defect          string           `json:"defect"`
 	Channel         string           `json:"channel,omitempty"`
+	// Coverages are extended warranties and post-warranty certificates bought for the item;
+	// PriorRepairs its earlier repairs. Both feed eligibility.
+	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
+	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
 }
 
 // Action returns ActionRegister.
@@ -119,7 +139,10 @@ func (c RegisterClaim) Validate() error {
 	v.line("product.serial", c.Product.Serial, maxLine)
 	v.imei("product.imei", c.Product.IMEI)
 	v.long("product.description", c.Product.Description)
+	v.code("product.component", c.Product.Component)
+	v.oneOf("product.condition", c.Product.Condition, ConditionNew, ConditionUsed, ConditionRefurbished)
 	v.date("purchase_date", c.PurchaseDate)
+	validateCoverages(&v, c.Coverages, c.PriorRepairs)
 	validateProof(&v, "proof_of_purchase", c.ProofOfPurchase)
 	v.positive("price", c.Price)
 	v.required("defect", c.Defect)
@@ -197,11 +220,18 @@ func (c RecordUnrepairabilityAct) Validate() error {
 // required) and the documents to send. ProofOfPurchase may be given here when the customer
 // produced it after registering; without one here or on the claim, Decide refuses with
 // ErrPurchaseNotConfirmed.
+//
+// A claim the recorded eligibility says is not covered is authorized only with paid_repair
+// (ErrNotCovered otherwise). Coverages and prior repairs shown only now (a certificate found
+// later) are recorded, and eligibility is decided again as of the claim date.
 type AuthorizeClaim struct {
-	ServiceCenter      ServiceCenter    `json:"service_center"`
-	DocumentsRequested []string         `json:"documents_requested,omitempty"`
-	ProofOfPurchase    *ProofOfPurchase `json:"proof_of_purchase,omitempty"`
-	Notes              string           `json:"notes,omitempty"`
+	ServiceCenter      ServiceCenter      `json:"service_center"`
+	DocumentsRequested []string           `json:"documents_requested,omitempty"`
+	ProofOfPurchase    *ProofOfPurchase   `json:"proof_of_purchase,omitempty"`
+	Notes              string             `json:"notes,omitempty"`
+	PaidRepair         bool               `json:"paid_repair,omitempty"`
+	Coverages          []CoveragePurchase `json:"coverages,omitempty"`
+	PriorRepairs       []PriorRepair      `json:"prior_repairs,omitempty"`
 }
 
 // Action returns ActionAuthorize.
@@ -216,6 +246,7 @@ func (c AuthorizeClaim) Validate() error {
 	v.lines("documents_requested", c.DocumentsRequested, maxLine)
 	validateProof(&v, "proof_of_purchase", c.ProofOfPurchase)
 	v.long("notes", c.Notes)
+	validateCoverages(&v, c.Coverages, c.PriorRepairs)
 	return v.result()
 }
 
@@ -463,10 +494,15 @@ func (c CompleteRepair) Validate() error {
 
 // ReplaceItem resolves the claim with a replacement unit; new_serial is required so that the
 // new unit's warranty can be traced. new_sku is for a different model (seed 003).
+//
+// value (optional) is the replacement unit's value in the claim's currency, what finance books
+// as the compensation; reference (optional) is its delivery note or invoice.
 type ReplaceItem struct {
 	NewSerial string `json:"new_serial"`
 	NewSKU    string `json:"new_sku,omitempty"`
 	Notes     string `json:"notes,omitempty"`
+	Value     Money  `json:"value,omitzero"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // Action returns ActionReplace.
@@ -479,14 +515,19 @@ func (c ReplaceItem) Validate() error {
 	v.line("new_serial", c.NewSerial, maxLine)
 	v.line("new_sku", c.NewSKU, maxLine)
 	v.long("notes", c.Notes)
+	v.optionalAmount("value", c.Value)
+	v.line("reference", c.Reference, maxLine)
 	return v.result()
 }
 
 // ApproveRefund resolves the claim with a refund; amount and reason are required (finance
 // approves with a reason). Decide enforces the cap.
+//
+// reference (optional) names the approval document, e.g. a finance ticket.
 type ApproveRefund struct {
-	Amount Money  `json:"amount"`
-	Reason string `json:"reason"`
+	Amount    Money  `json:"amount"`
+	Reason    string `json:"reason"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // Action returns ActionApproveRefund.
@@ -498,6 +539,7 @@ func (c ApproveRefund) Validate() error {
 	v.positive("amount", c.Amount)
 	v.required("reason", c.Reason)
 	v.long("reason", c.Reason)
+	v.line("reference", c.Reference, maxLine)
 	return v.result()
 }
 

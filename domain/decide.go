@@ -103,11 +103,16 @@ func notAfterToday(field string, d Date, at time.Time) error {
 	return nil
 }
 
-func (c RegisterClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
+// decide records, besides what the customer told, the eligibility decided under p as of the
+// claim date (the day of registration in the policy's time zone).
+func (c RegisterClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
 	if c.ClaimID == uuid.Nil || strings.TrimSpace(c.Number) == "" {
 		return nil, errors.New("domain: RegisterClaim needs the ClaimID and Number the application assigns")
 	}
 	if err := notAfterToday("purchase_date", c.PurchaseDate, at); err != nil {
+		return nil, err
+	}
+	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at); err != nil {
 		return nil, err
 	}
 	phone, _ := NormalizePhone(c.Customer.Phone)
@@ -118,7 +123,7 @@ func (c RegisterClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
 		Customer: Customer{
 			Name:    strings.TrimSpace(c.Customer.Name),
 			Phone:   phone,
-			Email:   strings.TrimSpace(c.Customer.Email),
+			Email:   NormalizeEmail(c.Customer.Email),
 			Address: strings.TrimSpace(c.Customer.Address),
 		},
 		Product: Product{
@@ -127,14 +132,18 @@ func (c RegisterClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
 			Serial:      strings.TrimSpace(c.Product.Serial),
 			IMEI:        imei,
 			Description: strings.TrimSpace(c.Product.Description),
+			Component:   c.Product.Component,
+			Condition:   c.Product.Condition,
 		},
 		PurchaseDate:    c.PurchaseDate,
 		ProofOfPurchase: cleanProof(c.ProofOfPurchase),
 		Price:           c.Price,
 		Defect:          strings.TrimSpace(c.Defect),
 		Channel:         c.Channel,
+		Coverages:       cleanCoverages(c.Coverages),
+		PriorRepairs:    cleanRepairs(c.PriorRepairs),
 		At:              at,
-	}, nil
+	}.withEligibility(p), nil
 }
 
 func (c RedirectToServiceCenter) decide(_ State, at time.Time, _ Policy) (Event, error) {
@@ -159,21 +168,33 @@ func (c RecordUnrepairabilityAct) decide(_ State, at time.Time, _ Policy) (Event
 }
 
 // decide enforces seed 000: no RMA without a confirmed purchase, i.e. a proof of purchase (on
-// the claim or in this command) and a serial number or IMEI.
-func (c AuthorizeClaim) decide(s State, at time.Time, _ Policy) (Event, error) {
+// the claim or in this command) and a serial number or IMEI. A claim that is not covered
+// proceeds only as paid work (see authorizeEligibility).
+func (c AuthorizeClaim) decide(s State, at time.Time, p Policy) (Event, error) {
 	if s.ProofOfPurchase == nil && c.ProofOfPurchase == nil {
 		return nil, fmt.Errorf("%w: no receipt, invoice or warranty card on the claim or in the request", ErrPurchaseNotConfirmed)
 	}
 	if s.Product.Serial == "" && s.Product.IMEI == "" {
 		return nil, fmt.Errorf("%w: the claim has neither a serial number nor an IMEI", ErrPurchaseNotConfirmed)
 	}
-	return ClaimAuthorized{
+	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at); err != nil {
+		return nil, err
+	}
+	e := ClaimAuthorized{
 		ServiceCenter:      cleanCenter(c.ServiceCenter),
 		DocumentsRequested: trimmed(c.DocumentsRequested),
 		ProofOfPurchase:    cleanProof(c.ProofOfPurchase),
 		Notes:              strings.TrimSpace(c.Notes),
+		PaidRepair:         c.PaidRepair,
+		Coverages:          cleanCoverages(c.Coverages),
+		PriorRepairs:       cleanRepairs(c.PriorRepairs),
 		At:                 at,
-	}, nil
+	}
+	var err error
+	if e.Eligibility, err = authorizeEligibility(s, e, p); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 func (c RejectClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
@@ -204,7 +225,12 @@ func (c ReceiveClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
 	}, nil
 }
 
-func (c DiagnoseClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
+// decide accepts a void reason only from the policy's list, when it has one: reports and the
+// release protocol group voids by these codes.
+func (c DiagnoseClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
+	if c.Outcome == OutcomeWarrantyVoid && !p.Warranty.validVoidReason(c.VoidReasonCode) {
+		return nil, ValidationErrors{{Field: "void_reason_code", Problem: "must be one of the policy's void reasons: " + strings.Join(p.Warranty.VoidReasons, ", ")}}
+	}
 	return ClaimDiagnosed{
 		Outcome:        c.Outcome,
 		VoidReasonCode: c.VoidReasonCode,
@@ -271,7 +297,7 @@ func (c RecordPayment) decide(s State, at time.Time, _ Policy) (Event, error) {
 		return nil, err
 	}
 	if c.Amount.Amount > outstanding.Amount {
-		return nil, fmt.Errorf("%w: %s paid, %s outstanding", ErrPaymentExceedsOutstanding, c.Amount, outstanding)
+		return nil, limitError(ErrPaymentExceedsOutstanding, c.Amount, outstanding, "%s paid, %s outstanding", c.Amount, outstanding)
 	}
 	return PaymentRecorded{Amount: c.Amount, Reference: ref, Method: c.Method, At: at}, nil
 }
@@ -289,11 +315,20 @@ func (c CompleteRepair) decide(_ State, at time.Time, _ Policy) (Event, error) {
 	return RepairCompleted{WorkDone: strings.TrimSpace(c.WorkDone), Parts: trimmed(c.Parts), At: at}, nil
 }
 
-func (c ReplaceItem) decide(_ State, at time.Time, _ Policy) (Event, error) {
+// decide records the replacement's value, when given, in the claim's currency: it is what
+// finance books as the compensation and may claim back from the supplier.
+func (c ReplaceItem) decide(s State, at time.Time, _ Policy) (Event, error) {
+	if !c.Value.IsZero() {
+		if err := inClaimCurrency(s, "value", c.Value); err != nil {
+			return nil, err
+		}
+	}
 	return ItemReplaced{
 		NewSerial: strings.TrimSpace(c.NewSerial),
 		NewSKU:    strings.TrimSpace(c.NewSKU),
 		Notes:     strings.TrimSpace(c.Notes),
+		Value:     c.Value,
+		Reference: strings.TrimSpace(c.Reference),
 		At:        at,
 	}, nil
 }
@@ -305,23 +340,18 @@ func withinCap(s State, amount Money, p Policy) error {
 		return err
 	}
 	limit := p.refundCap(s.Price)
-	used := Money{Currency: s.Price.Currency}
-	if s.Refund != nil {
-		used.Amount = s.Refund.Approved.Amount
-	}
-	for _, n := range s.CreditNotes {
-		var err error
-		if used, err = used.Add(n.Amount); err != nil {
-			return err
-		}
+	used, err := s.capUsed() // net of reversed approvals and cancelled credit notes
+	if err != nil {
+		return err
 	}
 	after, err := used.Add(amount)
 	if err != nil {
 		return err
 	}
 	if after.Amount > limit.Amount {
-		return fmt.Errorf("%w: %s would bring refunds and credit notes to %s; the cap is %s (%s of the price %s), %s already used",
-			ErrRefundExceedsCap, amount, after, limit, capPercent(p.RefundCapBasisPoints), s.Price, used)
+		available := Money{Amount: max(0, limit.Amount-used.Amount), Currency: limit.Currency}
+		return limitError(ErrRefundExceedsCap, amount, available, "%s would bring refunds and credit notes to %s; the cap is %s (%s of the price %s), %s already used",
+			amount, after, limit, capPercent(p.RefundCapBasisPoints), s.Price, used)
 	}
 	return nil
 }
@@ -334,6 +364,7 @@ func (c ApproveRefund) decide(s State, at time.Time, p Policy) (Event, error) {
 		Amount:         c.Amount,
 		Reason:         strings.TrimSpace(c.Reason),
 		CapBasisPoints: p.RefundCapBasisPoints,
+		Reference:      strings.TrimSpace(c.Reference),
 		At:             at,
 	}, nil
 }
@@ -351,7 +382,7 @@ func (c RecordRefundPayment) decide(s State, at time.Time, _ Policy) (Event, err
 		return nil, err
 	}
 	if c.Amount.Amount > unpaid.Amount {
-		return nil, fmt.Errorf("%w: %s paid, %s of the approved %s unpaid", ErrRefundPaymentExceedsApproved, c.Amount, unpaid, s.Refund.Approved)
+		return nil, limitError(ErrRefundPaymentExceedsApproved, c.Amount, unpaid, "%s paid, %s of the approved %s unpaid", c.Amount, unpaid, s.Refund.Approved)
 	}
 	return RefundPaid{Amount: c.Amount, Reference: ref, At: at}, nil
 }

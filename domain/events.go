@@ -29,7 +29,18 @@ type ClaimRegistered struct {
 	Price           Money            `json:"price"`
 	Defect          string           `json:"defect"`
 	Channel         string           `json:"channel,omitempty"`
-	At              time.Time        `json:"at"`
+	// CustomerID is the customer's pseudonymous id, set by the application (a keyed hash of
+	// the phone, see package privacy) so that one customer's claims share a data key and can
+	// be erased together. Absent from events stored before crypto-shredding.
+	CustomerID string `json:"customer_id,omitempty"`
+	// Coverages, PriorRepairs and Eligibility were added with warranty policies; events stored
+	// before them decode with all three absent, which is what those events said.
+	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
+	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
+	// Eligibility is decided at registration, as of the claim date, and kept: a later policy
+	// change never alters it. Nil when the policy has no warranty terms.
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+	At          time.Time    `json:"at"`
 }
 
 // ClaimRedirectedToServiceCenter sends the customer to the manufacturer's authorized service
@@ -57,7 +68,15 @@ type ClaimAuthorized struct {
 	DocumentsRequested []string         `json:"documents_requested,omitempty"`
 	ProofOfPurchase    *ProofOfPurchase `json:"proof_of_purchase,omitempty"`
 	Notes              string           `json:"notes,omitempty"`
-	At                 time.Time        `json:"at"`
+	// PaidRepair authorizes a claim that is not covered as paid work (seeds 001, 004); the
+	// fields below it were added with warranty policies and are absent from older events.
+	PaidRepair bool `json:"paid_repair,omitempty"`
+	// Coverages and PriorRepairs are evidence shown at authorization; Eligibility is decided
+	// again, as of the claim date, only when there was some.
+	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
+	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
+	Eligibility  *Eligibility       `json:"eligibility,omitempty"`
+	At           time.Time          `json:"at"`
 }
 
 // ClaimRejected refuses the claim before any goods move.
@@ -149,20 +168,30 @@ type RepairCompleted struct {
 }
 
 // ItemReplaced resolves the claim with a replacement unit.
+//
+// Value (the replacement unit's value, what finance books) and Reference (the delivery note or
+// invoice of the unit) were added later as optional fields: events stored before them decode
+// with both absent, which is what those events said, so no new version was needed.
 type ItemReplaced struct {
 	NewSerial string    `json:"new_serial"`
 	NewSKU    string    `json:"new_sku,omitempty"`
 	Notes     string    `json:"notes,omitempty"`
+	Value     Money     `json:"value,omitzero"`
+	Reference string    `json:"reference,omitempty"`
 	At        time.Time `json:"at"`
 }
 
 // RefundApproved resolves the claim with a refund to be paid. CapBasisPoints is the cap the
 // amount was checked against, kept so that the decision can be explained later even if the
 // policy changed.
+//
+// Reference (the approval document, e.g. a finance ticket) is optional and was added later;
+// older events decode without it.
 type RefundApproved struct {
 	Amount         Money     `json:"amount"`
 	Reason         string    `json:"reason"`
 	CapBasisPoints int64     `json:"cap_basis_points"`
+	Reference      string    `json:"reference,omitempty"`
 	At             time.Time `json:"at"`
 }
 
@@ -382,3 +411,30 @@ func (e ClaimPutOnHold) occurredAt() time.Time                 { return e.At }
 func (e ClaimReleasedFromHold) occurredAt() time.Time          { return e.At }
 func (e ClaimWithdrawn) occurredAt() time.Time                 { return e.At }
 func (e ClaimClosed) occurredAt() time.Time                    { return e.At }
+
+// SLABreached records that an SLA clock passed its due time: the timer process's note for
+// reports and the desk. Overrun is how late it was when recorded.
+type SLABreached struct {
+	Clock   string    `json:"clock"`
+	DueAt   time.Time `json:"due_at"`
+	Overrun Duration  `json:"overrun"`
+	At      time.Time `json:"at"`
+}
+
+// RepairEscalated records that the repair hard limit passed (seed 003: 45 days): the claim must
+// now be settled by one of the Required actions, replacement or refund.
+type RepairEscalated struct {
+	DueAt    time.Time `json:"due_at"`
+	Overrun  Duration  `json:"overrun"`
+	Required []Action  `json:"required"`
+	At       time.Time `json:"at"`
+}
+
+// EventType returns "claim.sla_breached.v1".
+func (SLABreached) EventType() string { return "claim.sla_breached.v1" }
+
+// EventType returns "claim.repair_escalated.v1".
+func (RepairEscalated) EventType() string { return "claim.repair_escalated.v1" }
+
+func (e SLABreached) occurredAt() time.Time     { return e.At }
+func (e RepairEscalated) occurredAt() time.Time { return e.At }

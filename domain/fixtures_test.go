@@ -130,6 +130,18 @@ func sample(a domain.Action) domain.Command {
 		return &domain.WithdrawClaim{Reason: "Found the charger was broken."}
 	case domain.ActionClose:
 		return &domain.CloseClaim{ReasonCode: "completed"}
+	case domain.ActionClaimSupplierRecovery:
+		return &domain.ClaimSupplierRecovery{Amount: eur("40.00"), Supplier: "Lenovo", Reference: "LEN-RMA-1"}
+	case domain.ActionRecordSupplierRecovery:
+		return &domain.RecordSupplierRecovery{Amount: eur("40.00"), Reference: "REM-1"}
+	case domain.ActionReverseRefundApproval:
+		return &domain.ReverseRefundApproval{Amount: eur("50.00"), Reason: "Approved on the wrong claim."}
+	case domain.ActionReverseRefundPayment:
+		return &domain.ReverseRefundPayment{Reference: "REF-1", Reason: "Returned by the bank."}
+	case domain.ActionReversePayment:
+		return &domain.ReversePayment{Reference: "PAY-1", Reason: "Card chargeback."}
+	case domain.ActionCancelCreditNote:
+		return &domain.CancelCreditNote{Number: "CN-1", Reason: "Issued in error."}
 	}
 	panic("no sample for " + a)
 }
@@ -166,6 +178,7 @@ var fixtures = map[string]fixture{
 	"disputed":                    {"resolved", []domain.Command{sample(domain.ActionOpenDispute)}},
 	"closed":                      {"delivered", []domain.Command{sample(domain.ActionClose)}},
 	"on_hold":                     {"in_repair", []domain.Command{sample(domain.ActionPutOnHold)}},
+	"resolved/recovery-claimed":   {"resolved", []domain.Command{sample(domain.ActionClaimSupplierRecovery)}},
 }
 
 // history returns the events of a fixture, produced by Decide one hour apart from t0.

@@ -16,15 +16,19 @@ type State struct {
 	Status  Status    `json:"status"`
 	Version int64     `json:"version"` // number of events folded; the expected revision for the next append
 
-	Customer        Customer         `json:"customer"`
-	Product         Product          `json:"product"`
-	PurchaseDate    Date             `json:"purchase_date"`
-	ProofOfPurchase *ProofOfPurchase `json:"proof_of_purchase,omitempty"`
-	Price           Money            `json:"price"` // its currency is the claim's: every amount on the claim uses it
-	Defect          string           `json:"defect"`
-	Channel         string           `json:"channel,omitempty"`
-	RegisteredAt    time.Time        `json:"registered_at"`
-	UpdatedAt       time.Time        `json:"updated_at"`
+	Customer Customer `json:"customer"`
+	// CustomerID is the pseudonymous customer id the claim was registered under (erasure is
+	// asked for by it); PersonalDataErased is set once the customer's data was erased.
+	CustomerID         string           `json:"customer_id,omitempty"`
+	PersonalDataErased bool             `json:"personal_data_erased,omitempty"`
+	Product            Product          `json:"product"`
+	PurchaseDate       Date             `json:"purchase_date"`
+	ProofOfPurchase    *ProofOfPurchase `json:"proof_of_purchase,omitempty"`
+	Price              Money            `json:"price"` // its currency is the claim's: every amount on the claim uses it
+	Defect             string           `json:"defect"`
+	Channel            string           `json:"channel,omitempty"`
+	RegisteredAt       time.Time        `json:"registered_at"`
+	UpdatedAt          time.Time        `json:"updated_at"`
 
 	ServiceCenter    *ServiceCenterReferral `json:"service_center,omitempty"`
 	Authorization    *Authorization         `json:"authorization,omitempty"`
@@ -34,7 +38,7 @@ type State struct {
 	Diagnosis        *Diagnosis             `json:"diagnosis,omitempty"`
 	Estimate         *Estimate              `json:"estimate,omitempty"`
 	Payments         []Payment              `json:"payments,omitempty"`
-	PaidTotal        Money                  `json:"paid_total"` // sum of Payments, in the claim's currency
+	PaidTotal        Money                  `json:"paid_total"` // sum of Payments not reversed, in the claim's currency
 	Repair           *Repair                `json:"repair,omitempty"`
 	Replacement      *Replacement           `json:"replacement,omitempty"`
 	Refund           *Refund                `json:"refund,omitempty"`
@@ -47,6 +51,17 @@ type State struct {
 	Hold             *Hold                  `json:"hold,omitempty"`       // set only while on hold
 	Closure          *Closure               `json:"closure,omitempty"`
 	Withdrawn        bool                   `json:"withdrawn"`
+	SupplierRecovery *SupplierRecovery      `json:"supplier_recovery,omitempty"` // money claimed back from the manufacturer
+
+	// Coverages and PriorRepairs are the warranty evidence given so far; Eligibility is the
+	// latest recorded decision on coverage (registration, or authorization with new evidence).
+	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
+	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
+	Eligibility  *Eligibility       `json:"eligibility,omitempty"`
+	// SLABreaches are the breaches the timer process recorded; Escalation is set once the
+	// repair hard limit passed.
+	SLABreaches []SLABreach `json:"sla_breaches,omitempty"`
+	Escalation  *Escalation `json:"escalation,omitempty"`
 }
 
 // Exists reports whether the state holds a claim, i.e. at least a registration was folded.
@@ -69,6 +84,11 @@ type Product struct {
 	Serial      string `json:"serial,omitempty"`
 	IMEI        string `json:"imei,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Component is the claimed part when it has its own warranty period or exclusion (a laptop's
+	// "hdd", a phone's "battery"); Condition is new, used or refurbished (seed 001's shorter
+	// periods are for second-hand parts).
+	Component string `json:"component,omitempty"`
+	Condition string `json:"condition,omitempty"`
 }
 
 // ProofOfPurchase is the document that confirms the purchase: Kind is receipt, invoice or
@@ -112,6 +132,8 @@ type Authorization struct {
 	DocumentsReceived  []string      `json:"documents_received,omitempty"`
 	Notes              string        `json:"notes,omitempty"`
 	AuthorizedAt       time.Time     `json:"authorized_at"`
+	// PaidRepair: the claim is not covered and proceeds as paid work only.
+	PaidRepair bool `json:"paid_repair,omitempty"`
 }
 
 // Rejection is why a claim was not accepted for service.
@@ -170,6 +192,10 @@ type Payment struct {
 	Reference string    `json:"reference"`
 	Method    string    `json:"method"`
 	PaidAt    time.Time `json:"paid_at"`
+	// Reversed marks a payment taken back (PaymentReversed); it no longer counts in PaidTotal.
+	Reversed       bool      `json:"reversed,omitempty"`
+	ReversedAt     time.Time `json:"reversed_at,omitzero"`
+	ReversalReason string    `json:"reversal_reason,omitempty"`
 }
 
 // Repair is the latest repair: where it was done, by whom and what was done.
@@ -188,15 +214,19 @@ type Replacement struct {
 	NewSerial  string    `json:"new_serial"`
 	NewSKU     string    `json:"new_sku,omitempty"`
 	Notes      string    `json:"notes,omitempty"`
+	Value      Money     `json:"value,omitzero"`
+	Reference  string    `json:"reference,omitempty"`
 	ReplacedAt time.Time `json:"replaced_at"`
 }
 
 // Refund is what was approved to be paid back and what was paid. Approved is cumulative over
-// approvals; an overturned dispute cancels the unpaid part (see DisputeResolved).
+// approvals, net of reversals (RefundApprovalReversed, and the unpaid part an overturned dispute
+// cancels, see DisputeResolved); Paid is net of reversed payments.
 type Refund struct {
 	Approved   Money           `json:"approved"`
 	Paid       Money           `json:"paid"`
 	Reason     string          `json:"reason"`
+	Reference  string          `json:"reference,omitempty"` // of the latest approval
 	ApprovedAt time.Time       `json:"approved_at"`
 	Payments   []RefundPayment `json:"payments,omitempty"`
 }
@@ -206,6 +236,11 @@ type RefundPayment struct {
 	Amount    Money     `json:"amount"`
 	Reference string    `json:"reference"`
 	PaidAt    time.Time `json:"paid_at"`
+	// Reversed marks a transfer that did not reach the customer (RefundPaymentReversed); it no
+	// longer counts in Refund.Paid.
+	Reversed       bool      `json:"reversed,omitempty"`
+	ReversedAt     time.Time `json:"reversed_at,omitzero"`
+	ReversalReason string    `json:"reversal_reason,omitempty"`
 }
 
 // CreditNote is compensation as a credit note instead of money.
@@ -214,6 +249,10 @@ type CreditNote struct {
 	Amount   Money     `json:"amount"`
 	Reason   string    `json:"reason,omitempty"`
 	IssuedAt time.Time `json:"issued_at"`
+	// Cancelled marks a cancelled note (CreditNoteCancelled); it no longer counts against the cap.
+	Cancelled    bool      `json:"cancelled,omitempty"`
+	CancelledAt  time.Time `json:"cancelled_at,omitzero"`
+	CancelReason string    `json:"cancel_reason,omitempty"`
 }
 
 // Delivery is the confirmed hand-over of the returned item.
@@ -289,6 +328,8 @@ func Evolve(s State, e Event) State {
 		s.ProofOfPurchase, s.Price, s.Defect, s.Channel = e.ProofOfPurchase, e.Price, e.Defect, e.Channel
 		s.RegisteredAt = e.At
 		s.PaidTotal = Money{Currency: e.Price.Currency}
+		s.Coverages, s.PriorRepairs, s.Eligibility = e.Coverages, e.PriorRepairs, e.Eligibility
+		s.CustomerID = e.CustomerID
 	case ClaimRedirectedToServiceCenter:
 		s.Status = StatusRedirected
 		s.ServiceCenter = &ServiceCenterReferral{ServiceCenter: e.ServiceCenter, Notes: e.Notes, RedirectedAt: e.At}
@@ -307,6 +348,12 @@ func Evolve(s State, e Event) State {
 			DocumentsRequested: e.DocumentsRequested,
 			Notes:              e.Notes,
 			AuthorizedAt:       e.At,
+			PaidRepair:         e.PaidRepair,
+		}
+		s.Coverages = append(slices.Clip(s.Coverages), e.Coverages...)
+		s.PriorRepairs = append(slices.Clip(s.PriorRepairs), e.PriorRepairs...)
+		if e.Eligibility != nil {
+			s.Eligibility = e.Eligibility
 		}
 		if e.ProofOfPurchase != nil {
 			s.ProofOfPurchase = e.ProofOfPurchase
@@ -384,12 +431,12 @@ func Evolve(s State, e Event) State {
 		s.Repair = &r
 		s = s.resolve(ResolutionRepaired, e.At)
 	case ItemReplaced:
-		s.Replacement = &Replacement{NewSerial: e.NewSerial, NewSKU: e.NewSKU, Notes: e.Notes, ReplacedAt: e.At}
+		s.Replacement = &Replacement{NewSerial: e.NewSerial, NewSKU: e.NewSKU, Notes: e.Notes, Value: e.Value, Reference: e.Reference, ReplacedAt: e.At}
 		s = s.resolve(ResolutionReplaced, e.At)
 	case RefundApproved:
 		r := s.refund(e.Amount.Currency)
 		r.Approved.Amount += e.Amount.Amount
-		r.Reason, r.ApprovedAt = e.Reason, e.At
+		r.Reason, r.Reference, r.ApprovedAt = e.Reason, e.Reference, e.At
 		s.Refund = r
 		s = s.resolve(ResolutionRefunded, e.At)
 	case RefundPaid:
@@ -434,6 +481,14 @@ func Evolve(s State, e Event) State {
 	case ClaimClosed:
 		s.Status = StatusClosed
 		s.Closure = &Closure{ReasonCode: e.ReasonCode, Reason: e.Reason, ClosedAt: e.At}
+	case SLABreached:
+		s.SLABreaches = append(slices.Clip(s.SLABreaches), SLABreach{Clock: e.Clock, DueAt: e.DueAt, Overrun: e.Overrun, RecordedAt: e.At})
+	case RepairEscalated:
+		s.Escalation = &Escalation{DueAt: e.DueAt, Overrun: e.Overrun, Required: e.Required, EscalatedAt: e.At}
+	case PersonalDataErased:
+		s = s.erasePersonal()
+	case SupplierRecoveryClaimed, SupplierRecoveryReceived, RefundApprovalReversed, RefundPaymentReversed, PaymentReversed, CreditNoteCancelled:
+		s = s.evolveFinance(e)
 	}
 	return s
 }

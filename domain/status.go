@@ -84,6 +84,14 @@ const (
 	ActionReleaseHold              Action = "release-hold"
 	ActionWithdraw                 Action = "withdraw"
 	ActionClose                    Action = "close"
+
+	// Finance: supplier recovery and corrections (finance.go).
+	ActionClaimSupplierRecovery  Action = "claim-supplier-recovery"
+	ActionRecordSupplierRecovery Action = "record-supplier-recovery"
+	ActionReverseRefundApproval  Action = "reverse-refund-approval"
+	ActionReverseRefundPayment   Action = "reverse-refund-payment"
+	ActionReversePayment         Action = "reverse-payment"
+	ActionCancelCreditNote       Action = "cancel-credit-note"
 )
 
 // actions lists the actions on an existing claim in lifecycle order; AllowedActions keeps
@@ -96,6 +104,8 @@ var actions = []Action{
 	ActionRecordRefundPayment, ActionIssueCreditNote, ActionReturnUnrepaired, ActionShipReturn,
 	ActionConfirmDelivery, ActionOpenDispute, ActionResolveDispute, ActionAddNote,
 	ActionPutOnHold, ActionReleaseHold, ActionWithdraw, ActionClose,
+	ActionClaimSupplierRecovery, ActionRecordSupplierRecovery, ActionReverseRefundApproval,
+	ActionReverseRefundPayment, ActionReversePayment, ActionCancelCreditNote,
 }
 
 // Actions returns every action a client can run on an existing claim, in lifecycle order.

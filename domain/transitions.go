@@ -33,13 +33,15 @@ var transitions = map[Action]transition{
 	ActionReceive:                  {from: []Status{StatusAuthorized, StatusInTransit}},
 	// A diagnosed claim may be diagnosed again: the second review after an overturned appeal
 	// (seed 001), or a correction before anything was decided on it.
-	ActionDiagnose:            {from: []Status{StatusReceived, StatusDiagnosed}},
-	ActionIssueEstimate:       {from: []Status{StatusDiagnosed}},
-	ActionAcceptEstimate:      {from: []Status{StatusEstimateIssued}},
-	ActionDeclineEstimate:     {from: []Status{StatusEstimateIssued}},
-	ActionRecordPayment:       {from: []Status{StatusEstimateAccepted}},
+	ActionDiagnose:        {from: []Status{StatusReceived, StatusDiagnosed}},
+	ActionIssueEstimate:   {from: []Status{StatusDiagnosed}},
+	ActionAcceptEstimate:  {from: []Status{StatusEstimateIssued}},
+	ActionDeclineEstimate: {from: []Status{StatusEstimateIssued}},
+	// A payment is also taken in repair or resolved when a reversed payment left the accepted
+	// estimate uncovered: the work is not released until it is paid (see returnable).
+	ActionRecordPayment:       {from: []Status{StatusEstimateAccepted, StatusInRepair, StatusResolved}, guard: paymentOutstanding},
 	ActionStartRepair:         {from: []Status{StatusDiagnosed, StatusPaid}, guard: defectConfirmed},
-	ActionCompleteRepair:      {from: []Status{StatusInRepair}},
+	ActionCompleteRepair:      {from: []Status{StatusInRepair}, guard: notEscalated},
 	ActionReplace:             {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
 	ActionApproveRefund:       {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
 	ActionRecordRefundPayment: {from: []Status{StatusResolved}, guard: refundOutstanding},
@@ -56,7 +58,28 @@ var transitions = map[Action]transition{
 	// An authorized claim closes only when its shipment window expired; the reason code is
 	// part of the command, so Decide checks it (see CloseClaim.decide).
 	ActionClose: {from: []Status{StatusRejected, StatusDelivered, StatusResolved, StatusAuthorized}, guard: settled},
+
+	// Finance (finance.go). A supplier pays long after the customer's claim closed, so recovery
+	// is possible until and after closure; corrections only while the claim is resolved, before
+	// it closes with its books settled.
+	ActionClaimSupplierRecovery:  {from: recoveryStatuses, guard: remedyGiven},
+	ActionRecordSupplierRecovery: {from: recoveryStatuses, guard: recoveryOutstanding},
+	ActionReverseRefundApproval:  {from: []Status{StatusResolved}, guard: refundUnpaid},
+	ActionReverseRefundPayment:   {from: []Status{StatusResolved}, guard: refundPaymentStanding},
+	ActionReversePayment:         {from: []Status{StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
+	ActionCancelCreditNote:       {from: []Status{StatusResolved}, guard: creditNoteStanding},
+
+	// The SLA timer process's actions (sla.go): a breach is noted on any claim not yet closed;
+	// an escalation wherever the repair clocks run, from intake to resolution.
+	ActionRecordSLABreach: {from: statusesExcept(StatusClosed)},
+	ActionEscalateRepair: {from: []Status{
+		StatusReceived, StatusDiagnosed, StatusEstimateIssued, StatusEstimateAccepted, StatusPaid,
+		StatusInRepair, StatusOnHold, StatusDisputed,
+	}},
 }
+
+// recoveryStatuses are where money can be claimed back from a supplier: from the repair on.
+var recoveryStatuses = []Status{StatusInRepair, StatusResolved, StatusReturnShipped, StatusDelivered, StatusDisputed, StatusClosed}
 
 // statusesExcept lists every status but the given ones.
 func statusesExcept(excluded ...Status) []Status {
@@ -83,6 +106,9 @@ func defectConfirmed(s State) error {
 	if outcome != OutcomeDefectConfirmed {
 		return blocked(fmt.Sprintf("the diagnosis is %s, not defect_confirmed: issue an estimate or return the item unrepaired", outcome))
 	}
+	if a := s.Authorization; a != nil && a.PaidRepair {
+		return blocked("the claim is not covered and was authorized as a paid repair: issue an estimate or return the item unrepaired")
+	}
 	return nil
 }
 
@@ -95,8 +121,7 @@ func refundOutstanding(s State) error {
 }
 
 // nothingPaid guards return-unrepaired: an accepted estimate can be abandoned only while nothing
-// was paid on it, since money received would first have to be given back, and this ledger has
-// no event for that yet.
+// is paid on it, since money received must first be given back (reverse-payment).
 func nothingPaid(s State) error {
 	if s.Status == StatusEstimateAccepted && s.PaidTotal.Amount > 0 {
 		return blocked(fmt.Sprintf("%s has been paid towards the estimate", s.PaidTotal))

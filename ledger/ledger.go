@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/privacy"
 )
 
 // ClaimStreamPrefix starts every claim's stream name: "claim-<uuid>".
@@ -54,7 +56,14 @@ var idNamespace = uuid.MustParse("6f1c8f0e-5c57-4a8e-9d59-2f4a0c3b7e11")
 // Config configures a Service. The zero value of each field takes a default.
 type Config struct {
 	// Policy decides and is recorded on events (default domain.DefaultPolicy()).
+	// It is used only when Policies is nil, as a book of this one version.
 	Policy domain.Policy
+	// Policies are every version of the policy. A new claim is decided under
+	// the version in force at its registration, and stays governed by it:
+	// the version recorded in its registration's metadata decides every later
+	// command on it, so that a policy change never alters how an open claim
+	// is handled (see policy.go).
+	Policies *domain.PolicyBook
 	// Location is the deployment's time zone; claim numbers take their year
 	// from it (default UTC).
 	Location *time.Location
@@ -67,6 +76,10 @@ type Config struct {
 	Clock func() time.Time
 	// NewID makes claim and event IDs (default uuid.New).
 	NewID func() uuid.UUID
+	// Privacy, when set, encrypts the personal fields of events before
+	// they are sealed into the hash chain and opens them on every read
+	// (see privacy.go); nil stores them in the clear.
+	Privacy *privacy.Codec
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +126,13 @@ func New(store eventstore.Store, cfg Config) (*Service, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Policies == nil {
+		book, err := domain.NewPolicyBook(cfg.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		cfg.Policies = book
 	}
 	return &Service{store: store, cfg: cfg, numbers: newNumberer(store, cfg.NumberBlock, cfg.Location)}, nil
 }
@@ -242,11 +262,19 @@ func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.Record
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, ErrNotFound
 	}
-	return records, err
+	if err != nil {
+		return nil, err
+	}
+	return s.openRecords(ctx, records)
 }
 
 func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, cmd domain.Command, req Request, hash string, now time.Time, expected eventstore.ExpectedRevision) (Result, error) {
-	events, err := domain.Decide(h.state, cmd, now, s.cfg.Policy)
+	policy := s.governing(h, now)
+	events, err := domain.Decide(h.state, cmd, now, policy)
+	if err != nil {
+		return Result{}, err
+	}
+	stored, err := s.sealPersonal(ctx, h, events)
 	if err != nil {
 		return Result{}, err
 	}
@@ -259,8 +287,9 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 		CausationID:    correlation,
 		Actor:          req.Actor.Name,
 		Role:           req.Actor.Role,
+		Action:         string(cmd.Action()),
 		OccurredAt:     now.UTC(),
-		PolicyVersion:  s.cfg.Policy.Version,
+		PolicyVersion:  policy.Version,
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,
 	})
@@ -268,7 +297,7 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 		return Result{}, err
 	}
 	data := make([]eventstore.EventData, len(events))
-	for i, e := range events {
+	for i, e := range stored {
 		typ, body, err := domain.EncodeEvent(e)
 		if err != nil {
 			return Result{}, err
@@ -278,6 +307,9 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 			eventID = uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d", id, req.Actor.Name, req.IdempotencyKey, h.state.Version+int64(i)))
 		}
 		data[i] = eventstore.EventData{ID: eventID, Type: typ, Data: body, Metadata: meta}
+	}
+	if err := h.seal(StreamName(id), data); err != nil {
+		return Result{}, err
 	}
 	res, err := s.store.Append(ctx, StreamName(id), expected, data...)
 	if err != nil {
@@ -295,7 +327,15 @@ type history struct {
 	state   domain.State
 	records []eventstore.RecordedEvent
 	events  []domain.Event
-	meta    []Metadata
+	// first is the metadata of the stream's first event, the registration,
+	// whose policy version governs the claim. The other events' metadata is
+	// decoded only when replay looks for a retried request: decoding every
+	// event's metadata on every command was an eighth of a command's CPU
+	// (docs/performance.md).
+	first Metadata
+	// customerID is the one the claim's personal data is sealed for, read
+	// from its stored registration ("" for a claim stored in the clear).
+	customerID string
 }
 
 func (s *Service) load(ctx context.Context, id uuid.UUID) (history, error) {
@@ -306,17 +346,22 @@ func (s *Service) load(ctx context.Context, id uuid.UUID) (history, error) {
 	if err != nil {
 		return history{}, err
 	}
-	h := history{records: records, events: make([]domain.Event, len(records)), meta: make([]Metadata, len(records))}
+	h := history{records: records, events: make([]domain.Event, len(records))}
+	if h.first, err = DecodeMetadata(records[0].Metadata); err != nil {
+		return history{}, err
+	}
 	for i, r := range records {
 		e, err := domain.DecodeEvent(r.Type, r.Data)
 		if err != nil {
 			return history{}, fmt.Errorf("ledger: %s revision %d: %w", r.Stream, r.Revision, err)
 		}
-		m, err := DecodeMetadata(r.Metadata)
-		if err != nil {
-			return history{}, err
+		if id, ok := privacy.CustomerIDOf(e); ok {
+			h.customerID = id
 		}
-		h.events[i], h.meta[i] = e, m
+		if e, err = s.openEvent(ctx, e); err != nil {
+			return history{}, fmt.Errorf("ledger: %s revision %d: %w", r.Stream, r.Revision, err)
+		}
+		h.events[i] = e
 		h.state = domain.Evolve(h.state, e)
 	}
 	return h, nil
@@ -329,7 +374,14 @@ var errNoSuchRequest = errors.New("ledger: no event with this idempotency key")
 // the claim as it stood right after them.
 func (h history) replay(req Request, hash string) (Result, error) {
 	last := -1
-	for i, m := range h.meta {
+	for i, r := range h.records {
+		if !mayHoldKey(r.Metadata, req.IdempotencyKey) {
+			continue
+		}
+		m, err := DecodeMetadata(r.Metadata)
+		if err != nil {
+			return Result{}, err
+		}
 		if m.IdempotencyKey == req.IdempotencyKey && m.Actor == req.Actor.Name {
 			if m.RequestHash != hash {
 				return Result{}, ErrIdempotencyKeyReused
@@ -341,6 +393,22 @@ func (h history) replay(req Request, hash string) (Result, error) {
 		return Result{}, errNoSuchRequest
 	}
 	return Result{Claim: domain.Fold(h.events[:last+1]), Position: h.records[last].Position, Replayed: true}, nil
+}
+
+// mayHoldKey reports whether stored metadata can record the idempotency
+// key, without decoding it: most commands carry a key, and a stream rarely
+// holds it. encoding/json, which wrote the metadata, copies printable ASCII
+// into a string verbatim except '"', '\\' and the HTML characters '<', '>'
+// and '&', which it escapes; a key made of other printable ASCII characters
+// (the API accepts printable ASCII only) appears byte for byte in metadata
+// that records it. For any other key it cannot tell, and says yes.
+func mayHoldKey(meta []byte, key string) bool {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
+		}
+	}
+	return bytes.Contains(meta, []byte(key))
 }
 
 // requestHash fingerprints a command for idempotency checks.

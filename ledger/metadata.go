@@ -27,6 +27,9 @@ type Metadata struct {
 	Actor string `json:"actor"`
 	// Role is the actor's role when it acted.
 	Role string `json:"role"`
+	// Action is the command that produced the event (domain.Action), so
+	// that the audit trail says what was done, not only what resulted.
+	Action string `json:"action,omitempty"`
 	// OccurredAt is the decision time passed to domain.Decide.
 	OccurredAt time.Time `json:"occurred_at"`
 	// PolicyVersion is the version of the policy that decided the event.
@@ -36,6 +39,12 @@ type Metadata struct {
 	// RequestHash fingerprints the command, so a key reused for a different
 	// request is refused instead of answered with another request's result.
 	RequestHash string `json:"request_hash,omitempty"`
+	// ContentHash and PrevHash chain the event to its stream (see
+	// docs/audit.md). They are never set when metadata is written: sealing
+	// appends them to the encoded metadata as its last members, and they
+	// are read back here for display.
+	ContentHash string `json:"content_hash,omitempty"`
+	PrevHash    string `json:"prev_hash,omitempty"`
 }
 
 // DecodeMetadata parses stored metadata.

@@ -96,9 +96,11 @@ func (n *numberer) reserve(ctx context.Context, year int) error {
 		if err != nil {
 			return err
 		}
-		_, err = n.store.Append(ctx, stream, expected, eventstore.EventData{
-			ID: uuid.New(), Type: numbersReservedType, Data: data, Metadata: []byte(`{}`),
-		})
+		reservation := []eventstore.EventData{{ID: uuid.New(), Type: numbersReservedType, Data: data, Metadata: []byte(`{}`)}}
+		if err := sealAfter(stream, events, reservation); err != nil {
+			return err
+		}
+		_, err = n.store.Append(ctx, stream, expected, reservation...)
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			continue
 		}

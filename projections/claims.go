@@ -30,6 +30,9 @@ const claimsSchema = "claims-1"
 func (claimsModel) name() string   { return Claims }
 func (claimsModel) schema() string { return claimsSchema }
 
+// claimLocal: a claim's row is a fold of its own events.
+func (claimsModel) claimLocal() {}
+
 func claimsTable(gen int64) string { return fmt.Sprintf("claims_g%d", gen) }
 
 func (claimsModel) tables(gen int64) []string { return []string{claimsTable(gen)} }
@@ -94,6 +97,7 @@ type claimTables struct {
 	insert *sql.Stmt // writer: a new claim
 	update *sql.Stmt // writer: what events change
 	get    *sql.Stmt // reader: Claim
+	erase  *sql.Stmt // writer: the customer columns, after a personal-data erasure
 }
 
 // claimRow is a claim's row, encoded.
@@ -132,6 +136,11 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 	t.update = prepare(db.w, `UPDATE `+t.table+` SET status = ?, updated_at = ?, version = ?, revision = ?,
 		commit_pos = ?, prepare_pos = ?, next_action = ?, allowed_actions = ?, state = ? WHERE id = ?`)
 	t.get = prepare(db.r, `SELECT state, commit_pos, prepare_pos, next_action FROM `+t.table+` WHERE id = ?`)
+	// The one change to registration data: an erasure (package privacy)
+	// blanks the customer columns, so that search by phone or email stops
+	// finding the claim and the plaintext leaves the table at once.
+	t.erase = prepare(db.w, `UPDATE `+t.table+` SET customer_name = ?, customer_phone = ?, customer_email = ?
+		WHERE id = ? AND (customer_name, customer_phone, customer_email) IS NOT (?, ?, ?)`)
 	if err != nil {
 		t.close()
 		return nil, err
@@ -156,6 +165,12 @@ func (t *claimTables) fold(ctx context.Context, items []item) error {
 		if it.err != nil {
 			return eventError(Claims, it.rec, it.err)
 		}
+		if ok && t.cache.inPlace {
+			prev.state = domain.Evolve(prev.state, it.event)
+			prev.next, prev.position = it.rec.Revision+1, it.rec.Position
+			t.cache.fold(key, prev)
+			continue
+		}
 		t.cache.fold(key, &claimEntry{
 			state:    domain.Evolve(prev.state, it.event),
 			next:     it.rec.Revision + 1,
@@ -165,6 +180,8 @@ func (t *claimTables) fold(ctx context.Context, items []item) error {
 	}
 	return nil
 }
+
+func (t *claimTables) foldInPlace(on bool) { t.cache.inPlace = on }
 
 // encode turns each chosen dirty claim into its row once, however many of
 // its events were folded since it was last written.
@@ -176,7 +193,7 @@ func (t *claimTables) encode(n int) error {
 		if !s.Exists() {
 			continue // events without a registration: nothing a query could show
 		}
-		state, err := json.Marshal(s)
+		state, err := json.Marshal(&e.state) // a pointer: boxing the State would copy it
 		if err != nil {
 			return fmt.Errorf("projections: claims: encode %s: %w", key, err)
 		}
@@ -208,6 +225,10 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 		if r.entry.stored {
 			_, err = update.ExecContext(ctx, string(s.Status), s.UpdatedAt.UnixNano(), s.Version, r.revision,
 				r.commit, r.prepare, r.next, r.allowed, r.state, id)
+			if err == nil && s.PersonalDataErased {
+				c := s.Customer
+				_, err = tx.StmtContext(ctx, t.erase).ExecContext(ctx, c.Name, c.Phone, c.Email, id, c.Name, c.Phone, c.Email)
+			}
 		} else {
 			_, err = insert.ExecContext(ctx, id, s.Number, string(s.Status),
 				s.Customer.Name, s.Customer.Phone, s.Customer.Email,
@@ -267,7 +288,7 @@ func (t *claimTables) discard() {
 
 func (t *claimTables) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{t.load, t.insert, t.update, t.get} {
+	for _, s := range []*sql.Stmt{t.load, t.insert, t.update, t.get, t.erase} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

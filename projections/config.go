@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -23,6 +24,11 @@ type Config struct {
 	// Registerer receives the projection metrics; nil registers none (tests
 	// and CLI commands that only query).
 	Registerer prometheus.Registerer
+	// Policies is the warranty and SLA policy the timers read model computes
+	// clocks with; nil means the embedded default (policy.Default). Every
+	// Runner on one data directory must get the same policy: a different one
+	// makes the timers model rebuild itself (see timersModel.schema).
+	Policies *domain.PolicyBook
 
 	// RetryMax is how many times the router's Retry middleware re-runs a
 	// failing handler before the event is nacked and the projection stops.
@@ -82,6 +88,9 @@ type Config struct {
 	// publishHook, when set (by the lag benchmark), is told each time a
 	// projection's visible checkpoint advances, and when.
 	publishHook func(projection string, pos eventstore.Position, at time.Time)
+	// only, when set (by benchmarks), names the projections the Runner
+	// runs; the others are left out.
+	only []string
 	// beforeSwitch, when set (by tests), runs in Rebuild between the bulk
 	// catch-up and the switch, so a test can write events into that window.
 	beforeSwitch func(projection string)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,7 +148,10 @@ func New(store eventstore.Store, cfg Config) (*Runner, error) {
 	}
 	ctx := context.Background()
 	r.committer = newCommitter(db.w)
-	for _, m := range []model{claimsModel{}, statusModel{}} {
+	for _, m := range []model{claimsModel{}, statusModel{}, compensationsModel{}, timersModel{book: cfg.Policies}, auditTrailModel{}} {
+		if cfg.only != nil && !slices.Contains(cfg.only, m.name()) {
+			continue
+		}
 		p, err := newProjection(ctx, m, db, store, cfg, met, r.committer)
 		if err != nil {
 			r.closeStorage()

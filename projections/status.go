@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,13 +26,17 @@ import (
 // model can leak them. Even the phone is kept only as a hash with the
 // number.
 type StatusView struct {
-	Number       string        `json:"number"`
-	Status       domain.Status `json:"status"`
-	NextStep     string        `json:"next_step"`
-	RegisteredAt time.Time     `json:"registered_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
-	Timeline     []StatusStep  `json:"timeline"`
-	Notes        []StatusNote  `json:"notes,omitempty"`
+	Number   string        `json:"number"`
+	Status   domain.Status `json:"status"`
+	NextStep string        `json:"next_step"`
+	// NextStepDue is when the next step is due, where an SLA clock says so.
+	// Nothing sets it yet: it is the place for the SLA timers' deadline, and
+	// the page shows "by <date>" whenever it is present.
+	NextStepDue  *time.Time   `json:"next_step_due,omitempty"`
+	RegisteredAt time.Time    `json:"registered_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+	Timeline     []StatusStep `json:"timeline"`
+	Notes        []StatusNote `json:"notes,omitempty"`
 	// ShipTo and DocumentsRequested are the authorization's instructions.
 	ShipTo             *domain.ServiceCenter `json:"ship_to,omitempty"`
 	DocumentsRequested []string              `json:"documents_requested,omitempty"`
@@ -142,6 +147,9 @@ const statusSchema = "status-1"
 func (statusModel) name() string   { return StatusPage }
 func (statusModel) schema() string { return statusSchema }
 
+// claimLocal: a claim's view is a fold of its own events.
+func (statusModel) claimLocal() {}
+
 func statusTable(gen int64) string { return fmt.Sprintf("claim_status_g%d", gen) }
 
 func (statusModel) tables(gen int64) []string { return []string{statusTable(gen)} }
@@ -168,12 +176,22 @@ type statusEntry struct {
 }
 
 func (e statusEntry) advance(it item) statusEntry {
+	e.apply(it, true)
+	return e
+}
+
+// apply folds the event into e. A timeline that other entries may share is
+// copied before it grows (shared), so that they keep theirs.
+func (e *statusEntry) apply(it item, shared bool) {
 	e.state = domain.Evolve(e.state, it.event)
 	if step, ok := statusSteps[it.event.EventType()]; ok {
-		e.timeline = append(slices.Clip(e.timeline), StatusStep{Step: step, Status: e.state.Status, At: e.state.UpdatedAt})
+		timeline := e.timeline
+		if shared {
+			timeline = slices.Clip(timeline)
+		}
+		e.timeline = append(timeline, StatusStep{Step: step, Status: e.state.Status, At: e.state.UpdatedAt})
 	}
 	e.next = it.rec.Revision + 1
-	return e
 }
 
 type statusTables struct {
@@ -231,11 +249,18 @@ func (t *statusTables) fold(ctx context.Context, items []item) error {
 		if it.err != nil {
 			return eventError(StatusPage, it.rec, it.err)
 		}
+		if ok && t.cache.inPlace {
+			prev.apply(it, false)
+			t.cache.fold(key, prev)
+			continue
+		}
 		next := prev.advance(it)
 		t.cache.fold(key, &next)
 	}
 	return nil
 }
+
+func (t *statusTables) foldInPlace(on bool) { t.cache.inPlace = on }
 
 // encode turns each chosen dirty claim into its public view.
 func (t *statusTables) encode(n int) error {
@@ -246,7 +271,8 @@ func (t *statusTables) encode(n int) error {
 		if !s.Exists() {
 			continue
 		}
-		view, err := json.Marshal(statusView(cur))
+		v := statusView(cur)
+		view, err := json.Marshal(&v) // a pointer: boxing the view would copy it
 		if err != nil {
 			return fmt.Errorf("projections: status: encode %s: %w", key, err)
 		}
@@ -335,12 +361,14 @@ type statusQueries struct{ p *projection }
 
 // lookup finds a claim by number and phone. A wrong phone, an unknown
 // number and a phone that does not parse all answer ErrNotFound, so the page
-// cannot be used to learn which numbers exist; the hashes are compared in
-// constant time.
+// cannot be used to learn which numbers exist. The phone may be typed in any
+// of the forms domain.PhoneCandidates forgives; every candidate is hashed and
+// compared in constant time, and an unknown number is compared against a hash
+// no phone has, so that both failures cost the same work.
 func (q *statusQueries) lookup(ctx context.Context, number, phone string) (StatusView, error) {
 	number = strings.ToUpper(strings.TrimSpace(number))
-	normalised, ok := domain.NormalizePhone(phone)
-	if number == "" || !ok {
+	candidates := domain.PhoneCandidates(phone)
+	if number == "" || len(candidates) == 0 {
 		return StatusView{}, ErrNotFound
 	}
 	g, release := q.p.acquire()
@@ -351,13 +379,18 @@ func (q *statusQueries) lookup(ctx context.Context, number, phone string) (Statu
 		view []byte
 	)
 	err := t.get.QueryRowContext(ctx, number).Scan(&hash, &view)
-	if errors.Is(err, sql.ErrNoRows) {
-		return StatusView{}, ErrNotFound
-	}
-	if err != nil {
+	found := err == nil
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		hash = noPhoneHash[:]
+	case err != nil:
 		return StatusView{}, fmt.Errorf("projections: status lookup: %w", err)
 	}
-	if subtle.ConstantTimeCompare(hash, phoneHash(number, normalised)) != 1 {
+	match := 0
+	for _, c := range candidates {
+		match |= subtle.ConstantTimeCompare(hash, phoneHash(number, c))
+	}
+	if !found || match != 1 {
 		return StatusView{}, ErrNotFound
 	}
 	var v StatusView
@@ -365,4 +398,23 @@ func (q *statusQueries) lookup(ctx context.Context, number, phone string) (Statu
 		return StatusView{}, fmt.Errorf("projections: status lookup: decode: %w", err)
 	}
 	return v, nil
+}
+
+// noPhoneHash stands in for the stored hash of an unknown number: all zeros,
+// which no SHA-256 of a number and phone is.
+var noPhoneHash [sha256.Size]byte
+
+// StepCodes lists the codes StatusStep.Step takes, so that the status page can
+// prove it translates every one.
+func StepCodes() []string {
+	codes := slices.Collect(maps.Values(statusSteps))
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
+// NextStepCodes lists the codes StatusView.NextStep takes, for the same reason.
+func NextStepCodes() []string {
+	codes := slices.Collect(maps.Values(nextSteps))
+	slices.Sort(codes)
+	return slices.Compact(codes)
 }

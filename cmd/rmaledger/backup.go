@@ -27,7 +27,7 @@ func backupCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %d events (head position %d) to %s, sha256 %s\n", m.Events, m.Head, dest, m.SHA256)
-	return nil
+	return backupKeys(ctx, cfg, dest, stdout)
 }
 
 // restoreCommand runs `rmaledger restore DIR`: the backup in DIR becomes the
@@ -46,5 +46,5 @@ func restoreCommand(cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored %d events (head position %d) into %s; the read models are rebuilt when the service starts\n", m.Events, m.Head, cfg.DataDir)
-	return nil
+	return restoreKeys(cfg, src, stdout)
 }

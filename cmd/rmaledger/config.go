@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
+
+	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
 )
 
 // config is every setting of the service, from flags and RMALEDGER_*
@@ -22,14 +24,36 @@ type config struct {
 	APIKeys       string `conf:"mask,help:API keys as role:key pairs separated by commas (roles: agent technician finance auditor admin)"`
 	EventStoreURL string `conf:"env:EVENTSTORE_URL,flag:eventstore-url,mask,help:KurrentDB connection string (kurrentdb:// or esdb://); empty uses the embedded store"`
 	Dev           bool   `conf:"help:development mode: with no API keys configured generate one per role in the data directory and print them"`
+	APIKeysFile   string `conf:"help:the API keys file that rmaledger keys add|list|revoke edit and serve follows while running; empty: DATA-DIR/api-keys.json"`
 
 	LogLevel        string        `conf:"default:info,help:debug info warn or error"`
 	LogFormat       string        `conf:"default:text,help:text or json"`
 	MaxBodyBytes    int64         `conf:"default:1048576,help:largest request body accepted"`
+	PolicyFile      string        `conf:"help:warranty and SLA policy file (YAML); empty uses the embedded default drawn from the seeds"`
+	SLAInterval     time.Duration `conf:"default:15s,help:how often the SLA timer process looks for expired clocks"`
+	FinanceTimeZone string        `conf:"default:UTC,help:IANA time zone of finance periods (a date in from/to is a day there) e.g. Europe/Sofia"`
+	TrustedProxies  string        `conf:"help:reverse proxies (CIDR networks or addresses separated by commas) whose X-Forwarded-For names the client; empty believes no header"`
+	StatusTimeZone  string        `conf:"help:IANA time zone the public status page shows times in e.g. Europe/Sofia; empty uses the ledger's (UTC)"`
 	ShutdownTimeout time.Duration `conf:"default:20s,help:how long a shutdown may drain requests"`
+	MaxInFlight     int           `conf:"default:256,help:API requests served at once; beyond it a request waits overload-wait then gets 503"`
+	OverloadWait    time.Duration `conf:"default:100ms,help:how long a request waits for a free slot before 503"`
 	ReadTimeout     time.Duration `conf:"default:15s"`
 	WriteTimeout    time.Duration `conf:"default:30s"`
 	IdleTimeout     time.Duration `conf:"default:120s"`
+	DebugAddr       string        `conf:"help:address of a separate listener serving the Go profiler at /debug/pprof/ (e.g. 127.0.0.1:6060) for benchmarks; empty serves none; never expose it"`
+
+	KeyStoreFile       string        `conf:"help:the key store of the customers' personal-data keys (SQLite) that erasure destroys; keep it apart from backups of the event log; empty: DATA-DIR/keys/pii-keys.db"`
+	SigningKeyFile     string        `conf:"help:Ed25519 private key (PEM from rmaledger keys generate) that signs audit checkpoints; empty signs none (with --dev a key in the data directory)"`
+	CheckpointInterval time.Duration `conf:"default:15m,help:how often an audit checkpoint is signed when events were added; 0 only on request"`
+	// The audit commands' options (rmaledger audit ...).
+	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
+	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
+	To        string `conf:"env:AUDIT_TO,flag:to,noprint,help:audit export: the last position to export in full"`
+	PublicKey string `conf:"env:AUDIT_PUBLIC_KEY,flag:public-key,noprint,help:audit check/verify: the public key checkpoints are signed with (base64 or a PEM file)"`
+	// The API key commands' options (rmaledger keys add ...).
+	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add: the new key's role (agent technician finance auditor admin)"`
+	KeyName    string        `conf:"env:KEYS_NAME,flag:name,noprint,help:keys add: the new key's name: the actor on its events (default: role and fingerprint)"`
+	KeyExpires time.Duration `conf:"env:KEYS_EXPIRES,flag:expires,noprint,help:keys add: how long the new key works e.g. 720h (default: until revoked)"`
 }
 
 // Validate reports settings that cannot work, before anything starts.
@@ -41,19 +65,41 @@ func (c config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir must not be empty"))
 	}
-	if c.EventStoreURL != "" {
-		u, err := url.Parse(c.EventStoreURL)
-		switch {
-		case err != nil:
-			errs = append(errs, errors.New("eventstore-url is not a URL"))
-		case u.Scheme != "kurrentdb" && u.Scheme != "kurrentdb+discover" && u.Scheme != "esdb" && u.Scheme != "esdb+discover":
-			errs = append(errs, fmt.Errorf("eventstore-url scheme %q: want kurrentdb://, kurrentdb+discover://, esdb:// or esdb+discover://", u.Scheme))
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("debug-addr %q: %w", c.DebugAddr, err))
 		}
+	}
+	if c.EventStoreURL != "" {
+		if err := kurrentdb.CheckConnectionString(c.EventStoreURL); err != nil {
+			errs = append(errs, fmt.Errorf("eventstore-url: %w", err))
+		}
+	}
+	if c.CheckpointInterval != 0 && c.CheckpointInterval < time.Second {
+		errs = append(errs, fmt.Errorf("checkpoint-interval %s: want 0 (only on request) or at least 1s", c.CheckpointInterval))
+	}
+	if err := checkFinanceTimeZone(c.FinanceTimeZone); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := loadPolicy(c.PolicyFile, time.Now()); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SLAInterval < 0 || (c.SLAInterval > 0 && c.SLAInterval < 100*time.Millisecond) {
+		errs = append(errs, errors.New("sla-interval must be at least 100ms (0: the default, 15s)"))
+	}
+	if _, err := api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+	}
+	if _, err := time.LoadLocation(c.StatusTimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("status-time-zone %q: %w", c.StatusTimeZone, err))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, errors.New("max-in-flight must be at least 1"))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max-body-bytes must be at least 1024"))
 	}
-	for name, d := range map[string]time.Duration{"shutdown-timeout": c.ShutdownTimeout, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+	for name, d := range map[string]time.Duration{"shutdown-timeout": c.ShutdownTimeout, "overload-wait": c.OverloadWait, "read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}

@@ -5,6 +5,13 @@
 //	rmaledger projections rebuild [claims|status]    rebuild read models from the log (service stopped)
 //	rmaledger backup DIR                             a consistent copy of the event log, while serving
 //	rmaledger restore DIR                            a backup into an empty --data-dir
+//	rmaledger keys add --role R [--name N] [--expires D] a new API key, printed once; only its hash is kept
+//	rmaledger keys list                              the API keys: names, roles, times (never keys)
+//	rmaledger keys revoke NAME                       refuse a key from the running service's next request on
+//	rmaledger keys generate [FILE]                   an Ed25519 key pair that signs audit checkpoints
+//	rmaledger audit verify [--claim ID] [--from POS] recompute the hash chains; exit 1 at the first break
+//	rmaledger audit export [--from] [--to] [--claim] JSON Lines an auditor can check offline
+//	rmaledger audit check FILE --public-key K        check an export without the service
 //
 // Configuration comes from flags and RMALEDGER_* environment variables;
 // `rmaledger --help` lists them.
@@ -62,7 +69,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [claims|status], backup DIR, restore DIR"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [claims|status], backup DIR, restore DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -96,8 +103,12 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return backupCommand(ctx, cfg, stdout)
 	case "restore":
 		return restoreCommand(cfg, stdout)
+	case "keys":
+		return keysMain(cfg, stdout)
+	case "audit":
+		return auditCommand(ctx, cfg, logger, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore, keys, audit)", command)
 	}
 }
 

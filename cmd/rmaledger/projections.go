@@ -25,7 +25,17 @@ func projectionsCommand(ctx context.Context, cfg config, logger *slog.Logger, st
 		return fmt.Errorf("%w (is the service running? then use GET /v1/admin/projections or POST /v1/admin/projections/{name}/rebuild)", err)
 	}
 	defer store.Close()
-	reads, err := projections.New(store, projections.Config{Dir: cfg.DataDir, Logger: logger})
+	// The same policy as serve: the timers read model is computed with it.
+	policies, err := loadPolicy(cfg.PolicyFile, time.Now())
+	if err != nil {
+		return err
+	}
+	codec, closeKeys, err := openPrivacy(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	reads, err := projections.New(revealed(store, codec, logger), projections.Config{Dir: cfg.DataDir, Logger: logger, Policies: policies})
 	if err != nil {
 		return err
 	}

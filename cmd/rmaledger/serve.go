@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
@@ -20,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
@@ -34,10 +31,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if shown, err := conf.String(&cfg); err == nil {
 		logger.Info("starting", "version", build, "config", "\n"+shown)
 	}
-	keys, err := loadKeys(cfg, stdout)
+	keys, err := loadKeys(cfg, logger, stdout)
 	if err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(cfg.DebugAddr, logger)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -47,13 +49,28 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 			logger.Error("closing the event store", "error", err)
 		}
 	}()
-	service, err := ledger.New(store, ledger.Config{})
+	policies, err := loadPolicy(cfg.PolicyFile, time.Now())
 	if err != nil {
 		return err
 	}
+	logPolicy(logger, cfg.PolicyFile, policies)
+	codec, closeKeys, err := openPrivacy(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
+	service, err := ledger.New(store, ledger.Config{Policies: policies, Privacy: codec})
+	if err != nil {
+		return err
+	}
+	auditCfg, stopAudit, err := startAudit(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stopAudit() // before the store closes
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reads, err := projections.New(store, projections.Config{Dir: cfg.DataDir, Logger: logger, Registerer: registry})
+	reads, err := projections.New(revealed(store, codec, logger), projections.Config{Dir: cfg.DataDir, Logger: logger, Registerer: registry, Policies: policies})
 	if err != nil {
 		return err
 	}
@@ -65,14 +82,30 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := reads.Start(ctx); err != nil {
 		return err
 	}
+	stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads)
+	if err != nil {
+		return err
+	}
+	defer stopTimers() // before the projections close: it reads them
+	// Validate parsed both already, so neither can fail here.
+	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
+	var statusZone *time.Location // nil: the ledger's
+	if cfg.StatusTimeZone != "" {
+		statusZone, _ = time.LoadLocation(cfg.StatusTimeZone)
+	}
 	handler, err := api.New(api.Config{
-		Ledger:       service,
-		Reads:        reads,
-		Keys:         keys,
-		Logger:       logger,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Registerer:   registry,
-		Gatherer:     registry,
+		Ledger:         service,
+		Reads:          reads,
+		Keys:           keys,
+		Logger:         logger,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		TrustedProxies: proxies,
+		StatusPage:     statuspage.Config{Location: statusZone},
+		// Validate loaded it once already, so this cannot fail here.
+		FinanceLocation: financeLocation(cfg.FinanceTimeZone),
+		Audit:           auditCfg,
+		Registerer:      registry,
+		Gatherer:        registry,
 		Ready: func(ctx context.Context) error {
 			if err := reads.Ready(); err != nil {
 				return err
@@ -97,6 +130,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10, // a key, a request id and an If-Match fit many times over
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
@@ -129,53 +163,4 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (eventstore
 		return nil, err
 	}
 	return embedded.Open(cfg.DataDir, embedded.Config{Logger: logger})
-}
-
-// devKeysFile holds the keys --dev generated, so they survive restarts.
-const devKeysFile = "dev-api-keys"
-
-// loadKeys reads the configured API keys; with none and --dev, it reuses or
-// generates one key per role in the data directory and prints them.
-func loadKeys(cfg config, stdout io.Writer) (*api.Keys, error) {
-	spec := cfg.APIKeys
-	if spec == "" {
-		if !cfg.Dev {
-			return nil, errors.New("no API keys configured: set RMALEDGER_API_KEYS=\"role:key,...\" or run with --dev for generated development keys")
-		}
-		var err error
-		if spec, err = devKeys(cfg.DataDir); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(stdout, "Development API keys (stored in %s):\n", filepath.Join(cfg.DataDir, devKeysFile))
-		for _, pair := range strings.Split(spec, ",") {
-			role, key, _ := strings.Cut(pair, ":")
-			fmt.Fprintf(stdout, "  %-11s %s\n", role, key)
-		}
-	}
-	return api.ParseKeys(spec)
-}
-
-func devKeys(dir string) (string, error) {
-	path := filepath.Join(dir, devKeysFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	var pairs []string
-	for _, role := range api.Roles() {
-		secret := make([]byte, 24)
-		if _, err := rand.Read(secret); err != nil {
-			return "", err
-		}
-		pairs = append(pairs, fmt.Sprintf("%s:%s-%s", role, role, base64.RawURLEncoding.EncodeToString(secret)))
-	}
-	spec := strings.Join(pairs, ",")
-	if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	return spec, nil
 }

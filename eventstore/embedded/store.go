@@ -56,9 +56,10 @@ type Store struct {
 	dir  string
 	lock *os.File
 
-	wdb   *sql.DB   // one connection, owned by the writer goroutine
-	wconn *sql.Conn // that connection, pinned so its pragmas stay set
-	rdb   *sql.DB   // read-only pool
+	wdb   *sql.DB    // one connection, owned by the writer goroutine
+	wconn *sql.Conn  // that connection, pinned so its pragmas stay set
+	rdb   *sql.DB    // read-only pool
+	stmts statements // the read pool's prepared statements (read.go)
 	w     *writer
 
 	queue      chan *appendRequest
@@ -253,7 +254,7 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.wdb.Close())
 	}
 	if s.rdb != nil {
-		errs = append(errs, s.rdb.Close())
+		errs = append(errs, s.closeStatements(), s.rdb.Close())
 	}
 	return errors.Join(errs...)
 }
