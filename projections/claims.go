@@ -25,7 +25,7 @@ type claimsModel struct{}
 
 // claimsSchema changes whenever the table layout or what goes into it
 // changes; an active generation of another schema is rebuilt at startup.
-const claimsSchema = "claims-1"
+const claimsSchema = "claims-2" // 2: eligibility, clocks, finance and erasure fields in State
 
 func (claimsModel) name() string   { return Claims }
 func (claimsModel) schema() string { return claimsSchema }

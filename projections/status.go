@@ -142,7 +142,7 @@ var nextSteps = map[domain.Status]string{
 // statusModel is the "status" read model behind the public status page.
 type statusModel struct{}
 
-const statusSchema = "status-1"
+const statusSchema = "status-2" // 2: phone candidates, next_step_due
 
 func (statusModel) name() string   { return StatusPage }
 func (statusModel) schema() string { return statusSchema }
