@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -212,6 +213,7 @@ func TestStatusLookup(t *testing.T) {
 	_, r, claims, states := searchWorld(t)
 	ctx := context.Background()
 
+	sawDue := false
 	for _, c := range claims {
 		s := states[c.id]
 		v, err := r.StatusLookup(ctx, c.number, phone(c.i))
@@ -223,6 +225,24 @@ func TestStatusLookup(t *testing.T) {
 		}
 		if len(v.Timeline) == 0 || v.Timeline[0].Step != "registered" || v.Timeline[len(v.Timeline)-1].Status != s.Status {
 			t.Fatalf("claim %d: timeline %+v", c.i, v.Timeline)
+		}
+		// "Expected by" is the earliest running customer-facing clock, as
+		// the timers read model (a separate fold) has the claim's clocks.
+		clocks, err := r.ClaimClocks(ctx, c.id, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want *time.Time
+		for _, k := range clocks {
+			if k.Status == domain.ClockRunning && k.Name != domain.ClockRepairHardLimit && (want == nil || k.DueAt.Before(*want)) {
+				want = &k.DueAt
+			}
+		}
+		if (want == nil) != (v.NextStepDue == nil) || want != nil && !want.Equal(*v.NextStepDue) {
+			t.Fatalf("claim %d (%s): next step due %v, the running clocks say %v", c.i, s.Status, v.NextStepDue, want)
+		}
+		if want != nil {
+			sawDue = true
 		}
 		// The same phone typed another way, and the number in lower case.
 		alt := strings.ReplaceAll(normalisedPhone(c.i), "88", "(88) ")
@@ -249,6 +269,9 @@ func TestStatusLookup(t *testing.T) {
 		if s.CustomerShipment != nil && (v.CustomerShipment == nil || v.CustomerShipment.TrackingNumber != s.CustomerShipment.TrackingNumber) {
 			t.Fatalf("claim %d: customer shipment %+v", c.i, v.CustomerShipment)
 		}
+	}
+	if !sawDue {
+		t.Error("no claim has a next step due: the fixture runs no clock")
 	}
 	for _, bad := range [][2]string{
 		{"RMA-2026-999999", phone(0)},

@@ -148,7 +148,7 @@ func New(store eventstore.Store, cfg Config) (*Runner, error) {
 	}
 	ctx := context.Background()
 	r.committer = newCommitter(db.w)
-	for _, m := range []model{claimsModel{}, statusModel{}, compensationsModel{}, timersModel{book: cfg.Policies}, auditTrailModel{}} {
+	for _, m := range []model{claimsModel{}, statusModel{book: cfg.Policies}, compensationsModel{}, timersModel{book: cfg.Policies}, auditTrailModel{}} {
 		if cfg.only != nil && !slices.Contains(cfg.only, m.name()) {
 			continue
 		}

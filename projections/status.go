@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // StatusView is everything the public status page may show about a claim,
@@ -140,7 +141,11 @@ var nextSteps = map[domain.Status]string{
 }
 
 // statusModel is the "status" read model behind the public status page.
-type statusModel struct{}
+type statusModel struct {
+	// book is the deployment's policy, for the SLA clocks behind "expected
+	// by"; nil means the embedded default.
+	book *domain.PolicyBook
+}
 
 const statusSchema = "status-2" // 2: phone candidates, next_step_due
 
@@ -173,6 +178,11 @@ type statusEntry struct {
 	state    domain.State
 	timeline []StatusStep
 	next     uint64
+	// book, policy and clocks give "expected by": the claim's SLA clocks
+	// under the policy version that governs it, as the timers model keeps them.
+	book   *domain.PolicyBook
+	policy domain.Policy
+	clocks domain.Clocks
 }
 
 func (e statusEntry) advance(it item) statusEntry {
@@ -184,6 +194,12 @@ func (e statusEntry) advance(it item) statusEntry {
 // copied before it grows (shared), so that they keep theirs.
 func (e *statusEntry) apply(it item, shared bool) {
 	e.state = domain.Evolve(e.state, it.event)
+	if it.rec.Revision == 0 {
+		meta, _ := ledger.DecodeMetadata(it.rec.Metadata) // unreadable: the version in force then
+		e.policy = e.book.Governing(meta.PolicyVersion, e.state.RegisteredAt, e.state.RegisteredAt)
+		e.clocks = nil
+	}
+	e.clocks = domain.EvolveClocks(e.clocks, e.state, it.event, e.policy)
 	if step, ok := statusSteps[it.event.EventType()]; ok {
 		timeline := e.timeline
 		if shared {
@@ -197,6 +213,7 @@ func (e *statusEntry) apply(it item, shared bool) {
 type statusTables struct {
 	table string
 	store eventstore.Store
+	book  *domain.PolicyBook
 	cache *cache[statusEntry]
 	rows  []statusRow // encoded, waiting for flush
 
@@ -211,8 +228,8 @@ type statusRow struct {
 	view           []byte
 }
 
-func (statusModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
-	t := &statusTables{table: statusTable(gen), store: store, cache: newCache[statusEntry](cacheSize)}
+func (m statusModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
+	t := &statusTables{table: statusTable(gen), store: store, book: timersModel{book: m.book}.policies(), cache: newCache[statusEntry](cacheSize)}
 	var err error
 	if t.upsert, err = db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (number, phone_hash, status, view)
 		VALUES (?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET phone_hash = excluded.phone_hash,
@@ -240,7 +257,7 @@ func (t *statusTables) fold(ctx context.Context, items []item) error {
 			if err != nil {
 				return eventError(StatusPage, it.rec, err)
 			}
-			var e statusEntry
+			e := statusEntry{book: t.book}
 			for _, h := range history {
 				e = e.advance(h)
 			}
@@ -305,6 +322,7 @@ func statusView(e *statusEntry) StatusView {
 		RegisteredAt: s.RegisteredAt,
 		UpdatedAt:    s.UpdatedAt,
 		Timeline:     e.timeline,
+		NextStepDue:  nextStepDue(e.clocks),
 	}
 	for _, n := range s.Notes {
 		if n.Visibility == domain.VisibilityCustomer {
@@ -417,4 +435,22 @@ func NextStepCodes() []string {
 	codes := slices.Collect(maps.Values(nextSteps))
 	slices.Sort(codes)
 	return slices.Compact(codes)
+}
+
+// nextStepDue is when the customer may expect the next step: the earliest
+// due time of the claim's running SLA clocks. The 45-day hard limit is the
+// service's own escalation line, not a promise to the customer, so it is
+// left out; a paused clock (waiting on the customer) promises nothing.
+func nextStepDue(clocks domain.Clocks) *time.Time {
+	var due *time.Time
+	for _, c := range clocks {
+		if c.Status != domain.ClockRunning || c.Name == domain.ClockRepairHardLimit || c.DueAt.IsZero() {
+			continue
+		}
+		if due == nil || c.DueAt.Before(*due) {
+			at := c.DueAt
+			due = &at
+		}
+	}
+	return due
 }
