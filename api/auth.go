@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -83,7 +84,7 @@ const actorKey = "rmaledger.actor"
 func authenticate(keys *Keys, failures *authLimiter, logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			client := clientKey(c.RealIP())
+			client := statuspage.ClientKey(c.RealIP())
 			if wait := failures.blocked(client); wait > 0 {
 				c.Response().Header().Set("Retry-After", retryAfter(wait))
 				return newProblem(http.StatusTooManyRequests, "auth-rate-limited", "Too many failed authentications from your address",

@@ -2,7 +2,6 @@ package api
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -132,26 +131,6 @@ func (l *authLimiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.clients.Len()
-}
-
-// clientKey is what the limit counts: the address (echo's RealIP, which
-// believes X-Forwarded-For only from the trusted proxies), except that an
-// IPv6 address counts by its /64, which one subscriber usually holds whole
-// and could otherwise walk through.
-func clientKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String()
-	}
-	prefix, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return addr.String()
-	}
-	return prefix.String()
 }
 
 // retryAfter renders a wait for the Retry-After header: whole seconds,

@@ -105,9 +105,11 @@ func (l *limiter) len() int {
 	return l.keys.Len()
 }
 
-// clientKey is what the per-client limit counts: the address, except that an
-// IPv6 address counts by its /64, which one subscriber usually holds whole.
-func clientKey(ip string) string {
+// ClientKey is what a per-client limit counts: the address, except that an
+// IPv6 address counts by its /64, which one subscriber usually holds whole
+// and could otherwise walk through. The API's limit on failed
+// authentications counts clients the same way.
+func ClientKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

@@ -112,8 +112,8 @@ func TestClientKey(t *testing.T) {
 		"fe80::1%eth0":                     "fe80::/64",
 		"not an address":                   "not an address",
 	} {
-		if got := clientKey(in); got != want {
-			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		if got := ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -215,7 +215,7 @@ func invalid(key, detail string) *Error {
 // check runs a lookup through the limits: the client's first, so that
 // malformed requests cost their sender too, then the number's.
 func (p *Page) check(c *echo.Context, rawNumber, rawPhone string) (projections.StatusView, *Error) {
-	if ok, wait := p.clients.allow(clientKey(c.RealIP())); !ok {
+	if ok, wait := p.clients.allow(ClientKey(c.RealIP())); !ok {
 		return projections.StatusView{}, p.limited(wait)
 	}
 	number, ok := normalizeNumber(rawNumber)
