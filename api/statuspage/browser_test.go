@@ -27,6 +27,10 @@ func newBrowser(t *testing.T) context.Context {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("no %s: install Debian's chromium (.ci/run does)", chromiumPath)
 	}
+	profile, err := os.MkdirTemp("", "rmaledger-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -41,11 +45,27 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		// Chromium's helper processes may still be writing the profile for a
+		// moment after the browser exits; t.TempDir's cleanup then failed the
+		// test on "directory not empty".
+		for try := 0; ; try++ {
+			err := os.RemoveAll(profile)
+			if err == nil || try == 50 {
+				if err != nil {
+					t.Logf("leaving the browser profile %s: %v", profile, err)
+				}
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(browser); err != nil { // starts Chromium
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
