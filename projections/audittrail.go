@@ -130,7 +130,7 @@ func (t *trailTables) fold(ctx context.Context, items []item) error {
 		if it.err != nil {
 			return eventError(AuditTrail, it.rec, it.err)
 		}
-		meta, err := ledger.DecodeMetadata(it.rec.Metadata)
+		meta, err := decodeMetadata(it.rec.Metadata)
 		if err != nil {
 			return eventError(AuditTrail, it.rec, err)
 		}

@@ -193,7 +193,7 @@ func (t *claimTables) encode(n int) error {
 		if !s.Exists() {
 			continue // events without a registration: nothing a query could show
 		}
-		state, err := json.Marshal(&e.state) // a pointer: boxing the State would copy it
+		state, err := encodeJSON(&e.state) // a pointer: boxing the State would copy it
 		if err != nil {
 			return fmt.Errorf("projections: claims: encode %s: %w", key, err)
 		}

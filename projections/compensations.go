@@ -222,7 +222,7 @@ func (e compEntry) advance(it item) (compEntry, bool, error) {
 	if !moneyEvent(it.event) {
 		return e, false, nil
 	}
-	meta, err := ledger.DecodeMetadata(it.rec.Metadata)
+	meta, err := decodeMetadata(it.rec.Metadata)
 	if err != nil {
 		return e, false, err
 	}

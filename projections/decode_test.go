@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/policy"
 )
 
 // TestFastDecodeAgrees checks decodeItem's shortcut (goccy/go-json) against
@@ -27,6 +30,13 @@ func TestFastDecodeAgrees(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.event, want) {
 				t.Errorf("%s decodes differently:\nfast %#v\nstd  %#v", ev.Type, got.event, want)
+			}
+			wantMeta, err := ledger.DecodeMetadata(ev.Metadata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotMeta, err := decodeMetadata(ev.Metadata); err != nil || !reflect.DeepEqual(gotMeta, wantMeta) {
+				t.Errorf("%s metadata decodes differently (%v):\nfast %#v\nstd  %#v", ev.Type, err, gotMeta, wantMeta)
 			}
 			seen[ev.Type] = true
 		}
@@ -71,4 +81,93 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFastEncodeAgrees checks encodeJSON (goccy/go-json) against
+// encoding/json on every path of the fixtures: a claim's state and its SLA
+// clocks after every event, encoded by each, decode (with encoding/json,
+// as every reader of the read models does) to the same value.
+func TestFastEncodeAgrees(t *testing.T) {
+	book := policy.Default()
+	for i := range 42 {
+		var (
+			state  domain.State
+			clocks domain.Clocks
+			pol    domain.Policy
+		)
+		for rev, ev := range history(i, uuid.New(), t0) {
+			e, err := domain.DecodeEvent(ev.Type, ev.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state = domain.Evolve(state, e)
+			if rev == 0 {
+				pol = book.Governing("", state.RegisteredAt, state.RegisteredAt)
+			}
+			clocks = domain.EvolveClocks(clocks, state, e, pol)
+			sameDecoded(t, ev.Type, &state)
+			sameDecoded(t, ev.Type, clocks)
+			for _, c := range clocks {
+				sameDecoded(t, ev.Type, c)
+			}
+		}
+		if len(clocks) == 0 {
+			t.Errorf("path %d: no SLA clocks to compare", i)
+		}
+	}
+}
+
+// sameDecoded encodes v with encodeJSON and with encoding/json, decodes
+// both with encoding/json into new values of v's type, and compares them.
+func sameDecoded[T any](t *testing.T, after string, v T) {
+	t.Helper()
+	fast, err := encodeJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b T
+	if err := json.Unmarshal(fast, &a); err != nil {
+		t.Fatalf("after %s: %v\n%s", after, err, fast)
+	}
+	if err := json.Unmarshal(std, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("after %s, %T decodes differently:\nfast %s\nstd  %s", after, v, fast, std)
+	}
+}
+
+// BenchmarkEncodeState encodes the fixtures' claim states, one per op, as
+// they are after their last event: with encoding/json (std) and as the
+// claims read model does (fast).
+func BenchmarkEncodeState(b *testing.B) {
+	var states []domain.State
+	for i := range 42 {
+		var s domain.State
+		for _, ev := range history(i, uuid.New(), t0) {
+			e, err := domain.DecodeEvent(ev.Type, ev.Data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s = domain.Evolve(s, e)
+		}
+		states = append(states, s)
+	}
+	for _, enc := range []struct {
+		name   string
+		encode func(any) ([]byte, error)
+	}{{"std", json.Marshal}, {"fast", encodeJSON}} {
+		b.Run(enc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := enc.encode(&states[i%len(states)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

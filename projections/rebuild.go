@@ -281,7 +281,7 @@ func (p *projection) writeBack(ctx context.Context, g *generation, t tableSet, n
 		return fmt.Errorf("projections: %s: begin: %w", p.name, err)
 	}
 	defer tx.Rollback()
-	if err := t.flush(ctx, tx); err != nil {
+	if err := t.flush(uninterruptible(ctx), tx); err != nil {
 		t.discard()
 		return err
 	}

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -183,7 +182,7 @@ func (m timersModel) open(ctx context.Context, db *database, store eventstore.St
 // its metadata.
 func (t *timerTables) advance(e timerEntry, it item) (timerEntry, error) {
 	if it.rec.Revision == 0 {
-		meta, err := ledger.DecodeMetadata(it.rec.Metadata)
+		meta, err := decodeMetadata(it.rec.Metadata)
 		if err != nil {
 			return e, err
 		}
@@ -241,7 +240,7 @@ func (t *timerTables) encode(n int) error {
 		if !e.state.Exists() {
 			continue
 		}
-		clocks, err := json.Marshal(e.clocks)
+		clocks, err := encodeJSON(e.clocks)
 		if err != nil {
 			return fmt.Errorf("projections: timers: encode %s: %w", key, err)
 		}
@@ -260,7 +259,7 @@ func (t *timerTables) encode(n int) error {
 				}
 				continue
 			}
-			clock, err := json.Marshal(c)
+			clock, err := encodeJSON(c)
 			if err != nil {
 				return fmt.Errorf("projections: timers: encode %s: %w", key, err)
 			}
