@@ -8,11 +8,11 @@ import (
 // The hash chain (see docs/audit.md): every event the ledger writes carries
 // in its metadata its content hash and the content hash of its stream's
 // previous event, so that altering, removing or reordering events breaks
-// the chain. The ledger can seal at append time because it reads the
-// stream before every append (to fold and decide) and appends with the
-// exact expected revision: the previous event it links to is the one the
-// new events will follow, or the append fails and is retried from a fresh
-// read. The previous event's hash is recomputed from its content rather
+// the chain. The ledger can seal at append time because it knows the
+// stream before every append (read to fold and decide, or its cached copy,
+// see cache.go) and appends with the exact expected revision: the previous
+// event it links to is the one the new events will follow, or the append
+// fails and is retried from a fresh read. The previous event's hash is recomputed from its content rather
 // than copied from its metadata, so a tampered predecessor is not vouched
 // for by its successor.
 

@@ -131,7 +131,11 @@ func (s *Service) EraseCustomer(ctx context.Context, customerID string, req Requ
 	if err != nil {
 		return Erasure{}, err
 	}
-	if err := c.Erase(ctx, customerID); errors.Is(err, privacy.ErrNoKey) {
+	err = c.Erase(ctx, customerID)
+	// The cached histories may hold the customer's data opened: drop them
+	// all, whatever Erase managed (some keys may be gone even if it failed).
+	s.cache.invalidate()
+	if errors.Is(err, privacy.ErrNoKey) {
 		if len(claims) == 0 {
 			return Erasure{}, ErrCustomerNotFound
 		}
@@ -236,6 +240,7 @@ func (s *Service) recordErasure(ctx context.Context, id uuid.UUID, customerID st
 		if err != nil {
 			return eventstore.Position{}, false, err
 		}
+		s.cache.forget(id) // its history lacks the erasure now
 		return res.Position, true, nil
 	}
 	return eventstore.Position{}, false, ErrConflict

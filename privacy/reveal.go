@@ -34,6 +34,11 @@ type revealingStore struct {
 	onCorrupt func(eventstore.RecordedEvent, error)
 }
 
+// Unwrap returns the store underneath, for readers that need no personal
+// data (positions, times: the projections' lag metrics) and should not pay
+// for decrypting it.
+func (s *revealingStore) Unwrap() eventstore.Store { return s.Store }
+
 func (s *revealingStore) open(ctx context.Context, rec eventstore.RecordedEvent) (eventstore.RecordedEvent, error) {
 	opened, err := s.codec.OpenRecord(ctx, rec)
 	if errors.Is(err, ErrCorrupt) {

@@ -41,6 +41,7 @@ type config struct {
 	WriteTimeout    time.Duration `conf:"default:30s"`
 	IdleTimeout     time.Duration `conf:"default:120s"`
 	DebugAddr       string        `conf:"help:address of a separate listener serving the Go profiler at /debug/pprof/ (e.g. 127.0.0.1:6060) for benchmarks; empty serves none; never expose it"`
+	MemoryLimit     string        `conf:"default:192MiB,help:soft memory limit of the Go runtime (as GOMEMLIMIT: 192MiB 1GiB or off); the collector works harder near it; GOMEMLIMIT when set wins"`
 
 	KeyStoreFile       string        `conf:"help:the key store of the customers' personal-data keys (SQLite) that erasure destroys; keep it apart from backups of the event log; empty: DATA-DIR/keys/pii-keys.db"`
 	SigningKeyFile     string        `conf:"help:Ed25519 private key (PEM from rmaledger keys generate) that signs audit checkpoints; empty signs none (with --dev a key in the data directory)"`
@@ -92,6 +93,9 @@ func (c config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.StatusTimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("status-time-zone %q: %w", c.StatusTimeZone, err))
+	}
+	if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("max-in-flight must be at least 1"))

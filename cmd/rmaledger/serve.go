@@ -31,6 +31,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if shown, err := conf.String(&cfg); err == nil {
 		logger.Info("starting", "version", build, "config", "\n"+shown)
 	}
+	if err := applyMemoryLimit(cfg.MemoryLimit, logger); err != nil {
+		return err
+	}
 	keys, err := loadKeys(cfg, logger, stdout)
 	if err != nil {
 		return err
