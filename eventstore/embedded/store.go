@@ -66,6 +66,7 @@ type Store struct {
 	closing    chan struct{} // closed when Close starts
 	writerDone chan struct{} // closed when the writer goroutine exits
 	note       *notifier
+	tail       *tail // the latest commits' events, for live subscriptions
 
 	mu       sync.Mutex // guards closed and inflight.Add
 	closed   bool
@@ -197,6 +198,7 @@ func (s *Store) openDB() error {
 	s.rdb.SetMaxOpenConns(s.cfg.ReadConns)
 	s.rdb.SetMaxIdleConns(s.cfg.ReadConns)
 
+	s.tail = newTail()
 	if s.w, err = newWriter(s); err != nil {
 		return err
 	}

@@ -86,7 +86,11 @@ func (s *Store) follow(ctx context.Context, sub *subscription, pos uint64, filte
 	for {
 		head, changed := s.note.wait()
 		for pos < head {
-			page, err := s.readAll(ctx, pos, head, s.cfg.PageSize, filter)
+			page, ok := s.tail.read(pos, head, s.cfg.PageSize, filter)
+			var err error
+			if !ok {
+				page, err = s.readAll(ctx, pos, head, s.cfg.PageSize, filter)
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil

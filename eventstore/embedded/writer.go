@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,6 +114,9 @@ type writer struct {
 	head  uint64                 // last committed position
 	cache map[string]streamState // committed state, bounded by StreamCacheSize
 	batch []*appendRequest
+	// committing holds the events the current batch wrote, for the
+	// store's tail once the batch is durable.
+	committing []eventstore.RecordedEvent
 	// stale is set when a batch failed in the database (disk full, a
 	// failed write or fsync). Whether any of it reached the file is then
 	// unknown, so head and cache are reread from the file before the next
@@ -232,6 +236,7 @@ func (w *writer) commit(batch []*appendRequest) {
 	}
 	created := time.Now().UTC().UnixNano()
 	pos := w.head
+	w.committing = w.committing[:0]
 	written := make(map[string]streamState) // streams written in this batch
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
@@ -260,6 +265,8 @@ func (w *writer) commit(batch []*appendRequest) {
 		w.remember(stream, st)
 	}
 	w.s.commits.Add(1)
+	w.s.tail.add(w.committing)
+	clear(w.committing) // the tail has them; let the data be collected with it
 	w.s.note.publish(pos)
 }
 
@@ -273,6 +280,7 @@ func (w *writer) resync(ctx context.Context) error {
 		return unavailable("read head position", err)
 	}
 	clear(w.cache)
+	w.s.tail.reset() // what the failed commit left in the file is not in it
 	w.stale = false
 	if uint64(head) != w.head {
 		w.s.cfg.Logger.Warn("embedded: a failed commit reached the file", "head", w.head, "now", head)
@@ -319,6 +327,12 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, pos *uint64, cre
 			ev.ID[:], ev.Type, ev.Data, ev.Metadata, created); err != nil {
 			return eventstore.AppendResult{}, unavailable("insert", err)
 		}
+		w.committing = append(w.committing, eventstore.RecordedEvent{
+			ID: ev.ID, Stream: req.stream, Type: ev.Type, Revision: next + uint64(i),
+			Position: eventstore.Position{Commit: *pos, Prepare: *pos},
+			// Copies: the caller's slices are its own once Append returns.
+			Data: slices.Clone(ev.Data), Metadata: slices.Clone(ev.Metadata), Created: time.Unix(0, created).UTC(),
+		})
 	}
 	last := next + n - 1
 	written[req.stream] = streamState{last: last, exists: true}
