@@ -61,9 +61,13 @@ const maxInput = 64
 
 // Lookup finds a claim's public status by number and phone, answering
 // projections.ErrNotFound when they do not belong together;
-// *projections.Runner is one.
+// *projections.Runner is one. StatusLookupJSON answers the same view
+// already encoded as JSON, byte for byte what encoding StatusLookup's
+// answer gives: the JSON route sends it as it is, while the page, which
+// renders the view, uses StatusLookup.
 type Lookup interface {
 	StatusLookup(ctx context.Context, number, phone string) (projections.StatusView, error)
+	StatusLookupJSON(ctx context.Context, number, phone string) ([]byte, error)
 }
 
 // Config configures the status page. Zero fields take the defaults noted.
@@ -212,35 +216,52 @@ func invalid(key, detail string) *Error {
 	return &Error{Status: http.StatusBadRequest, Slug: "invalid-parameter", Title: "Malformed request", Detail: detail, Key: key}
 }
 
-// check runs a lookup through the limits: the client's first, so that
-// malformed requests cost their sender too, then the number's.
+// check runs a lookup through the limits and the input checks (admit),
+// then looks the claim up.
 func (p *Page) check(c *echo.Context, rawNumber, rawPhone string) (projections.StatusView, *Error) {
+	number, fail := p.admit(c, rawNumber, rawPhone)
+	if fail != nil {
+		return projections.StatusView{}, fail
+	}
+	view, err := p.cfg.Lookup.StatusLookup(c.Request().Context(), number, rawPhone)
+	if err != nil {
+		return projections.StatusView{}, p.failed(err)
+	}
+	return view, nil
+}
+
+// admit runs a lookup's input through the limits: the client's first, so
+// that malformed requests cost their sender too, then the number's. It
+// returns the claim number normalized.
+func (p *Page) admit(c *echo.Context, rawNumber, rawPhone string) (string, *Error) {
 	if ok, wait := p.clients.allow(ClientKey(c.RealIP())); !ok {
-		return projections.StatusView{}, p.limited(wait)
+		return "", p.limited(wait)
 	}
 	number, ok := normalizeNumber(rawNumber)
 	switch {
 	case strings.TrimSpace(rawNumber) == "":
-		return projections.StatusView{}, invalid("error.number_missing", "number is required")
+		return "", invalid("error.number_missing", "number is required")
 	case !ok:
-		return projections.StatusView{}, invalid("error.number_invalid", "number must be a claim number such as RMA-2026-000123")
+		return "", invalid("error.number_invalid", "number must be a claim number such as RMA-2026-000123")
 	case strings.TrimSpace(rawPhone) == "":
-		return projections.StatusView{}, invalid("error.phone_missing", "phone is required")
+		return "", invalid("error.phone_missing", "phone is required")
 	case len(domain.PhoneCandidates(rawPhone)) == 0:
-		return projections.StatusView{}, invalid("error.phone_invalid", "phone must be a phone number, e.g. +359 888 123 456")
+		return "", invalid("error.phone_invalid", "phone must be a phone number, e.g. +359 888 123 456")
 	}
 	if ok, wait := p.numbers.allow(number); !ok {
-		return projections.StatusView{}, p.limited(wait)
+		return "", p.limited(wait)
 	}
-	view, err := p.cfg.Lookup.StatusLookup(c.Request().Context(), number, rawPhone)
-	switch {
-	case err == nil:
-		return view, nil
-	case errors.Is(err, projections.ErrNotFound):
-		return projections.StatusView{}, errNotFound
+	return number, nil
+}
+
+// failed is the answer to a lookup that failed: not found, the one answer
+// to an unknown number and to a wrong phone, or unavailable.
+func (p *Page) failed(err error) *Error {
+	if errors.Is(err, projections.ErrNotFound) {
+		return errNotFound
 	}
 	p.cfg.Logger.Error("status lookup failed", "error", err)
-	return projections.StatusView{}, &Error{
+	return &Error{
 		Status: http.StatusServiceUnavailable, Slug: "unavailable", Key: "error.unavailable",
 		Title: "The status service is unavailable; retry later", RetryAfter: 5 * time.Second,
 	}
@@ -296,16 +317,29 @@ func (p *Page) json(c *echo.Context) error {
 				Detail: fmt.Sprintf("query parameter %q given %d times", name, len(values))}
 		}
 	}
-	view, fail := p.check(c, query.Get("number"), query.Get("phone"))
+	number, fail := p.admit(c, query.Get("number"), query.Get("phone"))
+	var view []byte
+	if fail == nil {
+		var err error
+		if view, err = p.cfg.Lookup.StatusLookupJSON(c.Request().Context(), number, query.Get("phone")); err != nil {
+			fail = p.failed(err)
+		}
+	}
 	if fail != nil {
 		setRetryAfter(c, fail)
 		return fail
 	}
-	if view.Timeline == nil {
-		view.Timeline = []projections.StatusStep{}
+	// The read model's bytes, and the newline c.JSON's encoder would end
+	// them with: the answer is what encoding the decoded view gave, without
+	// the reflection both ways.
+	if err := c.JSONBlob(http.StatusOK, view); err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, view)
+	_, err := c.Response().Write(newline)
+	return err
 }
+
+var newline = []byte{'\n'}
 
 func setRetryAfter(c *echo.Context, e *Error) {
 	if e.RetryAfter > 0 {

@@ -106,6 +106,22 @@ func TestStatusJSON(t *testing.T) {
 	if v["number"] != c.Number || v["status"] != "estimate_issued" || v["next_step"] != "accept_or_decline_estimate" {
 		t.Errorf("view %s", res.Body)
 	}
+	// The route sends the read model's stored JSON as it is: it must be
+	// exactly what encoding the decoded view gives, as the page sees it.
+	view, err := s.reads.StatusLookup(t.Context(), c.Number, c.Phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encoded, err := json.Marshal(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(encoded) + "\n"; res.Body != want {
+		t.Errorf("the JSON route's body is not the encoded view:\n%s\nwant\n%s", res.Body, want)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
 	if est, _ := v["estimate"].(map[string]any); est == nil || est["total"].(map[string]any)["amount"] != "1252.50" {
 		t.Errorf("estimate %v", v["estimate"])
 	}
