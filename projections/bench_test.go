@@ -116,6 +116,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 	pubMu.Unlock()
 	b.ResetTimer()
 	start := time.Now()
+	cpu := cpuTime()
 	for c := range clients {
 		wg.Add(1)
 		go func() {
@@ -170,6 +171,8 @@ func BenchmarkProjectionLag(b *testing.B) {
 	err = r.WaitFor(ctx, lastClaimPosition(b, store))
 	cancel()
 	b.StopTimer()
+	// The whole process: clients, the store's writer and the read models.
+	cpuPerEvent := float64(cpuTime()-cpu) / float64(time.Microsecond) / float64(b.N)
 	if fail != nil || err != nil {
 		b.Fatal(fail, err)
 	}
@@ -203,6 +206,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 		return ms(s[min(len(s)-1, int(p*float64(len(s))))])
 	}
 	b.ReportMetric(float64(len(done))/elapsed.Seconds(), "events/s")
+	b.ReportMetric(cpuPerEvent, "cpu-us/event")
 	b.ReportMetric(q(lag, 0.50), "lag-p50-ms")
 	b.ReportMetric(q(lag, 0.99), "lag-p99-ms")
 	b.ReportMetric(q(lag, 1), "lag-max-ms")
