@@ -196,6 +196,19 @@ type AppendResult struct {
 	NextExpectedRevision uint64
 	// Position is the $all position of the last appended event.
 	Position Position
+	// Duplicate is set when the events already stood in the stream at the
+	// expected place and nothing was written (the original append's result
+	// is given). Only a DuplicateReporter sets it; other stores answer a
+	// repeated append exactly like the first.
+	Duplicate bool
+}
+
+// DuplicateReporter is implemented by a store whose AppendResult.Duplicate
+// can be relied on: when it is false, the append wrote its events. The
+// embedded store is one; KurrentDB's answer to a repeated append does not
+// say, so its backend is not.
+type DuplicateReporter interface {
+	ReportsDuplicates()
 }
 
 // Direction of a stream read.

@@ -248,6 +248,8 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+func (t *claimTables) boundCache(n int) { t.cache.max = n }
+
 func (t *claimTables) dirty() int { return len(t.cache.dirty) }
 
 // loadEntry finds the state a claim had before rec: nothing for its first

@@ -737,6 +737,8 @@ func (t *compTables) flush(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+func (t *compTables) boundCache(n int) { t.cache.max = n }
+
 func (t *compTables) dirty() int { return len(t.cache.dirty) }
 func (t *compTables) settle()    { t.cache.settle() }
 func (t *compTables) clean()     { t.cache.clean() }

@@ -61,11 +61,18 @@ type Config struct {
 	// CacheSize bounds the folded claim states each projection keeps in
 	// memory, so that a live event costs no read of its own row or stream.
 	// It is the memory bound of the read side: a claim state is a few KiB
-	// and every projection has its own cache, so the default (5,000: the
-	// claims open at once in a busy service centre, not every claim ever)
-	// keeps them to tens of MiB. The 10-minute soak grew the heap to 575 MiB
-	// with 50,000.
+	// and every projection has its own cache, so the default (1,000: the
+	// claims worked on within minutes in a busy service centre, not every
+	// claim ever) keeps them to a few MiB each. The 10-minute soak grew the
+	// heap to 575 MiB with 50,000; with 5,000 the service's live heap was
+	// 138 MiB after the benchmark's million events (docs/performance.md).
 	CacheSize int
+	// RebuildCacheSize is CacheSize while a rebuild fills a generation: a
+	// rebuild meets every claim under way at once in the log (a thousand
+	// and more in a busy one), and a claim evicted before its last event is
+	// folded again from its stream. The memory is given back when the
+	// rebuild ends.
+	RebuildCacheSize int
 	// LagScanLimit bounds how many unprocessed events Status counts; beyond
 	// it the lag is reported as "at least" that many (LagCapped).
 	LagScanLimit int
@@ -124,7 +131,8 @@ const (
 	DefaultBatchSize          = 4096
 	DefaultPageSize           = 2048
 	DefaultBacklog            = 2
-	DefaultCacheSize          = 5_000
+	DefaultCacheSize          = 1_000
+	DefaultRebuildCacheSize   = 8_192
 	DefaultLagScanLimit       = 10_000
 	DefaultMetricsInterval    = 5 * time.Second
 	DefaultResubscribeDelay   = time.Second
@@ -155,6 +163,7 @@ func (c *Config) setDefaults() {
 	setInt(&c.PageSize, DefaultPageSize)
 	setInt(&c.Backlog, DefaultBacklog)
 	setInt(&c.CacheSize, DefaultCacheSize)
+	setInt(&c.RebuildCacheSize, max(DefaultRebuildCacheSize, c.CacheSize))
 	setInt(&c.LagScanLimit, DefaultLagScanLimit)
 	setDuration(&c.MetricsInterval, DefaultMetricsInterval)
 	setDuration(&c.ResubscribeDelay, DefaultResubscribeDelay)
@@ -179,6 +188,7 @@ func (c Config) Validate() error {
 	positive("PageSize", c.PageSize)
 	positive("Backlog", c.Backlog)
 	positive("CacheSize", c.CacheSize)
+	positive("RebuildCacheSize", c.RebuildCacheSize)
 	positive("LagScanLimit", c.LagScanLimit)
 	positive("ReadConns", c.ReadConns)
 	if c.RetryMax < 0 {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,46 @@ type database struct {
 
 	stopCheckpointer chan struct{}
 	checkpointerDone chan struct{}
+
+	log        *slog.Logger
+	rebuildsMu sync.Mutex
+	rebuilds   int // rebuilds under way, which want the large page cache
+}
+
+// Page caches of the writer connection, in KiB: live commits touch a few
+// pages each, while a rebuild writes tables of tens of megabytes in large
+// transactions, which SQLite's cache would otherwise spill to the WAL
+// mid-transaction. The cache is memory outside the Go heap, counted in the
+// service's resident set, so it is large only while a rebuild needs it.
+const (
+	liveCacheKiB    = 16 << 10
+	rebuildCacheKiB = 64 << 10
+)
+
+// rebuilding gives the writer the rebuild's page cache until release is
+// called; rebuilds may overlap, and the last to end shrinks it back.
+func (db *database) rebuilding(ctx context.Context) (release func()) {
+	db.rebuildsMu.Lock()
+	defer db.rebuildsMu.Unlock()
+	if db.rebuilds == 0 {
+		db.setCache(ctx, rebuildCacheKiB)
+	}
+	db.rebuilds++
+	return func() {
+		db.rebuildsMu.Lock()
+		defer db.rebuildsMu.Unlock()
+		if db.rebuilds--; db.rebuilds == 0 {
+			db.setCache(context.WithoutCancel(ctx), liveCacheKiB)
+		}
+	}
+}
+
+// setCache sets the writer's page cache; a failure costs speed or memory,
+// never correctness, so it is only logged.
+func (db *database) setCache(ctx context.Context, kib int) {
+	if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", kib)); err != nil {
+		db.log.Warn("cannot resize the read models' page cache", "KiB", kib, "err", err)
+	}
 }
 
 func openDatabase(dir string, cfg Config) (*database, error) {
@@ -60,7 +101,7 @@ func openDatabase(dir string, cfg Config) (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &database{path: filepath.Join(dir, dbFile), lock: lock}
+	db := &database{path: filepath.Join(dir, dbFile), lock: lock, log: cfg.Logger}
 	if err := db.open(cfg); err != nil {
 		db.close()
 		return nil, err
@@ -73,10 +114,7 @@ func (db *database) open(cfg Config) error {
 	var err error
 	db.w, err = sql.Open("sqlite", dsn(db.path, url.Values{"_pragma": {
 		busy, "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(OFF)",
-		// A rebuild writes tables of tens of megabytes in large
-		// transactions; SQLite's default 2 MiB page cache would spill
-		// them to the WAL mid-transaction.
-		"cache_size(-65536)",
+		fmt.Sprintf("cache_size(-%d)", liveCacheKiB), // see rebuilding
 		// WAL checkpoints (copying the log into the database, with an
 		// fsync) run in the background (checkpointer), not inside
 		// whichever handler's commit happens to cross the threshold.

@@ -81,6 +81,13 @@ type inPlaceFolder interface {
 	foldInPlace(on bool)
 }
 
+// cacheBounder is implemented by a table set that caches folded claims: a
+// rebuild raises the bound while it fills a generation
+// (Config.RebuildCacheSize) and sets it back to Config.CacheSize after.
+type cacheBounder interface {
+	boundCache(n int)
+}
+
 // item is a stored event on its way into a read model, decoded once for
 // every model that needs it.
 type item struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 )
@@ -431,10 +432,17 @@ func TestRebuildResumesAFailedProjection(t *testing.T) {
 	cfg.RetryMax = 1
 	cfg.CacheSize = 1 // every other claim misses the cache and reads its stream
 	r := startRunner(t, store, cfg)
-	w.register(0, 3)
+	earlier := w.register(0, 3)
 	waitFor(t, r, w.head())
 	store.set(true)
 	claims := w.register(3, 4)
+	// A note on each earlier claim: at most one of them is cached, so the
+	// others' streams must be read, whatever batches the events came in.
+	for _, c := range earlier {
+		if _, err := w.ledger.Execute(context.Background(), c.id, &domain.AddNote{Text: "called back"}, req); err != nil {
+			t.Fatal(err)
+		}
+	}
 	eventually(t, "the status projection to fail", func() bool { return r.Health()[1].State == StateFailed })
 	if h := r.Health()[0]; h.State != StateRunning {
 		t.Fatalf("claims projection: %+v; it does not read streams and should run on", h)
@@ -575,5 +583,43 @@ func TestStatus(t *testing.T) {
 		if got := counter(t, r.met.position.WithLabelValues(s.Name)); got != float64(w.head().Commit) {
 			t.Fatalf("%s position gauge %v, want %d", s.Name, got, w.head().Commit)
 		}
+	}
+}
+
+// TestRebuildEnlargesThePageCacheWhileItRuns checks that the writer's page
+// cache (memory outside the Go heap) is the rebuild's size only while a
+// rebuild runs, and the live size before and after.
+func TestRebuildEnlargesThePageCacheWhileItRuns(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig(t.TempDir())
+	var r *Runner
+	cacheKiB := func() int {
+		var pages int
+		if err := r.db.w.QueryRow(`PRAGMA cache_size`).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		return -pages // negative: KiB
+	}
+	var during []int
+	cfg.beforeSwitch = func(string) { during = append(during, cacheKiB()) }
+	r = startRunner(t, w.store, cfg)
+	w.register(0, 2)
+	waitFor(t, r, w.head())
+	if got := cacheKiB(); got != liveCacheKiB {
+		t.Fatalf("before the rebuild: %d KiB, want %d", got, liveCacheKiB)
+	}
+	if err := r.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(during) == 0 {
+		t.Fatal("the hook never ran")
+	}
+	for _, kib := range during {
+		if kib != rebuildCacheKiB {
+			t.Errorf("during the rebuild: %d KiB, want %d", kib, rebuildCacheKiB)
+		}
+	}
+	if got := cacheKiB(); got != liveCacheKiB {
+		t.Errorf("after the rebuild: %d KiB, want %d", got, liveCacheKiB)
 	}
 }

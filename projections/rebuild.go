@@ -54,6 +54,8 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 		builds = append(builds, b)
 	}
 	start := time.Now()
+	release := r.db.rebuilding(ctx)
+	defer release()
 	errs := fillBuilds(ctx, builds)
 	for i, b := range builds {
 		if errs[i] != nil {
@@ -111,7 +113,7 @@ func (p *projection) startBuild(ctx context.Context) (*build, error) {
 	b := &build{p: p, g: g, parts: []tableSet{g.tables}}
 	if _, ok := p.model.(claimLocal); ok {
 		for range runtime.GOMAXPROCS(0) - 1 {
-			t, err := p.model.open(ctx, p.db, p.store, g.number, p.cfg.CacheSize)
+			t, err := p.model.open(ctx, p.db, p.store, g.number, p.cfg.RebuildCacheSize)
 			if err != nil {
 				b.abandon()
 				return nil, fmt.Errorf("projections: %s: open generation %d: %w", p.name, g.number, err)
@@ -146,6 +148,9 @@ func fillBuilds(ctx context.Context, builds []*build) []error {
 		for k, t := range b.parts {
 			if f, ok := t.(inPlaceFolder); ok {
 				f.foldInPlace(true)
+			}
+			if c, ok := t.(cacheBounder); ok {
+				c.boundCache(b.p.cfg.RebuildCacheSize)
 			}
 			// A few pages of slack let the feed run ahead while a part
 			// writes back.
@@ -192,6 +197,9 @@ func fillBuilds(ctx context.Context, builds []*build) []error {
 		for _, t := range b.parts {
 			if f, ok := t.(inPlaceFolder); ok {
 				f.foldInPlace(false) // g.tables goes on to live delivery
+			}
+			if c, ok := t.(cacheBounder); ok {
+				c.boundCache(b.p.cfg.CacheSize) // its next settle evicts down to it
 			}
 		}
 	}

@@ -310,6 +310,8 @@ func (t *statusTables) flush(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+func (t *statusTables) boundCache(n int) { t.cache.max = n }
+
 func (t *statusTables) dirty() int { return len(t.cache.dirty) }
 
 // statusView copies the public parts of a claim, field by field: a new

@@ -318,6 +318,8 @@ func (t *timerTables) flush(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+func (t *timerTables) boundCache(n int) { t.cache.max = n }
+
 func (t *timerTables) dirty() int { return len(t.cache.dirty) }
 func (t *timerTables) settle()    { t.cache.settle() }
 func (t *timerTables) clean()     { t.cache.clean() }

@@ -260,3 +260,8 @@ func (s *Store) closeDBs() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ReportsDuplicates makes the store an eventstore.DuplicateReporter: the
+// writer sets AppendResult.Duplicate when it finds an append's events
+// already stored (alreadyStored), and only then.
+func (s *Store) ReportsDuplicates() {}

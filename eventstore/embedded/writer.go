@@ -390,6 +390,7 @@ func (w *writer) alreadyStored(ctx context.Context, stream string, start uint64,
 	return eventstore.AppendResult{
 		NextExpectedRevision: start + uint64(len(events)) - 1,
 		Position:             eventstore.Position{Commit: uint64(pos), Prepare: uint64(pos)},
+		Duplicate:            true,
 	}, true, nil
 }
 

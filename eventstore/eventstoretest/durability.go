@@ -70,9 +70,7 @@ func testReopenKeepsAcknowledged(t *testing.T, e *env) {
 	wantIDs(t, e.mustReadStream(seq, eventstore.Forwards, 0, 0), evs)
 
 	// Idempotency and revisions carry over; new events follow the old ones.
-	if again := e.mustAppend(seq, eventstore.NoStream, evs...); again != acks[0].res {
-		t.Fatalf("retry after reopen returned %+v, the original %+v", again, acks[0].res)
-	}
+	e.sameRetry(t, acks[0].res, e.mustAppend(seq, eventstore.NoStream, evs...))
 	_, err := e.store.Append(e.ctx, seq, eventstore.NoStream, newEvent("t.v1"))
 	wantWrongExpected(t, err, 2, true)
 	res := e.mustAppend(seq, eventstore.Exact(2), newEvent("t.v1"))
