@@ -85,7 +85,11 @@ func (s *revealingStore) SubscribeAll(ctx context.Context, after eventstore.Posi
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	sub := &revealingSubscription{inner: inner, cancel: cancel, out: make(chan eventstore.RecordedEvent)}
+	// As deep a buffer as the store's own: a consumer sees how many events
+	// wait (len of Events) and batches them, which an unbuffered channel
+	// hid: the service's read models then applied one event per
+	// transaction however far behind they were.
+	sub := &revealingSubscription{inner: inner, cancel: cancel, out: make(chan eventstore.RecordedEvent, cap(inner.Events()))}
 	sub.wg.Add(1)
 	go func() {
 		defer sub.wg.Done()

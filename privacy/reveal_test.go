@@ -87,3 +87,34 @@ func TestRevealOpensErasesAndReportsAlterations(t *testing.T) {
 		t.Errorf("alterations reported %d times, want once per read", corrupt)
 	}
 }
+
+// The subscription shows how many events wait, as the store's own does: a
+// consumer batches what waits (the read models do, by len(Events())), and
+// an unbuffered channel made every wait look like none.
+func TestRevealingSubscriptionShowsWhatWaits(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for range 10 {
+		if _, err := store.Append(ctx, "claim-"+uuid.NewString(), eventstore.NoStream,
+			eventstore.EventData{ID: uuid.New(), Type: "claim.note_added.v1", Data: []byte(`{"text":"x"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := Reveal(store, NewCodec(openStore(t, dir)), nil).SubscribeAll(ctx, eventstore.Start, eventstore.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sub.Events()) < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // nobody reads: the events pile up
+	}
+	if n := len(sub.Events()); n != 10 {
+		t.Fatalf("%d of 10 events wait visibly in the subscription", n)
+	}
+}
