@@ -89,9 +89,10 @@ type Config struct {
 // DefaultCacheSize is the default Config.CacheSize: the claims being
 // worked on at once in a busy service, not every claim ever. A cached claim
 // of 12 events with sealed personal data holds about 17 KB (its stored
-// records are most of it), so 2,000 claims are about 34 MiB of the
-// service's 256 MiB (issue 10); 10,000 would be 170 MiB.
-const DefaultCacheSize = 2_000
+// records are most of it), so 1,000 claims are about 17 MiB of the
+// service's 256 MiB (issue 10), and twice that in resident memory once the
+// collector's headroom is counted; 10,000 would be 170 MiB.
+const DefaultCacheSize = 1_000
 
 func (c *Config) setDefaults() {
 	if c.Policy.Version == "" {

@@ -7,10 +7,12 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
-// tailSize is how many of the latest committed events tail keeps: a few
-// seconds of a busy store, so that a live subscription that falls a little
-// behind is still served from memory.
-const tailSize = 8192
+// tailSize is how many of the latest committed events tail keeps: two
+// seconds of a store taking 2,000 events a second, so that a live
+// subscription that falls a little behind is still served from memory (one
+// further behind reads pages from the database, and batches them). About
+// 6 MiB of events of a kilobyte and a half.
+const tailSize = 4096
 
 // tail keeps the events of the latest commits in memory, by position, for
 // live subscriptions. Each subscription used to read every commit it was
