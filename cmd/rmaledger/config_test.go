@@ -9,7 +9,8 @@ import (
 // validConfig is the defaults conf would fill in.
 func validConfig() config {
 	return config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, MaxInFlight: 256, OverloadWait: 100 * time.Millisecond,
-		ShutdownTimeout: 20 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+		ShutdownTimeout: 20 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		MemoryLimit: "192MiB"}
 }
 
 // TestEventStoreURLValidation: the connection strings the README and
