@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -232,6 +233,29 @@ const End = ^uint64(0)
 type Filter struct {
 	StreamPrefixes []string
 	TypePrefixes   []string
+}
+
+// Selects reports whether the filter selects an event of the stream and
+// type: no system stream or type, and a match in each list of prefixes that
+// is given. Stores that filter in memory use it; the embedded store's
+// queries say the same in SQL.
+func (f Filter) Selects(stream, typ string) bool {
+	if strings.HasPrefix(stream, "$") || strings.HasPrefix(typ, "$") {
+		return false
+	}
+	return matchesAny(stream, f.StreamPrefixes) && matchesAny(typ, f.TypePrefixes)
+}
+
+func matchesAny(s string, prefixes []string) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscription delivers events of $all, in order, after a position.

@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/rmaledger/rmaledger/eventstore"
@@ -80,7 +79,7 @@ func (t *tail) read(after, upTo uint64, max int, filter eventstore.Filter) (even
 		if ev.Position.Commit != p {
 			return nil, false // not committed yet, or overwritten meanwhile
 		}
-		if !selects(filter, ev) {
+		if !filter.Selects(ev.Stream, ev.Type) { // readAll's WHERE clause
 			continue
 		}
 		ev.Data = append([]byte(nil), ev.Data...)
@@ -88,25 +87,4 @@ func (t *tail) read(after, upTo uint64, max int, filter eventstore.Filter) (even
 		events = append(events, ev)
 	}
 	return events, true
-}
-
-// selects is readAll's WHERE clause: no system streams or types, and a
-// match in each list of prefixes that is given.
-func selects(f eventstore.Filter, ev eventstore.RecordedEvent) bool {
-	if strings.HasPrefix(ev.Stream, "$") || strings.HasPrefix(ev.Type, "$") {
-		return false
-	}
-	return matchesAny(ev.Stream, f.StreamPrefixes) && matchesAny(ev.Type, f.TypePrefixes)
-}
-
-func matchesAny(s string, prefixes []string) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }

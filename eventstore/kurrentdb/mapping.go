@@ -125,27 +125,6 @@ func serverFilter(f eventstore.Filter) *kdb.SubscriptionFilter {
 	}
 }
 
-// matches applies the whole filter: no system stream or type, and a match in
-// each prefix list that is given.
-func matches(f eventstore.Filter, stream, typ string) bool {
-	if strings.HasPrefix(stream, "$") || strings.HasPrefix(typ, "$") {
-		return false
-	}
-	return matchesAny(stream, f.StreamPrefixes) && matchesAny(typ, f.TypePrefixes)
-}
-
-func matchesAny(s string, prefixes []string) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // clientError splits an error from the client into its code and cause. The
 // client's *Error cannot be built outside its package, so the mappings below
 // take the parts, which tests can supply.

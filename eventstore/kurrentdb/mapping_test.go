@@ -133,38 +133,6 @@ func TestServerFilter(t *testing.T) {
 	}
 }
 
-func TestMatches(t *testing.T) {
-	claims := eventstore.Filter{StreamPrefixes: []string{"claim-", "sla-"}}
-	opened := eventstore.Filter{TypePrefixes: []string{"claim.opened"}}
-	both := eventstore.Filter{StreamPrefixes: []string{"claim-"}, TypePrefixes: []string{"claim.opened"}}
-	system := eventstore.Filter{StreamPrefixes: []string{"$"}, TypePrefixes: []string{"$"}}
-	tests := []struct {
-		filter      eventstore.Filter
-		stream, typ string
-		want        bool
-	}{
-		{eventstore.Filter{}, "claim-1", "claim.opened.v1", true},
-		{eventstore.Filter{}, "$stats-127.0.0.1:2113", "$statsCollected", false},
-		{eventstore.Filter{}, "$$claim-1", "claim.opened.v1", false}, // system stream, user type
-		{eventstore.Filter{}, "claim-1", "$streamDeleted", false},    // user stream, system type
-		{claims, "claim-1", "x", true},
-		{claims, "sla-1", "x", true},
-		{claims, "claims-1", "x", false},
-		{claims, "other-1", "x", false},
-		{opened, "anything", "claim.opened.v1", true},
-		{opened, "anything", "claim.closed.v1", false},
-		{both, "claim-1", "claim.opened.v1", true},
-		{both, "claim-1", "claim.closed.v1", false},
-		{both, "other-1", "claim.opened.v1", false},
-		{system, "$stats", "$statsCollected", false}, // never, even when asked for
-	}
-	for _, tt := range tests {
-		if got := matches(tt.filter, tt.stream, tt.typ); got != tt.want {
-			t.Errorf("matches(%+v, %q, %q) = %v, want %v", tt.filter, tt.stream, tt.typ, got, tt.want)
-		}
-	}
-}
-
 func TestWrongExpected(t *testing.T) {
 	// The causes below are what client v1.4.1 builds from the server's answer.
 	tests := []struct {

@@ -461,7 +461,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int,
 		cursor := newCursor(after)
 		for {
 			n, err := readAllPage(ctx, c, cursor, page, func(rec *kdb.RecordedEvent) bool {
-				if matches(filter, rec.StreamID, rec.EventType) {
+				if filter.Selects(rec.StreamID, rec.EventType) {
 					out = append(out, recordedEvent(rec))
 				}
 				return len(out) < max

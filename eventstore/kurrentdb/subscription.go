@@ -194,7 +194,7 @@ func (sub *subscription) pump(ksub *kdb.Subscription, cur *cursor) (progressed b
 			if rec == nil || !cur.advance(eventPosition(rec.Position)) {
 				continue
 			}
-			if !matches(sub.filter, rec.StreamID, rec.EventType) {
+			if !sub.filter.Selects(rec.StreamID, rec.EventType) {
 				continue
 			}
 			select {
