@@ -116,11 +116,10 @@ func decodeItem(rec eventstore.RecordedEvent) item {
 // goccy/go-json, in about half the time of encoding/json
 // (BenchmarkEncodeState: 8 against 15 us for a closed claim's state); a
 // state is encoded once per claim per commit live, and once per claim in a
-// rebuild. The bytes may differ from
-// encoding/json's (goccy does not honour omitzero, so it writes some zero
-// values encoding/json leaves out), but what they decode to, with
-// encoding/json as every reader does, is the same value:
-// TestFastEncodeAgrees checks it on every path of the fixtures.
+// rebuild. The bytes may differ from encoding/json's (goccy does not honour
+// omitzero, so it writes some zero values encoding/json leaves out), but
+// what they decode to, with encoding/json as every reader does, is the
+// same value: TestFastEncodeAgrees checks it on every path of the fixtures.
 func encodeJSON(v any) ([]byte, error) {
 	return gojson.Marshal(v)
 }
