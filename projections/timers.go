@@ -1,11 +1,11 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/rmaledger/rmaledger/domain"
@@ -31,7 +31,7 @@ type timersModel struct {
 }
 
 // timersSchema changes with the table layout or the fold.
-const timersSchema = "timers-2"
+const timersSchema = "timers-3" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks
 
 func (m timersModel) policies() *domain.PolicyBook {
 	if m.book == nil {
@@ -58,9 +58,12 @@ func (timersModel) tables(gen int64) []string { return []string{clocksTable(gen)
 // paused) clock, for the timer list and the timer process; a clock's row
 // goes when the clock stops, so the table and its indexes stay the size of
 // the work in progress rather than of the history, and a rebuild writes a
-// row per claim plus one per open clock. Times are Unix nanoseconds; due_at
-// and soon_at are 0 for a paused clock. clock holds the whole domain.Clock,
-// with its times in the policy's zone.
+// row per claim plus one per open clock. A clock's row holds the clock
+// alone; the claim's columns (number, status, version, position) are read
+// from its sla_clocks row, so that an event that leaves a clock as it was
+// rewrites no row of sla_timers or its indexes. Times are Unix nanoseconds;
+// due_at and soon_at are 0 for a paused clock. clock holds the whole
+// domain.Clock, with its times in the policy's zone.
 func (timersModel) create(gen int64) []string {
 	return []string{
 		`CREATE TABLE ` + clocksTable(gen) + ` (
@@ -76,16 +79,10 @@ func (timersModel) create(gen int64) []string {
 		`CREATE TABLE ` + timersTable(gen) + ` (
 		claim_id        TEXT    NOT NULL,
 		clock_name      TEXT    NOT NULL,
-		number          TEXT    NOT NULL,
-		claim_status    TEXT    NOT NULL,
-		claim_version   INTEGER NOT NULL,
 		status          TEXT    NOT NULL,
 		due_at          INTEGER NOT NULL,
 		soon_at         INTEGER NOT NULL,
 		breach_recorded INTEGER NOT NULL,
-		policy_version  TEXT    NOT NULL,
-		commit_pos      INTEGER NOT NULL,
-		prepare_pos     INTEGER NOT NULL,
 		clock           BLOB    NOT NULL,
 		PRIMARY KEY (claim_id, clock_name)
 	) STRICT`,
@@ -104,18 +101,29 @@ func (timersModel) indexes(gen int64) []string {
 
 // timerEntry is a claim folded up to (not including) revision next: its
 // state (working copy, never stored), its clocks and the policy governing
-// it, and which of its clocks have a row in sla_timers.
+// it, and the rows its clocks have in sla_timers.
 type timerEntry struct {
 	state    domain.State
 	clocks   domain.Clocks
 	policy   domain.Policy
 	next     uint64
 	position eventstore.Position
-	// rows names the clocks with a row in sla_timers; only when rowsKnown,
-	// which a claim refolded after eviction is not (its rows are then
-	// replaced wholesale).
-	rows      []string
+	// rows are the clocks with a row in sla_timers, as written; only when
+	// rowsKnown, which a claim refolded after eviction is not (its rows are
+	// then replaced wholesale). A slice, replaced and never changed in
+	// place: entries are copied.
+	rows      []timerRow
 	rowsKnown bool
+}
+
+// row returns the clock's row as written, if it has one.
+func (e *timerEntry) row(name string) (timerRow, bool) {
+	for _, r := range e.rows {
+		if r.name == name {
+			return r, true
+		}
+	}
+	return timerRow{}, false
 }
 
 type timerTables struct {
@@ -134,16 +142,18 @@ type encodedClaim struct {
 	entry           *timerEntry
 	clocks          []byte
 	commit, prepare int64
-	open            []timerRow
-	closed          []string // clocks whose rows go
+	open            []timerRow // every open clock's row
+	changed         []timerRow // those of open whose rows must be written
+	closed          []string   // clocks whose rows go
 	replaceAll      bool
 }
 
-// timerRow is one open clock's row, encoded.
+// timerRow is one open clock's row, encoded. Its columns are all functions
+// of the clock, so equal clock bytes mean an equal row.
 type timerRow struct {
-	name, number, claimStatus, status, policy   string
-	version, due, soon, breach, commit, prepare int64
-	clock                                       []byte
+	name, status      string
+	due, soon, breach int64
+	clock             []byte
 }
 
 func (m timersModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, cacheSize int) (tableSet, error) {
@@ -162,13 +172,10 @@ func (m timersModel) open(ctx context.Context, db *database, store eventstore.St
 		ON CONFLICT (claim_id) DO UPDATE SET claim_status = excluded.claim_status, claim_version = excluded.claim_version,
 		policy_version = excluded.policy_version, commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos,
 		clocks = excluded.clocks`)
-	t.upsertTimer = prepare(`INSERT INTO ` + t.table + ` (claim_id, clock_name, number, claim_status,
-		claim_version, status, due_at, soon_at, breach_recorded, policy_version, commit_pos, prepare_pos, clock)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (claim_id, clock_name) DO UPDATE SET number = excluded.number, claim_status = excluded.claim_status,
-		claim_version = excluded.claim_version, status = excluded.status, due_at = excluded.due_at,
-		soon_at = excluded.soon_at, breach_recorded = excluded.breach_recorded, policy_version = excluded.policy_version,
-		commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos, clock = excluded.clock`)
+	t.upsertTimer = prepare(`INSERT INTO ` + t.table + ` (claim_id, clock_name, status, due_at, soon_at, breach_recorded, clock)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (claim_id, clock_name) DO UPDATE SET status = excluded.status, due_at = excluded.due_at,
+		soon_at = excluded.soon_at, breach_recorded = excluded.breach_recorded, clock = excluded.clock`)
 	t.deleteTimer = prepare(`DELETE FROM ` + t.table + ` WHERE claim_id = ? AND clock_name = ?`)
 	t.deleteTimers = prepare(`DELETE FROM ` + t.table + ` WHERE claim_id = ?`)
 	if err != nil {
@@ -254,7 +261,7 @@ func (t *timerTables) encode(n int) error {
 		}
 		for _, c := range e.clocks {
 			if !c.Open() {
-				if e.rowsKnown && slices.Contains(e.rows, c.Name) {
+				if _, ok := e.row(c.Name); ok && e.rowsKnown {
 					ec.closed = append(ec.closed, c.Name)
 				}
 				continue
@@ -263,10 +270,7 @@ func (t *timerTables) encode(n int) error {
 			if err != nil {
 				return fmt.Errorf("projections: timers: encode %s: %w", key, err)
 			}
-			row := timerRow{
-				name: c.Name, number: e.state.Number, claimStatus: string(e.state.Status), status: string(c.Status),
-				policy: e.policy.Version, version: e.state.Version, commit: commit, prepare: prepare, clock: clock,
-			}
+			row := timerRow{name: c.Name, status: string(c.Status), clock: clock}
 			if c.Status == domain.ClockRunning {
 				row.due, row.soon = c.DueAt.UnixNano(), c.SoonAt.UnixNano()
 			}
@@ -274,6 +278,9 @@ func (t *timerTables) encode(n int) error {
 				row.breach = 1
 			}
 			ec.open = append(ec.open, row)
+			if old, ok := e.row(c.Name); !ok || !e.rowsKnown || !bytes.Equal(old.clock, clock) {
+				ec.changed = append(ec.changed, row)
+			}
 		}
 		t.encoded = append(t.encoded, ec)
 	}
@@ -301,17 +308,14 @@ func (t *timerTables) flush(ctx context.Context, tx *sql.Tx) error {
 				return fail(err)
 			}
 		}
-		rows := make([]string, 0, len(ec.open))
-		for _, r := range ec.open {
-			if _, err := upsertTimer.ExecContext(ctx, ec.claimID, r.name, r.number, r.claimStatus, r.version, r.status,
-				r.due, r.soon, r.breach, r.policy, r.commit, r.prepare, r.clock); err != nil {
+		for _, r := range ec.changed {
+			if _, err := upsertTimer.ExecContext(ctx, ec.claimID, r.name, r.status, r.due, r.soon, r.breach, r.clock); err != nil {
 				return fail(err)
 			}
-			rows = append(rows, r.name)
 		}
-		if !ec.entry.rowsKnown || !slices.Equal(rows, ec.entry.rows) {
+		if !ec.entry.rowsKnown || len(ec.changed) > 0 || len(ec.closed) > 0 {
 			stored := *ec.entry
-			stored.rows, stored.rowsKnown = rows, true
+			stored.rows, stored.rowsKnown = ec.open, true
 			t.cache.put(ec.key, &stored)
 		}
 	}

@@ -71,7 +71,13 @@ type TimerPage struct {
 	At time.Time `json:"at"`
 }
 
-const timerColumns = `claim_id, clock_name, number, claim_status, claim_version, policy_version, commit_pos, prepare_pos, clock, due_at`
+// timerColumns and timersFrom select open clocks (t) with their claim's
+// columns (c): see timersModel.create.
+const timerColumns = `t.claim_id, t.clock_name, c.number, c.claim_status, c.claim_version, c.policy_version, c.commit_pos, c.prepare_pos, t.clock, t.due_at`
+
+func timersFrom(gen int64) string {
+	return timersTable(gen) + ` AS t JOIN ` + clocksTable(gen) + ` AS c ON c.claim_id = t.claim_id`
+}
 
 // Timers lists open SLA clocks from the timers read model.
 func (r *Runner) Timers(ctx context.Context, q TimerQuery) (TimerPage, error) {
@@ -104,16 +110,16 @@ func (r *Runner) Timers(ctx context.Context, q TimerQuery) (TimerPage, error) {
 	for _, s := range states {
 		switch s {
 		case domain.TimerRunning:
-			either = append(either, `(status = 'running' AND soon_at > ?)`)
+			either = append(either, `(t.status = 'running' AND t.soon_at > ?)`)
 			args = append(args, now)
 		case domain.TimerDueSoon:
-			either = append(either, `(status = 'running' AND soon_at <= ? AND due_at > ?)`)
+			either = append(either, `(t.status = 'running' AND t.soon_at <= ? AND t.due_at > ?)`)
 			args = append(args, now, now)
 		case domain.TimerBreached:
-			either = append(either, `(status = 'running' AND due_at <= ?)`)
+			either = append(either, `(t.status = 'running' AND t.due_at <= ?)`)
 			args = append(args, now)
 		case domain.TimerPaused:
-			either = append(either, `status = 'paused'`)
+			either = append(either, `t.status = 'paused'`)
 		default:
 			return TimerPage{}, fmt.Errorf("%w: state %q is not one of %s", ErrInvalidQuery, s, strings.Join(timerStates, ", "))
 		}
@@ -128,20 +134,20 @@ func (r *Runner) Timers(ctx context.Context, q TimerQuery) (TimerPage, error) {
 			marks[i] = "?"
 			args = append(args, c)
 		}
-		where = append(where, `clock_name IN (`+strings.Join(marks, ", ")+`)`)
+		where = append(where, `t.clock_name IN (`+strings.Join(marks, ", ")+`)`)
 	}
 	if q.Cursor != "" {
 		due, claim, clock, err := decodeTimerCursor(q.Cursor)
 		if err != nil {
 			return TimerPage{}, err
 		}
-		where = append(where, `(due_at > ? OR (due_at = ? AND (claim_id > ? OR (claim_id = ? AND clock_name > ?))))`)
+		where = append(where, `(t.due_at > ? OR (t.due_at = ? AND (t.claim_id > ? OR (t.claim_id = ? AND t.clock_name > ?))))`)
 		args = append(args, due, due, claim, claim, clock)
 	}
 	g, release := p.acquire()
 	defer release()
-	query := `SELECT ` + timerColumns + ` FROM ` + timersTable(g.number) + ` WHERE ` + strings.Join(where, ` AND `) +
-		` ORDER BY due_at, claim_id, clock_name LIMIT ?`
+	query := `SELECT ` + timerColumns + ` FROM ` + timersFrom(g.number) + ` WHERE ` + strings.Join(where, ` AND `) +
+		` ORDER BY t.due_at, t.claim_id, t.clock_name LIMIT ?`
 	args = append(args, limit+1)
 	items, dues, err := r.scanTimers(ctx, query, args, at)
 	if err != nil {
@@ -218,8 +224,8 @@ func (r *Runner) DueTimers(ctx context.Context, now time.Time, limit int) ([]Tim
 	}
 	g, release := p.acquire()
 	defer release()
-	items, _, err := r.scanTimers(ctx, `SELECT `+timerColumns+` FROM `+timersTable(g.number)+
-		` WHERE status = 'running' AND due_at <= ? AND breach_recorded = 0 ORDER BY due_at, claim_id, clock_name LIMIT ?`,
+	items, _, err := r.scanTimers(ctx, `SELECT `+timerColumns+` FROM `+timersFrom(g.number)+
+		` WHERE t.status = 'running' AND t.due_at <= ? AND t.breach_recorded = 0 ORDER BY t.due_at, t.claim_id, t.clock_name LIMIT ?`,
 		[]any{now.UnixNano(), limit}, now)
 	return items, err
 }

@@ -252,6 +252,22 @@ func TestTimerQueries(t *testing.T) {
 		t.Errorf("claim clocks %+v, %v", clocks, err)
 	}
 	same("breached after the answer", list(TimerQuery{States: []string{domain.TimerBreached}, At: at}), nil)
+	// The note left A's decision clock as it was, so its row was not
+	// written again; the claim's columns it is listed with still follow
+	// the claim.
+	page, err = r.Timers(ctx, TimerQuery{Clocks: []string{domain.ClockDecision}, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decision *Timer
+	for i := range page.Items {
+		if page.Items[i].ClaimID == a {
+			decision = &page.Items[i]
+		}
+	}
+	if decision == nil || decision.ClaimVersion != 3 || decision.Position != res.Position || decision.Number != clocks[0].Number {
+		t.Errorf("A's decision clock %+v, want claim version 3 at %s", decision, res.Position)
+	}
 
 	for name, q := range map[string]TimerQuery{
 		"unknown state":  {States: []string{"late"}},
