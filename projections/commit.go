@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rmaledger/rmaledger/eventstore"
 )
@@ -19,6 +20,7 @@ import (
 // commit together with its checkpoint.
 type committer struct {
 	db       *sql.DB
+	hook     func(took time.Duration, parts, events int) // Config.transactHook
 	requests chan *commitRequest
 	stopping chan struct{} // closed by close: take no more requests
 	done     chan struct{} // closed when run has answered every request it took
@@ -37,8 +39,8 @@ type commitRequest struct {
 	finished chan struct{}
 }
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, requests: make(chan *commitRequest, 16), stopping: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *sql.DB, hook func(time.Duration, int, int)) *committer {
+	c := &committer{db: db, hook: hook, requests: make(chan *commitRequest, 16), stopping: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -110,7 +112,15 @@ func (c *committer) run() {
 
 // run1 runs one merged transaction and answers its requests.
 func (c *committer) run1(batch []*commitRequest) {
+	start := time.Now()
 	c.transact(batch)
+	if c.hook != nil {
+		events := 0
+		for _, r := range batch {
+			events += r.events
+		}
+		c.hook(time.Since(start), len(batch), events)
+	}
 	for _, r := range batch {
 		close(r.finished)
 	}
