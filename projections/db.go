@@ -124,10 +124,10 @@ func (db *database) open(cfg Config) error {
 		// and the old cells must be zeroed, not left in free space for
 		// anyone with the file to read.
 		"secure_delete(1)",
-		// A savepoint's journal (each projection's part of a merged
-		// commit has one) and the sorter's spills stay in memory instead
-		// of a temporary file opened, written and closed per commit.
-		"temp_store(MEMORY)",
+		// temp_store stays FILE. MEMORY would spare a temporary file per
+		// merged commit (its savepoints' journal), but SQLite then keeps
+		// that journal and CREATE INDEX's sort in memory without bound, and
+		// a rebuild's index of a million trail rows is tens of MiB.
 	}}))
 	if err != nil {
 		return fmt.Errorf("projections: open %s: %w", db.path, err)
