@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -101,29 +100,37 @@ func (timersModel) indexes(gen int64) []string {
 
 // timerEntry is a claim folded up to (not including) revision next: its
 // state (working copy, never stored), its clocks and the policy governing
-// it, and the rows its clocks have in sla_timers.
+// it, and the clocks as its sla_timers rows were last written.
 type timerEntry struct {
 	state    domain.State
 	clocks   domain.Clocks
 	policy   domain.Policy
 	next     uint64
 	position eventstore.Position
-	// rows are the clocks with a row in sla_timers, as written; only when
-	// rowsKnown, which a claim refolded after eviction is not (its rows are
-	// then replaced wholesale). A slice, replaced and never changed in
-	// place: entries are copied.
-	rows      []timerRow
+	// written holds the clocks as the claim's rows were last written: its
+	// open clocks have rows, with these values. Only when rowsKnown, which
+	// a claim refolded after eviction is not (its rows are then replaced
+	// wholesale). EvolveClocks copies the slice before it changes a clock,
+	// so this costs no memory until the clocks change, and is never
+	// changed under it.
+	written   domain.Clocks
 	rowsKnown bool
 }
 
-// row returns the clock's row as written, if it has one.
-func (e *timerEntry) row(name string) (timerRow, bool) {
-	for _, r := range e.rows {
-		if r.name == name {
-			return r, true
-		}
+// rowOf reports whether the clock had a row when the claim was last
+// written, and whether that row holds the same clock.
+func (e *timerEntry) rowOf(c domain.Clock) (exists, same bool) {
+	if !e.rowsKnown {
+		return false, false
 	}
-	return timerRow{}, false
+	w, ok := e.written.Get(c.Name)
+	if !ok || !w.Open() {
+		return false, false
+	}
+	// Equal fields encode to equal rows; fields that differ only in
+	// representation (a time's location) cost a needless write, never a
+	// missed one.
+	return true, w == c
 }
 
 type timerTables struct {
@@ -142,14 +149,12 @@ type encodedClaim struct {
 	entry           *timerEntry
 	clocks          []byte
 	commit, prepare int64
-	open            []timerRow // every open clock's row
-	changed         []timerRow // those of open whose rows must be written
+	changed         []timerRow // open clocks whose rows are new or differ
 	closed          []string   // clocks whose rows go
 	replaceAll      bool
 }
 
-// timerRow is one open clock's row, encoded. Its columns are all functions
-// of the clock, so equal clock bytes mean an equal row.
+// timerRow is one open clock's row, encoded.
 type timerRow struct {
 	name, status      string
 	due, soon, breach int64
@@ -260,10 +265,14 @@ func (t *timerTables) encode(n int) error {
 			commit: commit, prepare: prepare, replaceAll: !e.rowsKnown,
 		}
 		for _, c := range e.clocks {
+			exists, same := e.rowOf(c)
 			if !c.Open() {
-				if _, ok := e.row(c.Name); ok && e.rowsKnown {
+				if exists {
 					ec.closed = append(ec.closed, c.Name)
 				}
+				continue
+			}
+			if same {
 				continue
 			}
 			clock, err := encodeJSON(c)
@@ -277,10 +286,7 @@ func (t *timerTables) encode(n int) error {
 			if !c.BreachRecordedAt.IsZero() {
 				row.breach = 1
 			}
-			ec.open = append(ec.open, row)
-			if old, ok := e.row(c.Name); !ok || !e.rowsKnown || !bytes.Equal(old.clock, clock) {
-				ec.changed = append(ec.changed, row)
-			}
+			ec.changed = append(ec.changed, row)
 		}
 		t.encoded = append(t.encoded, ec)
 	}
@@ -315,7 +321,7 @@ func (t *timerTables) flush(ctx context.Context, tx *sql.Tx) error {
 		}
 		if !ec.entry.rowsKnown || len(ec.changed) > 0 || len(ec.closed) > 0 {
 			stored := *ec.entry
-			stored.rows, stored.rowsKnown = ec.open, true
+			stored.written, stored.rowsKnown = stored.clocks, true
 			t.cache.put(ec.key, &stored)
 		}
 	}
