@@ -234,6 +234,15 @@ func (t *timerTables) fold(ctx context.Context, items []item) error {
 		if it.err != nil {
 			return eventError(Timers, it.rec, it.err)
 		}
+		if ok && t.cache.inPlace {
+			e, err := t.advance(*prev, it)
+			if err != nil {
+				return eventError(Timers, it.rec, err)
+			}
+			*prev = e
+			t.cache.fold(key, prev)
+			continue
+		}
 		next, err := t.advance(*prev, it)
 		if err != nil {
 			return eventError(Timers, it.rec, err)
@@ -242,6 +251,8 @@ func (t *timerTables) fold(ctx context.Context, items []item) error {
 	}
 	return nil
 }
+
+func (t *timerTables) foldInPlace(on bool) { t.cache.inPlace = on }
 
 // encode turns each chosen dirty claim into its clocks row and the rows of
 // its open clocks.
