@@ -85,7 +85,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 		busy                 time.Duration
 		transactions, events int
 	}
-	cfg.transactHook = func(took time.Duration, _, events int) {
+	cfg.transactHook = func(took time.Duration, events int) {
 		writer.Lock()
 		writer.busy += took
 		writer.transactions++

@@ -20,7 +20,7 @@ import (
 // commit together with its checkpoint.
 type committer struct {
 	db       *sql.DB
-	hook     func(took time.Duration, parts, events int) // Config.transactHook
+	hook     func(took time.Duration, events int) // Config.transactHook
 	requests chan *commitRequest
 	stopping chan struct{} // closed by close: take no more requests
 	done     chan struct{} // closed when run has answered every request it took
@@ -39,7 +39,7 @@ type commitRequest struct {
 	finished chan struct{}
 }
 
-func newCommitter(db *sql.DB, hook func(time.Duration, int, int)) *committer {
+func newCommitter(db *sql.DB, hook func(time.Duration, int)) *committer {
 	c := &committer{db: db, hook: hook, requests: make(chan *commitRequest, 16), stopping: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -119,7 +119,7 @@ func (c *committer) run1(batch []*commitRequest) {
 		for _, r := range batch {
 			events += r.events
 		}
-		c.hook(time.Since(start), len(batch), events)
+		c.hook(time.Since(start), events)
 	}
 	for _, r := range batch {
 		close(r.finished)

@@ -101,9 +101,9 @@ type Config struct {
 	// projection's visible checkpoint advances, and when.
 	publishHook func(projection string, pos eventstore.Position, at time.Time)
 	// transactHook, when set (by the lag benchmark), is told of each merged
-	// read-model transaction: how long it held the writer, how many
-	// projections' parts and events it carried.
-	transactHook func(took time.Duration, parts, events int)
+	// read-model transaction: how long it held the writer and how many
+	// events it applied.
+	transactHook func(took time.Duration, events int)
 	// only, when set (by benchmarks), names the projections the Runner
 	// runs; the others are left out.
 	only []string
