@@ -103,23 +103,38 @@ type trailTables struct {
 	table    string
 	staged   []trailRow // folded, not yet written
 	flushing int        // how many of staged the next flush writes
-	insert   *sql.Stmt  // writer
-	rewrite  *sql.Stmt  // writer: a summary and reason, on erasure
-	store    eventstore.Store
+	// inserts[i] inserts insertSizes[i] rows in one statement (writer): a
+	// statement's own cost, binding aside, is paid per statement instead
+	// of per row, and the trail writes a row per event.
+	inserts []*sql.Stmt
+	args    []any     // flush's scratch
+	rewrite *sql.Stmt // writer: a summary and reason, on erasure
+	store   eventstore.Store
 }
+
+// insertSizes are the rows per INSERT statement, largest first: a flush
+// writes its rows in as few statements of these sizes as it can.
+var insertSizes = []int{64, 16, 4, 1}
+
+// trailColumns is how many columns an insert sets per row.
+const trailColumns = 14
 
 func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, _ int) (tableSet, error) {
 	t := &trailTables{table: auditTrailTable(gen), store: store}
-	var err error
-	t.insert, err = db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (commit_pos, prepare_pos, claim_id, revision,
+	row := "(" + strings.Repeat("?, ", trailColumns-1) + "?)"
+	for _, n := range insertSizes {
+		st, err := db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (commit_pos, prepare_pos, claim_id, revision,
 		number, event_id, event_type, action, actor, role, occurred_at, recorded_at, summary, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
+		VALUES `+strings.Repeat(row+", ", n-1)+row)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		t.inserts = append(t.inserts, st)
 	}
-	t.rewrite, err = db.w.PrepareContext(ctx, `UPDATE `+t.table+` SET summary = ?, reason = ? WHERE claim_id = ? AND revision = ?`)
-	if err != nil {
-		t.insert.Close()
+	var err error
+	if t.rewrite, err = db.w.PrepareContext(ctx, `UPDATE `+t.table+` SET summary = ?, reason = ? WHERE claim_id = ? AND revision = ?`); err != nil {
+		t.close()
 		return nil, err
 	}
 	return t, nil
@@ -178,23 +193,49 @@ func (t *trailTables) encode(n int) error {
 	return nil
 }
 
+// flush inserts the rows in order, an erasure's rewrites right after its
+// own row.
 func (t *trailTables) flush(ctx context.Context, tx *sql.Tx) error {
-	insert := tx.StmtContext(ctx, t.insert)
-	for _, r := range t.staged[:t.flushing] {
-		if _, err := insert.ExecContext(ctx, r.commit, r.prepare, r.claimID, int64(r.revision), r.number, r.eventID,
-			r.eventType, r.action, r.actor, r.role, r.occurredAt, r.recordedAt, r.summary, r.reason); err != nil {
-			return fmt.Errorf("projections: audit trail: write %s@%d: %w", r.claimID, r.revision, err)
+	rows := t.staged[:t.flushing]
+	for len(rows) > 0 {
+		n := 1
+		for n < len(rows) && len(rows[n-1].rewrites) == 0 {
+			n++
 		}
-		if len(r.rewrites) == 0 {
-			continue
+		if err := t.insert(ctx, tx, rows[:n]); err != nil {
+			return err
 		}
-		rewrite := tx.StmtContext(ctx, t.rewrite)
-		for _, w := range r.rewrites {
-			if _, err := rewrite.ExecContext(ctx, w.summary, w.reason, r.claimID, int64(w.revision)); err != nil {
-				return fmt.Errorf("projections: audit trail: erase %s@%d: %w", r.claimID, w.revision, err)
+		last := rows[n-1]
+		for _, w := range last.rewrites {
+			if _, err := tx.StmtContext(ctx, t.rewrite).ExecContext(ctx, w.summary, w.reason, last.claimID, int64(w.revision)); err != nil {
+				return fmt.Errorf("projections: audit trail: erase %s@%d: %w", last.claimID, w.revision, err)
 			}
 		}
+		rows = rows[n:]
 	}
+	return nil
+}
+
+// insert inserts rows with the fewest statements of insertSizes.
+func (t *trailTables) insert(ctx context.Context, tx *sql.Tx, rows []trailRow) error {
+	for len(rows) > 0 {
+		i := 0
+		for insertSizes[i] > len(rows) {
+			i++
+		}
+		chunk := rows[:insertSizes[i]]
+		t.args = t.args[:0]
+		for _, r := range chunk {
+			t.args = append(t.args, r.commit, r.prepare, r.claimID, int64(r.revision), r.number, r.eventID,
+				r.eventType, r.action, r.actor, r.role, r.occurredAt, r.recordedAt, r.summary, r.reason)
+		}
+		if _, err := tx.StmtContext(ctx, t.inserts[i]).ExecContext(ctx, t.args...); err != nil {
+			first, last := chunk[0], chunk[len(chunk)-1]
+			return fmt.Errorf("projections: audit trail: write %s@%d .. %s@%d: %w", first.claimID, first.revision, last.claimID, last.revision, err)
+		}
+		rows = rows[len(chunk):]
+	}
+	clear(t.args) // keep no strings of written rows alive
 	return nil
 }
 
@@ -248,7 +289,15 @@ func (t *trailTables) discard() {
 	t.staged, t.flushing = nil, 0
 }
 
-func (t *trailTables) close() error { return errors.Join(t.insert.Close(), t.rewrite.Close()) }
+func (t *trailTables) close() error {
+	var errs []error
+	for _, s := range append(t.inserts, t.rewrite) {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // TrailQuery selects audit trail entries. Filters combine with AND; empty
 // ones are ignored.
