@@ -156,6 +156,12 @@ func (s *Service) remember(ctx context.Context, id uuid.UUID, h history, data []
 	if s.cache == nil {
 		return nil
 	}
+	_, tells := s.store.(eventstore.DuplicateReporter)
+	if keyed && tells && res.Duplicate {
+		// Another append of the same request's events was first.
+		s.cache.forget(id)
+		return errNotOurs
+	}
 	n := len(data)
 	first := res.NextExpectedRevision + 1 - uint64(n)
 	records := make([]eventstore.RecordedEvent, n)
@@ -167,12 +173,7 @@ func (s *Service) remember(ctx context.Context, id uuid.UUID, h history, data []
 	// position is ever answered (replay, Claim), and a request's events are
 	// appended together.
 	records[n-1].Position = res.Position
-	if _, tells := s.store.(eventstore.DuplicateReporter); keyed && tells && res.Duplicate {
-		// Another append of the same request's events was first.
-		s.cache.forget(id)
-		return errNotOurs
-	}
-	if _, tells := s.store.(eventstore.DuplicateReporter); keyed && !tells {
+	if keyed && !tells {
 		// Event IDs derived from the key: were these events written by us?
 		// A store that cannot say must be asked what it holds.
 		stored, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, res.NextExpectedRevision, 1)

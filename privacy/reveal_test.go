@@ -18,12 +18,7 @@ import (
 // failing every read after it.
 func TestRevealOpensErasesAndReportsAlterations(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := embedded.Open(dir, embedded.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, dir := openEmbedded(t)
 	c := NewCodec(openStore(t, dir))
 	appendReg := func(name, phone string, tamper bool) string {
 		id, _ := c.CustomerID(ctx, phone)
@@ -93,12 +88,7 @@ func TestRevealOpensErasesAndReportsAlterations(t *testing.T) {
 // an unbuffered channel made every wait look like none.
 func TestRevealingSubscriptionShowsWhatWaits(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := embedded.Open(dir, embedded.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, dir := openEmbedded(t)
 	for range 10 {
 		if _, err := store.Append(ctx, "claim-"+uuid.NewString(), eventstore.NoStream,
 			eventstore.EventData{ID: uuid.New(), Type: "claim.note_added.v1", Data: []byte(`{"text":"x"}`)}); err != nil {
@@ -117,4 +107,17 @@ func TestRevealingSubscriptionShowsWhatWaits(t *testing.T) {
 	if n := len(sub.Events()); n != 10 {
 		t.Fatalf("%d of 10 events wait visibly in the subscription", n)
 	}
+}
+
+// openEmbedded opens an embedded store in a fresh directory, closed when the
+// test ends; the directory is returned for the key store beside it.
+func openEmbedded(t *testing.T) (*embedded.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store, dir
 }

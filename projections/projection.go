@@ -277,7 +277,8 @@ func (p *projection) write(ctx context.Context, tx *sql.Tx, g *generation, last 
 }
 
 // uninterruptible keeps ctx's values but not its cancellation, for the
-// statements of a read model's writes. The SQLite driver starts a goroutine
+// statements of a read model's writes (and the status lookup's read by
+// primary key). The SQLite driver starts a goroutine
 // per statement to watch a cancellable context (a tenth of an audit trail
 // row's cost in a rebuild, one row per event); a write's statements take
 // microseconds each, so cancellation is checked between transactions and

@@ -430,6 +430,15 @@ type lagEvent struct {
 	created time.Time
 }
 
+// afterPosition orders lagEvents against a checkpoint for a binary search
+// that finds the first event after it.
+func afterPosition(e lagEvent, p eventstore.Position) int {
+	if e.pos.Compare(p) <= 0 {
+		return -1
+	}
+	return 1
+}
+
 // refreshLag updates w and the lag gauges. The gauges mean what Status
 // reports (claim events after the checkpoint, capped at LagScanLimit; the
 // age of the oldest), with one difference: while the slowest projection is
@@ -450,12 +459,7 @@ func (r *Runner) refreshLag(ctx context.Context, w *lagWindow) error {
 		w.events, w.read = w.events[:0], low
 	} else {
 		// Forget what every projection has applied.
-		applied, _ := slices.BinarySearchFunc(w.events, low, func(e lagEvent, p eventstore.Position) int {
-			if e.pos.Compare(p) <= 0 {
-				return -1
-			}
-			return 1
-		})
+		applied, _ := slices.BinarySearchFunc(w.events, low, afterPosition)
 		w.events = append(w.events[:0], w.events[applied:]...)
 	}
 	w.floor = low
@@ -474,12 +478,7 @@ func (r *Runner) refreshLag(ctx context.Context, w *lagWindow) error {
 		w.read = recs[len(recs)-1].Position
 	}
 	for i, p := range r.projections {
-		first, _ := slices.BinarySearchFunc(w.events, checkpoints[i], func(e lagEvent, p eventstore.Position) int {
-			if e.pos.Compare(p) <= 0 {
-				return -1
-			}
-			return 1
-		})
+		first, _ := slices.BinarySearchFunc(w.events, checkpoints[i], afterPosition)
 		lag, seconds := len(w.events)-first, 0.0
 		if lag > 0 {
 			seconds = max(0, time.Since(w.events[first].created).Seconds())

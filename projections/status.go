@@ -431,11 +431,12 @@ func (q *statusQueries) find(ctx context.Context, number, phone string) ([]byte,
 		hash []byte
 		view []byte
 	)
-	// The query runs without ctx's cancellation: a read by primary key
-	// takes microseconds, while a cancellable context costs two goroutines
-	// per query (database/sql's and the driver's, each waiting to interrupt
-	// it), which at a thousand lookups a second cost more than the reads.
-	err := t.get.QueryRowContext(context.WithoutCancel(ctx), number).Scan(&hash, &view)
+	// The query runs without ctx's cancellation (see uninterruptible): a
+	// read by primary key takes microseconds, while a cancellable context
+	// costs two goroutines per query (database/sql's and the driver's, each
+	// waiting to interrupt it), which at a thousand lookups a second cost
+	// more than the reads.
+	err := t.get.QueryRowContext(uninterruptible(ctx), number).Scan(&hash, &view)
 	found := err == nil
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
