@@ -104,6 +104,10 @@ type Config struct {
 	// read-model transaction: how long it held the writer and how many
 	// events it applied.
 	transactHook func(took time.Duration, events int)
+	// walLimit is how large the read models' WAL may grow, in bytes,
+	// before the writer checkpoints it itself (see database.open); tests
+	// lower it.
+	walLimit int
 	// only, when set (by benchmarks), names the projections the Runner
 	// runs; the others are left out.
 	only []string
@@ -144,6 +148,8 @@ const (
 	DefaultReadConns          = 4
 	DefaultBusyTimeout        = 5 * time.Second
 	DefaultCheckpointInterval = 100 * time.Millisecond
+
+	defaultWALLimit = 64 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -175,6 +181,7 @@ func (c *Config) setDefaults() {
 	setInt(&c.ReadConns, DefaultReadConns)
 	setDuration(&c.BusyTimeout, DefaultBusyTimeout)
 	setDuration(&c.CheckpointInterval, DefaultCheckpointInterval)
+	setInt(&c.walLimit, defaultWALLimit)
 }
 
 // Validate reports every invalid field at once.

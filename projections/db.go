@@ -67,6 +67,10 @@ const (
 	rebuildCacheKiB = 64 << 10
 )
 
+// walPageSize is SQLite's default page size, which the read models keep;
+// walLimit (Config) is given in bytes, wal_autocheckpoint in pages.
+const walPageSize = 4096
+
 // rebuilding gives the writer the rebuild's page cache until release is
 // called; rebuilds may overlap, and the last to end shrinks it back.
 func (db *database) rebuilding(ctx context.Context) (release func()) {
@@ -117,8 +121,17 @@ func (db *database) open(cfg Config) error {
 		fmt.Sprintf("cache_size(-%d)", liveCacheKiB), // see rebuilding
 		// WAL checkpoints (copying the log into the database, with an
 		// fsync) run in the background (checkpointer), not inside
-		// whichever handler's commit happens to cross the threshold.
-		"wal_autocheckpoint(0)",
+		// whichever handler's commit happens to cross a small threshold.
+		// The background checkpoints alone do not bound the log, though:
+		// SQLite starts the WAL over only when a transaction begins with
+		// every frame copied, and a writer that is never idle (a catch-up,
+		// a rebuild, a steady 2,000 events/s) always has frames the last
+		// checkpoint did not see, so the log grew by 80 MB a second. Past
+		// walLimit the writer's own commit checkpoints what is left (the
+		// background has copied most of it), the next transaction starts
+		// the log over, and the file is cut back to walLimit.
+		fmt.Sprintf("wal_autocheckpoint(%d)", cfg.walLimit/walPageSize),
+		fmt.Sprintf("journal_size_limit(%d)", cfg.walLimit),
 		// Read models hold customers' personal data in the clear; once a
 		// customer is erased (package privacy) the rows are rewritten,
 		// and the old cells must be zeroed, not left in free space for

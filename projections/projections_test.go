@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -622,4 +624,40 @@ func TestRebuildEnlargesThePageCacheWhileItRuns(t *testing.T) {
 	if got := cacheKiB(); got != liveCacheKiB {
 		t.Errorf("after the rebuild: %d KiB, want %d", got, liveCacheKiB)
 	}
+}
+
+// TestWALStaysBoundedUnderSustainedWrites catches up, then rebuilds, a log
+// with no background checkpoints at all: the writer is never idle long
+// enough for them to let SQLite start the WAL over, which is what a long
+// catch-up or a steady high rate look like. The writer's own checkpoints
+// must keep the WAL near Config.walLimit.
+func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
+	w := newWorld(t)
+	fill(t, w.store, 0, 600)
+	cfg := testConfig(t.TempDir())
+	cfg.CheckpointInterval = time.Hour
+	cfg.BatchSize = 32
+	cfg.walLimit = 1 << 20
+	// Unbounded, this log leaves a WAL of about 12 MiB after the catch-up
+	// and 28 MiB after the rebuild; bounded, 1.5 to 3.4 MiB. The bound
+	// allows for the transaction that crosses the limit, which in a
+	// rebuild holds thousands of rows.
+	const bound = 5 << 20
+	checkWAL := func(after string) {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(cfg.Dir, dbFile+"-wal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > bound {
+			t.Errorf("after the %s the WAL is %d bytes, want at most %d", after, fi.Size(), bound)
+		}
+	}
+	r := startRunner(t, w.store, cfg)
+	waitFor(t, r, w.head())
+	checkWAL("catch-up")
+	if err := r.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkWAL("rebuild")
 }
