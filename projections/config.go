@@ -108,6 +108,11 @@ type Config struct {
 	// before the writer checkpoints it itself (see database.open); tests
 	// lower it.
 	walLimit int
+	// dropChunk is how many rows a transaction deletes when a replaced
+	// generation is dropped (see projection.emptyTable); dropHook, when set
+	// (by tests), runs after each such transaction.
+	dropChunk int
+	dropHook  func(projection string)
 	// only, when set (by benchmarks), names the projections the Runner
 	// runs; the others are left out.
 	only []string
@@ -149,7 +154,8 @@ const (
 	DefaultBusyTimeout        = 5 * time.Second
 	DefaultCheckpointInterval = 100 * time.Millisecond
 
-	defaultWALLimit = 64 << 20
+	defaultWALLimit  = 64 << 20
+	defaultDropChunk = 200
 )
 
 func (c *Config) setDefaults() {
@@ -182,6 +188,7 @@ func (c *Config) setDefaults() {
 	setDuration(&c.BusyTimeout, DefaultBusyTimeout)
 	setDuration(&c.CheckpointInterval, DefaultCheckpointInterval)
 	setInt(&c.walLimit, defaultWALLimit)
+	setInt(&c.dropChunk, defaultDropChunk)
 }
 
 // Validate reports every invalid field at once.

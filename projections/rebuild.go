@@ -40,6 +40,9 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 	stop := context.AfterFunc(r.life, cancel)
 	defer stop()
 
+	r.mu.Lock()
+	live := r.started
+	r.mu.Unlock()
 	var builds []*build
 	defer func() {
 		for _, b := range builds {
@@ -51,6 +54,7 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 		if err != nil {
 			return err
 		}
+		b.live = live
 		builds = append(builds, b)
 	}
 	start := time.Now()
@@ -63,7 +67,39 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 		}
 		errs[i] = b.finish(ctx, start)
 	}
+	r.dropReplaced(builds, live)
 	return errors.Join(errs...)
+}
+
+// dropReplaced drops the generations the builds replaced. With live
+// delivery running, that is done after Rebuild returns, in the background,
+// a chunk of rows per transaction (dropTables): emptying tables the size of
+// the ones just built takes a while, and nothing waits on it. Close stops
+// it, and the next start drops what is left.
+func (r *Runner) dropReplaced(builds []*build, live bool) {
+	var drops []func(context.Context)
+	for _, b := range builds {
+		if b.replaced == 0 {
+			continue
+		}
+		p, number := b.p, b.replaced
+		drops = append(drops, func(ctx context.Context) {
+			if err := p.dropTables(ctx, number, live); err != nil {
+				p.log.Error("cannot drop the replaced generation; the next start will", "generation", number, "err", err)
+			}
+		})
+	}
+	if !live {
+		for _, drop := range drops {
+			drop(context.Background())
+		}
+		return
+	}
+	r.work.Go(func() { // Rebuild's own share of r.work is still held
+		for _, drop := range drops {
+			drop(r.life)
+		}
+	})
 }
 
 // build is a rebuild of one projection in progress: its new generation,
@@ -79,6 +115,11 @@ type build struct {
 	parts    []tableSet
 	events   int
 	switched bool
+	// live: the Runner's live delivery runs (dropTables empties the tables
+	// this build abandons or replaces in chunks). replaced is the
+	// generation the switch replaced, for dropReplaced to drop.
+	live     bool
+	replaced int64
 }
 
 // claimLocal is implemented by a model whose rows and fold depend on each
@@ -316,8 +357,8 @@ func (p *projection) writeBack(ctx context.Context, g *generation, t tableSet, n
 
 // finish switches the projection to the rebuilt generation: it pauses live
 // delivery (the active generation's write lock), applies what arrived
-// during the rebuild, flips the active flag in one UPDATE, and drops the old
-// tables once no query reads them.
+// during the rebuild, flips the active flag in one UPDATE, and retires the
+// old tables once no query reads them, for dropReplaced to drop.
 func (b *build) finish(ctx context.Context, start time.Time) error {
 	p, ng := b.p, b.g
 	if err := p.createIndexes(ctx, ng.number); err != nil {
@@ -352,9 +393,7 @@ func (b *build) finish(ctx context.Context, start time.Time) error {
 	old.retired = true
 	old.readMu.Unlock()
 	old.tables.close()
-	if err := p.dropTables(context.WithoutCancel(ctx), old.number); err != nil {
-		p.log.Error("cannot drop the replaced generation", "generation", old.number, "err", err)
-	}
+	b.replaced = old.number
 	p.resumeAfterFailure()
 	return nil
 }
@@ -367,7 +406,7 @@ func (b *build) abandon() {
 	b.closeParts()
 	b.g.tables.close()
 	b.g.writeMu.Unlock()
-	if err := b.p.dropTables(context.Background(), b.g.number); err != nil {
+	if err := b.p.dropTables(context.Background(), b.g.number, b.live); err != nil {
 		b.p.log.Error("cannot drop an abandoned rebuild", "generation", b.g.number, "err", err)
 	}
 	b.p.rebuilding.Store(false)
