@@ -84,7 +84,11 @@ func (r *Runner) dropReplaced(builds []*build, live bool) {
 		}
 		p, number := b.p, b.replaced
 		drops = append(drops, func(ctx context.Context) {
-			if err := p.dropTables(ctx, number, live); err != nil {
+			switch err := p.dropTables(ctx, number, live); {
+			case err == nil:
+			case ctx.Err() != nil:
+				p.log.Info("closing: the replaced generation is dropped at the next start", "generation", number)
+			default:
 				p.log.Error("cannot drop the replaced generation; the next start will", "generation", number, "err", err)
 			}
 		})
