@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -732,4 +733,56 @@ func TestRebuildDropsTheOldTablesWithoutHoldingUpLiveDelivery(t *testing.T) {
 		}
 	}
 	sameClaims(t, w, r, claims)
+}
+
+// TestCloseStopsTheDropOfReplacedTables closes the Runner while a rebuild's
+// replaced tables are being emptied: Close must not wait for the whole
+// drop, and the next start drops what is left.
+func TestCloseStopsTheDropOfReplacedTables(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig(t.TempDir())
+	cfg.dropChunk = 1
+	inDrop := make(chan struct{})
+	var once sync.Once
+	cfg.dropHook = func(string) {
+		once.Do(func() { close(inDrop) })
+		time.Sleep(time.Millisecond) // a drop that would take seconds
+	}
+	r, err := New(w.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	claims := w.register(0, 20)
+	waitFor(t, r, w.head())
+	if err := r.Rebuild(context.Background(), AuditTrail); err != nil {
+		t.Fatal(err)
+	}
+	<-inDrop
+	replaced := r.byName[AuditTrail].active.Load().number - 1
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	count := func(db *sql.DB) (n int) {
+		if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, AuditTrail, replaced).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if count(file) != 1 {
+		t.Fatal("the drop was not under way at Close: this test shows nothing")
+	}
+	cfg.dropHook = nil
+	again := startRunner(t, w.store, cfg)
+	if count(again.db.w) != 0 {
+		t.Fatalf("after a restart, generation %d of the audit trail is still there", replaced)
+	}
+	sameClaims(t, w, again, claims)
 }
