@@ -140,6 +140,10 @@ type ProjectionStatus struct {
 }
 
 func (s *server) projectionStatus(c *echo.Context) error {
+	return s.writeProjectionStatus(c, http.StatusOK)
+}
+
+func (s *server) writeProjectionStatus(c *echo.Context, code int) error {
 	statuses, err := s.cfg.Reads.Status(c.Request().Context())
 	if err != nil {
 		return err
@@ -155,19 +159,22 @@ func (s *server) projectionStatus(c *echo.Context) error {
 			Reason: health[st.Name].Reason, EventID: health[st.Name].EventID,
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"projections": out})
+	return c.JSON(code, map[string]any{"projections": out})
 }
 
-// rebuildProjection rebuilds one read model from position zero while the
-// live one keeps serving, then switches; it answers when the switch is done.
+// rebuildProjection starts rebuilding one read model from position zero
+// while the live one keeps serving, and answers 202 at once with the
+// projections' status: a rebuild of a large log takes minutes, longer than
+// a request may. GET /v1/admin/projections (the Location) then shows it
+// under way, and at the end its new generation or why it failed.
 func (s *server) rebuildProjection(c *echo.Context) error {
 	name := c.Param("name")
-	started := time.Now()
-	if err := s.cfg.Reads.Rebuild(c.Request().Context(), name); err != nil {
+	if err := s.cfg.Reads.StartRebuild(name); err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("projection rebuilt", "projection", name, "took", time.Since(started), "actor", actorOf(c).Name)
-	return s.projectionStatus(c)
+	s.cfg.Logger.Info("projection rebuild started", "projection", name, "actor", actorOf(c).Name)
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/admin/projections")
+	return s.writeProjectionStatus(c, http.StatusAccepted)
 }
 
 // readProblem maps the read side's errors; problemFor calls it.

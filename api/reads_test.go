@@ -1,9 +1,11 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadYourWrites(t *testing.T) {
@@ -107,14 +109,34 @@ func TestProjectionAdmin(t *testing.T) {
 		t.Errorf("unknown projection: %d", res.Code)
 	}
 	res := ts.do(http.MethodPost, "/v1/admin/projections/claims/rebuild", RoleAdmin, nil)
-	if res.Code != http.StatusOK || !strings.Contains(string(res.Body), `"name":"claims"`) {
-		t.Fatalf("rebuild: %d %s", res.Code, res.Body)
+	if res.Code != http.StatusAccepted || res.Header.Get("Location") != "/v1/admin/projections" ||
+		!strings.Contains(string(res.Body), `"name":"claims"`) {
+		t.Fatalf("rebuild: %d %v %s", res.Code, res.Header, res.Body)
+	}
+	// The rebuild goes on after the answer; the status shows when it is done.
+	var claims map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		status := ts.do(http.MethodGet, "/v1/admin/projections", RoleAdmin, nil)
+		var body struct{ Projections []map[string]any }
+		if status.Code != http.StatusOK || json.Unmarshal(status.Body, &body) != nil {
+			t.Fatalf("status: %d %s", status.Code, status.Body)
+		}
+		for _, p := range body.Projections {
+			if p["name"] == "claims" {
+				claims = p
+			}
+		}
+		if claims["generation"] == 2.0 && claims["rebuilding"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rebuild did not finish: %v", claims)
+		}
+	}
+	if _, failed := claims["rebuild_error"]; failed {
+		t.Errorf("rebuild failed: %v", claims)
 	}
 	if got := ts.do(http.MethodGet, "/v1/claims/"+id, RoleAgent, nil); got.Code != http.StatusOK {
 		t.Errorf("claim after rebuild: %d %s", got.Code, got.Body)
-	}
-	status := ts.do(http.MethodGet, "/v1/admin/projections", RoleAdmin, nil)
-	if status.Code != http.StatusOK || !strings.Contains(string(status.Body), `"generation":2`) {
-		t.Errorf("status after rebuild: %d %s", status.Code, status.Body)
 	}
 }

@@ -61,6 +61,8 @@ type projection struct {
 	health   Health
 	lastErr  error         // the handler's last error, the reason a nack gives
 	resume   chan struct{} // closed to resume delivery after a failure
+	// rebuildErr is why the last rebuild failed (Health.RebuildError).
+	rebuildErr string
 
 	rebuilding atomic.Bool
 }
@@ -562,11 +564,22 @@ func (p *projection) resumeAfterFailure() {
 	p.met.failed.WithLabelValues(p.name).Set(0)
 }
 
+// rebuilt records how the projection's last rebuild ended, for Health.
+func (p *projection) rebuilt(err error) {
+	p.healthMu.Lock()
+	defer p.healthMu.Unlock()
+	p.rebuildErr = ""
+	if err != nil {
+		p.rebuildErr = err.Error()
+	}
+}
+
 func (p *projection) currentHealth() Health {
 	p.healthMu.Lock()
 	defer p.healthMu.Unlock()
 	h := p.health
 	h.Rebuilding = p.rebuilding.Load()
+	h.RebuildError = p.rebuildErr
 	return h
 }
 

@@ -786,3 +786,68 @@ func TestCloseStopsTheDropOfReplacedTables(t *testing.T) {
 	}
 	sameClaims(t, w, again, claims)
 }
+
+// TestStartRebuildRunsInTheBackground starts a rebuild that is held just
+// before its switch: StartRebuild must have returned by then, a second one
+// must be refused, and the outcome must show in Health, a failure included.
+func TestStartRebuildRunsInTheBackground(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig(t.TempDir())
+	hold := make(chan struct{})
+	cfg.beforeSwitch = func(string) { <-hold }
+	r := startRunner(t, w.store, cfg)
+	claims := w.register(0, 5)
+	waitFor(t, r, w.head())
+	health := func() Health {
+		for _, h := range r.Health() {
+			if h.Name == Claims {
+				return h
+			}
+		}
+		t.Fatal("no claims projection")
+		return Health{}
+	}
+
+	started := make(chan error, 1)
+	go func() { started <- r.StartRebuild(Claims) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(hold)
+		t.Fatal("StartRebuild waited for the rebuild")
+	}
+	if !health().Rebuilding {
+		t.Error("not shown as rebuilding")
+	}
+	if err := r.StartRebuild(Claims); !errors.Is(err, ErrRebuildInProgress) {
+		t.Errorf("a second rebuild: %v, want ErrRebuildInProgress", err)
+	}
+	if err := r.StartRebuild("nope"); !errors.Is(err, ErrUnknownProjection) {
+		t.Errorf("an unknown projection: %v", err)
+	}
+	close(hold)
+	eventually(t, "the rebuild to switch", func() bool {
+		h := health()
+		return !h.Rebuilding && r.byName[Claims].active.Load().number == 2
+	})
+	if h := health(); h.RebuildError != "" {
+		t.Fatalf("after a rebuild that succeeded: %+v", h)
+	}
+	sameClaims(t, w, r, claims)
+
+	// One that fails: an event this binary cannot decode.
+	poison := eventstore.EventData{ID: uuid.New(), Type: "claim.teleported.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
+	if _, err := w.store.Append(context.Background(), ledger.StreamName(claims[0].id), eventstore.Any, poison); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartRebuild(Claims); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rebuild to fail", func() bool { return health().RebuildError != "" })
+	if h := health(); !strings.Contains(h.RebuildError, poison.ID.String()) || h.Rebuilding {
+		t.Fatalf("after a failed rebuild: %+v", h)
+	}
+}

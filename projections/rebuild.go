@@ -20,55 +20,89 @@ import (
 // whose rebuild succeeds resumes live delivery. It works with or without
 // Start.
 func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
+	run, err := r.startRebuild(ctx, names)
+	if err != nil {
+		return err
+	}
+	return run()
+}
+
+// StartRebuild starts what Rebuild does and returns once the projections
+// are marked as rebuilding, or with what prevented it (ErrUnknownProjection,
+// ErrRebuildInProgress, ErrClosed). The rebuild goes on in the background,
+// bounded by the Runner's life and no caller's: an admin request that waited
+// for a rebuild of a year's log would outlast every HTTP timeout on its way,
+// and its cancellation would abandon the rebuild. Health and Status show it
+// under way (Rebuilding) and, if it fails, why (RebuildError); the log says
+// how it ended.
+func (r *Runner) StartRebuild(names ...string) error {
+	run, err := r.startRebuild(r.life, names)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := run(); err != nil {
+			r.cfg.Logger.Error("rebuild failed", "projections", names, "err", err)
+		}
+	}()
+	return nil
+}
+
+// startRebuild marks the named projections as rebuilding, each with its
+// next generation created, and returns the rest of the rebuild as run.
+func (r *Runner) startRebuild(ctx context.Context, names []string) (run func() error, err error) {
 	targets := r.projections
 	if len(names) > 0 {
 		targets = nil
 		for _, n := range names {
 			p, ok := r.byName[n]
 			if !ok {
-				return fmt.Errorf("%w: %q", ErrUnknownProjection, n)
+				return nil, fmt.Errorf("%w: %q", ErrUnknownProjection, n)
 			}
 			targets = append(targets, p)
 		}
 	}
 	if err := r.enter(); err != nil {
-		return err
+		return nil, err
 	}
-	defer r.work.Done()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	stop := context.AfterFunc(r.life, cancel)
-	defer stop()
-
 	r.mu.Lock()
 	live := r.started
 	r.mu.Unlock()
 	var builds []*build
-	defer func() {
+	end := func() {
 		for _, b := range builds {
-			b.abandon()
+			b.abandon() // those not switched in
 		}
-	}()
+		stop()
+		cancel()
+		r.work.Done()
+	}
 	for _, p := range targets {
 		b, err := p.startBuild(ctx)
 		if err != nil {
-			return err
+			end()
+			return nil, err
 		}
 		b.live = live
 		builds = append(builds, b)
 	}
-	start := time.Now()
-	release := r.db.rebuilding(ctx)
-	defer release()
-	errs := fillBuilds(ctx, builds)
-	for i, b := range builds {
-		if errs[i] != nil {
-			continue
+	return func() error {
+		defer end()
+		start := time.Now()
+		release := r.db.rebuilding(ctx)
+		defer release()
+		errs := fillBuilds(ctx, builds)
+		for i, b := range builds {
+			if errs[i] == nil {
+				errs[i] = b.finish(ctx, start)
+			}
+			b.err = errs[i] // for abandon to report
 		}
-		errs[i] = b.finish(ctx, start)
-	}
-	r.dropReplaced(builds, live)
-	return errors.Join(errs...)
+		r.dropReplaced(builds, live)
+		return errors.Join(errs...)
+	}, nil
 }
 
 // dropReplaced drops the generations the builds replaced. With live
@@ -124,6 +158,7 @@ type build struct {
 	// generation the switch replaced, for dropReplaced to drop.
 	live     bool
 	replaced int64
+	err      error // why the build failed
 }
 
 // claimLocal is implemented by a model whose rows and fold depend on each
@@ -389,6 +424,7 @@ func (b *build) finish(ctx context.Context, start time.Time) error {
 	// the watermark only moves forward.
 	p.published(ng.checkpoint, 0)
 	ng.writeMu.Unlock()
+	p.rebuilt(nil)
 	p.rebuilding.Store(false)
 	p.log.Info("rebuild switched", "generation", ng.number, "events", b.events+n,
 		"checkpoint", ng.checkpoint.String(), "took", time.Since(start))
@@ -412,6 +448,9 @@ func (b *build) abandon() {
 	b.g.writeMu.Unlock()
 	if err := b.p.dropTables(context.Background(), b.g.number, b.live); err != nil {
 		b.p.log.Error("cannot drop an abandoned rebuild", "generation", b.g.number, "err", err)
+	}
+	if b.err != nil {
+		b.p.rebuilt(b.err)
 	}
 	b.p.rebuilding.Store(false)
 }

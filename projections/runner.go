@@ -75,6 +75,9 @@ type Health struct {
 	Position   eventstore.Position `json:"-"`
 	Since      time.Time           `json:"since"`
 	Rebuilding bool                `json:"rebuilding"`
+	// RebuildError tells why the last rebuild failed; a rebuild that
+	// succeeds clears it.
+	RebuildError string `json:"rebuild_error,omitempty"`
 }
 
 // Status is a projection's progress, for `rmaledger projections status`.
@@ -92,8 +95,9 @@ type Status struct {
 	LagCapped bool `json:"lag_capped"`
 	// LagSeconds is the age of the oldest event not yet applied, by the
 	// store's clock: how stale the read model is. Zero without lag.
-	LagSeconds float64 `json:"lag_seconds"`
-	Rebuilding bool    `json:"rebuilding"`
+	LagSeconds   float64 `json:"lag_seconds"`
+	Rebuilding   bool    `json:"rebuilding"`
+	RebuildError string  `json:"rebuild_error,omitempty"` // see Health
 }
 
 // Runner runs the projections and answers queries from their read models.
@@ -375,7 +379,8 @@ func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 		h := p.currentHealth()
 		st := Status{
 			Name: p.name, State: h.State, Generation: generation, Checkpoint: checkpoint, Head: checkpoint,
-			LagEvents: len(sc.recs), LagCapped: len(sc.recs) >= r.cfg.LagScanLimit, Rebuilding: h.Rebuilding,
+			LagEvents: len(sc.recs), LagCapped: len(sc.recs) >= r.cfg.LagScanLimit,
+			Rebuilding: h.Rebuilding, RebuildError: h.RebuildError,
 		}
 		if n := len(sc.recs); n > 0 {
 			st.Head = sc.recs[n-1].Position
