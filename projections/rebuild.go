@@ -41,7 +41,11 @@ func (r *Runner) StartRebuild(names ...string) error {
 		return err
 	}
 	go func() {
-		if err := run(); err != nil {
+		switch err := run(); {
+		case err == nil:
+		case r.life.Err() != nil:
+			r.cfg.Logger.Info("closing: the rebuild was abandoned; start it again", "projections", names)
+		default:
 			r.cfg.Logger.Error("rebuild failed", "projections", names, "err", err)
 		}
 	}()
