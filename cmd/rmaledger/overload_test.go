@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // rssPeak is the process's peak resident memory (VmHWM), in bytes.
@@ -47,10 +49,21 @@ func TestOverloadStaysBounded(t *testing.T) {
 	dataDir := t.TempDir()
 	p := start(t, dataDir, "RMALEDGER_MAX_IN_FLIGHT=64", "RMALEDGER_OVERLOAD_WAIT=20ms")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("service log:\n%s", p.output)
+		}
+	})
 	send := func() (int, string, string) {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/v1/claims", strings.NewReader(registration))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+strings.TrimPrefix(testAgentKey, "agent:"))
+		// As a careful client does: with a key, Go's transport may send
+		// the POST again when the server closed the kept-alive connection
+		// just as the request went out ("server closed idle connection",
+		// seen once in CI with 5,000 requests), and the key makes a second
+		// delivery harmless.
+		req.Header.Set("Idempotency-Key", uuid.NewString())
 		res, err := client.Do(req)
 		if err != nil {
 			return 0, "", err.Error()
