@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -465,4 +466,33 @@ func benchmarkRebuild(b *testing.B, names []string) {
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/events, "cpu-us/event")
 	b.ReportMetric(float64(rebuildStore.events), "events")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkQuery measures what a query of the read models costs its caller,
+// over 300 claims through their lifecycles: a claim search by status (a
+// page of 20) and a page of 50 entries of the audit trail.
+//
+//	go test -run='^$' -bench=Query ./projections/
+func BenchmarkQuery(b *testing.B) {
+	w := newWorld(b)
+	w.register(0, 300)
+	r := startRunner(b, w.store, testConfig(b.TempDir()))
+	waitFor(b, r, w.head())
+	ctx := context.Background()
+	b.Run("search", func(b *testing.B) {
+		for b.Loop() {
+			page, err := r.Search(ctx, SearchQuery{Statuses: []domain.Status{domain.StatusClosed}, Limit: 20})
+			if err != nil || len(page.Items) != 20 {
+				b.Fatalf("%d items, %v", len(page.Items), err)
+			}
+		}
+	})
+	b.Run("audit-trail", func(b *testing.B) {
+		for b.Loop() {
+			page, err := r.AuditTrailPage(ctx, TrailQuery{Limit: 50})
+			if err != nil || len(page.Items) != 50 {
+				b.Fatalf("%d entries, %v", len(page.Items), err)
+			}
+		}
+	})
 }
