@@ -410,8 +410,7 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	query += ` ORDER BY t.commit_pos, t.prepare_pos LIMIT ?`
-	args = append(args, limit+1)
+	query += ` ORDER BY t.commit_pos, t.prepare_pos` + limitClause(limit+1)
 	rows, err := r.db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)

@@ -249,8 +249,7 @@ func (q compensationsQueries) page(ctx context.Context, cq CompensationQuery) (C
 	defer release()
 	t := g.tables.(*compTables)
 	query := `SELECT ` + compensationColumns + ` FROM ` + t.table + ` WHERE ` + strings.Join(where, ` AND `) +
-		` ORDER BY at, event_id, line LIMIT ?`
-	args = append(args, limit+1)
+		` ORDER BY at, event_id, line` + limitClause(limit+1)
 	rows, err := q.db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return CompensationPage{}, fmt.Errorf("projections: compensations: %w", err)
@@ -430,7 +429,7 @@ func (q compensationsQueries) reconcile(ctx context.Context, rq ReconciliationQu
 		return Reconciliation{}, reconcileError(err)
 	}
 	drows, err := tx.QueryContext(ctx, `SELECT claim_id, number, type, kind, amount, currency, at, event_ids, detail FROM `+t.disc+
-		` WHERE at >= ? AND at < ? ORDER BY at, claim_id, seq LIMIT ?`, from, to, MaxDiscrepancies)
+		` WHERE at >= ? AND at < ? ORDER BY at, claim_id, seq`+limitClause(MaxDiscrepancies), from, to)
 	if err != nil {
 		return Reconciliation{}, reconcileError(err)
 	}

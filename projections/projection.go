@@ -232,9 +232,9 @@ func (p *projection) emptyTable(ctx context.Context, table string) error {
 			return err
 		}
 	}
-	del := `DELETE FROM ` + table + ` WHERE (` + key + `) IN (SELECT ` + key + ` FROM ` + table + ` LIMIT ?)`
+	del := `DELETE FROM ` + table + ` WHERE (` + key + `) IN (SELECT ` + key + ` FROM ` + table + limitClause(p.cfg.dropChunk) + `)`
 	for {
-		res, err := p.db.w.ExecContext(ctx, del, p.cfg.dropChunk)
+		res, err := p.db.w.ExecContext(ctx, del)
 		if err != nil {
 			return err
 		}

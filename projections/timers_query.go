@@ -147,8 +147,7 @@ func (r *Runner) Timers(ctx context.Context, q TimerQuery) (TimerPage, error) {
 	g, release := p.acquire()
 	defer release()
 	query := `SELECT ` + timerColumns + ` FROM ` + timersFrom(g.number) + ` WHERE ` + strings.Join(where, ` AND `) +
-		` ORDER BY t.due_at, t.claim_id, t.clock_name LIMIT ?`
-	args = append(args, limit+1)
+		` ORDER BY t.due_at, t.claim_id, t.clock_name` + limitClause(limit+1)
 	items, dues, err := r.scanTimers(ctx, query, args, at)
 	if err != nil {
 		return TimerPage{}, err
@@ -225,8 +224,8 @@ func (r *Runner) DueTimers(ctx context.Context, now time.Time, limit int) ([]Tim
 	g, release := p.acquire()
 	defer release()
 	items, _, err := r.scanTimers(ctx, `SELECT `+timerColumns+` FROM `+timersFrom(g.number)+
-		` WHERE t.status = 'running' AND t.due_at <= ? AND t.breach_recorded = 0 ORDER BY t.due_at, t.claim_id, t.clock_name LIMIT ?`,
-		[]any{now.UnixNano(), limit}, now)
+		` WHERE t.status = 'running' AND t.due_at <= ? AND t.breach_recorded = 0 ORDER BY t.due_at, t.claim_id, t.clock_name`+limitClause(limit),
+		[]any{now.UnixNano()}, now)
 	return items, err
 }
 

@@ -139,7 +139,9 @@ func newWriter(s *Store) (*writer, error) {
 	w.insert = prepare(`INSERT INTO events (position, stream, revision, id, type, data, metadata, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	w.last = prepare(`SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`)
-	w.ids = prepare(`SELECT id, position FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+	// A range, not "LIMIT ?": SQLite prepares a statement again whenever a
+	// value its planner uses (a LIMIT's is one) is bound anew.
+	w.ids = prepare(`SELECT id, position FROM events WHERE stream = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
 	if err != nil {
 		w.close()
 		return nil, fmt.Errorf("embedded: prepare statements: %w", err)
@@ -363,7 +365,7 @@ func retryStart(expected eventstore.ExpectedRevision, st streamState, n uint64) 
 // alreadyStored reports whether the stream holds exactly these event IDs from
 // revision start on, and if so the result the original append returned.
 func (w *writer) alreadyStored(ctx context.Context, stream string, start uint64, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
-	rows, err := w.ids.QueryContext(ctx, stream, int64(start), len(events))
+	rows, err := w.ids.QueryContext(ctx, stream, int64(start), int64(start)+int64(len(events))-1)
 	if err != nil {
 		return eventstore.AppendResult{}, false, unavailable("read event ids", err)
 	}
