@@ -234,6 +234,9 @@ func (t *timerTables) fold(ctx context.Context, items []item) error {
 		if it.err != nil {
 			return eventError(Timers, it.rec, it.err)
 		}
+		// Two variables on purpose: taking next's address below would move
+		// it to the heap in this branch as well, which folding in place
+		// exists to avoid.
 		if ok && t.cache.inPlace {
 			e, err := t.advance(*prev, it)
 			if err != nil {
