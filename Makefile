@@ -43,7 +43,7 @@ fuzz-short:
 	  done; \
 	done
 
-## fuzz: every fuzz target for 300,000 inputs (about 1-3 minutes) each
+## fuzz: every fuzz target for 300,000 inputs (up to about 3 minutes) each
 fuzz:
 	@$(MAKE) --no-print-directory fuzz-short FUZZTIME=300000x
 
