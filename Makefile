@@ -69,10 +69,11 @@ crashtest:
 soak:
 	RMALEDGER_SOAK=10m $(GO) test -count=1 -timeout 20m -run 'TestSoak' -v ./cmd/rmaledger/
 
-## lint: formatting and vet
+## lint: formatting and vet, the tools' own modules included (so that what docs cite still builds)
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet ./...
+	cd tools/writeshape && $(GO) vet .
 
 ## compose-up: KurrentDB and the service in Docker
 compose-up:
