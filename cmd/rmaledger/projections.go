@@ -18,7 +18,7 @@ import (
 func projectionsCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	sub, name := cfg.Args.Num(0), cfg.Args.Num(1)
 	if sub != "status" && sub != "rebuild" {
-		return fmt.Errorf("usage: rmaledger projections status | rebuild [claims|status]")
+		return fmt.Errorf("usage: rmaledger projections status | rebuild [claims|status|compensations|timers|audit_trail]")
 	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
