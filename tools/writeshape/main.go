@@ -1,7 +1,8 @@
 // Command writeshape measures what the read models' writes cost per event
 // on two storage engines, with nothing else running: SQLite as the
 // projections write it (WAL, synchronous=NORMAL, a 16 MiB page cache,
-// secure_delete, the same tables and secondary indexes) and Pebble, an LSM
+// secure_delete, the same secondary indexes; tables with fewer columns but
+// rows of about the same size) and Pebble, an LSM
 // key-value store, given the same rows and index entries as keys, committed
 // without a sync as SQLite's NORMAL does. It is the measurement behind the
 // "What would close the gap" section of docs/performance.md, kept as a
