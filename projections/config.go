@@ -104,6 +104,11 @@ type Config struct {
 	// read-model transaction: how long it held the writer and how many
 	// events it applied.
 	transactHook func(took time.Duration, events int)
+	// noWrites, when set (by the lag benchmark), makes the committer
+	// publish each part's checkpoint without writing anything: the lag of
+	// everything but the read models' storage, the floor any storage
+	// engine starts from. Nothing it "commits" is stored.
+	noWrites bool
 	// walLimit is how large the read models' WAL may grow, in bytes,
 	// before the writer checkpoints it itself (see database.open); tests
 	// lower it.

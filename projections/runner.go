@@ -151,7 +151,7 @@ func New(store eventstore.Store, cfg Config) (*Runner, error) {
 		byName: make(map[string]*projection), life: life, shutdown: shutdown,
 	}
 	ctx := context.Background()
-	r.committer = newCommitter(db.w, cfg.transactHook)
+	r.committer = newCommitter(db.w, cfg.transactHook, cfg.noWrites)
 	for _, m := range []model{claimsModel{}, statusModel{book: cfg.Policies}, compensationsModel{}, timersModel{book: cfg.Policies}, auditTrailModel{}} {
 		if cfg.only != nil && !slices.Contains(cfg.only, m.name()) {
 			continue
