@@ -851,3 +851,55 @@ func TestStartRebuildRunsInTheBackground(t *testing.T) {
 		t.Fatalf("after a failed rebuild: %+v", h)
 	}
 }
+
+// TestCloseStopsTheDropOfAnAbandonedRebuild closes the Runner while a
+// rebuild is about to switch: the rebuild is abandoned, and Close must not
+// wait while its tables are emptied row by row; the next start drops them.
+func TestCloseStopsTheDropOfAnAbandonedRebuild(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig(t.TempDir())
+	cfg.dropChunk = 1
+	var r *Runner
+	atSwitch := make(chan struct{})
+	cfg.beforeSwitch = func(string) {
+		close(atSwitch)
+		<-r.life.Done() // Close has begun: the switch's catch-up fails
+	}
+	r, err := New(w.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	claims := w.register(0, 20)
+	waitFor(t, r, w.head())
+	if err := r.StartRebuild(AuditTrail); err != nil {
+		t.Fatal(err)
+	}
+	<-atSwitch
+	abandoned := r.byName[AuditTrail].active.Load().number + 1
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	count := func(db *sql.DB) (n int) {
+		if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, AuditTrail, abandoned).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if count(file) != 1 {
+		t.Fatalf("generation %d of the audit trail was dropped before Close returned", abandoned)
+	}
+	cfg.beforeSwitch = nil
+	again := startRunner(t, w.store, cfg)
+	if count(again.db.w) != 0 {
+		t.Fatalf("after a restart, generation %d of the audit trail is still there", abandoned)
+	}
+	sameClaims(t, w, again, claims)
+}

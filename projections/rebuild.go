@@ -77,7 +77,7 @@ func (r *Runner) startRebuild(ctx context.Context, names []string) (run func() e
 	var builds []*build
 	end := func() {
 		for _, b := range builds {
-			b.abandon() // those not switched in
+			b.abandon(r.life) // those not switched in
 		}
 		stop()
 		cancel()
@@ -109,6 +109,19 @@ func (r *Runner) startRebuild(ctx context.Context, names []string) (run func() e
 	}, nil
 }
 
+// dropGeneration drops generation number (dropTables) and logs how that
+// ended. A drop that ctx cut short is finished by the next start, which
+// drops every generation but the active one (openActive).
+func (p *projection) dropGeneration(ctx context.Context, number int64, live bool, which string) {
+	switch err := p.dropTables(ctx, number, live); {
+	case err == nil:
+	case ctx.Err() != nil:
+		p.log.Info("closing: the "+which+" generation is dropped at the next start", "generation", number)
+	default:
+		p.log.Error("cannot drop the "+which+" generation; the next start will", "generation", number, "err", err)
+	}
+}
+
 // dropReplaced drops the generations the builds replaced. With live
 // delivery running, that is done after Rebuild returns, in the background,
 // a chunk of rows per transaction (dropTables): emptying tables the size of
@@ -121,15 +134,7 @@ func (r *Runner) dropReplaced(builds []*build, live bool) {
 			continue
 		}
 		p, number := b.p, b.replaced
-		drops = append(drops, func(ctx context.Context) {
-			switch err := p.dropTables(ctx, number, live); {
-			case err == nil:
-			case ctx.Err() != nil:
-				p.log.Info("closing: the replaced generation is dropped at the next start", "generation", number)
-			default:
-				p.log.Error("cannot drop the replaced generation; the next start will", "generation", number, "err", err)
-			}
-		})
+		drops = append(drops, func(ctx context.Context) { p.dropGeneration(ctx, number, live, "replaced") })
 	}
 	if !live {
 		for _, drop := range drops {
@@ -199,7 +204,7 @@ func (p *projection) startBuild(ctx context.Context) (*build, error) {
 		for range runtime.GOMAXPROCS(0) - 1 {
 			t, err := p.model.open(ctx, p.db, p.store, g.number, p.cfg.RebuildCacheSize)
 			if err != nil {
-				b.abandon()
+				b.abandon(ctx)
 				return nil, fmt.Errorf("projections: %s: open generation %d: %w", p.name, g.number, err)
 			}
 			b.parts = append(b.parts, t)
@@ -442,17 +447,18 @@ func (b *build) finish(ctx context.Context, start time.Time) error {
 	return nil
 }
 
-// abandon drops a build that was not switched in.
-func (b *build) abandon() {
+// abandon drops a build that was not switched in, unless ctx ends first:
+// a rebuild abandoned because the Runner closes (ctx is its life) leaves
+// its tables to the next start, as a replaced generation does, instead of
+// holding up Close while they are emptied.
+func (b *build) abandon(ctx context.Context) {
 	if b.switched {
 		return
 	}
 	b.closeParts()
 	b.g.tables.close()
 	b.g.writeMu.Unlock()
-	if err := b.p.dropTables(context.Background(), b.g.number, b.live); err != nil {
-		b.p.log.Error("cannot drop an abandoned rebuild", "generation", b.g.number, "err", err)
-	}
+	b.p.dropGeneration(ctx, b.g.number, b.live, "abandoned")
 	if b.err != nil {
 		b.p.rebuilt(b.err)
 	}
