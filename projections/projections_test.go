@@ -765,12 +765,7 @@ func TestCloseStopsTheDropOfReplacedTables(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	count := func(db *sql.DB) (n int) {
-		if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, AuditTrail, replaced).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(db *sql.DB) int { return generationRows(t, db, AuditTrail, replaced) }
 	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -882,12 +877,7 @@ func TestCloseStopsTheDropOfAnAbandonedRebuild(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	count := func(db *sql.DB) (n int) {
-		if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, AuditTrail, abandoned).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(db *sql.DB) int { return generationRows(t, db, AuditTrail, abandoned) }
 	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -902,4 +892,14 @@ func TestCloseStopsTheDropOfAnAbandonedRebuild(t *testing.T) {
 		t.Fatalf("after a restart, generation %d of the audit trail is still there", abandoned)
 	}
 	sameClaims(t, w, again, claims)
+}
+
+// generationRows counts the rows of a projection's generation in the
+// generations table: 1 while it exists, 0 once dropped.
+func generationRows(t *testing.T, db *sql.DB, projection string, number int64) (n int) {
+	t.Helper()
+	if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, projection, number).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
