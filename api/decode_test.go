@@ -38,6 +38,7 @@ func TestHardenedInputRejected(t *testing.T) {
 		{"bad phone", "/v1/claims", strings.Replace(string(valid), "+7 916 123-45-67", "call me", 1), 422, "validation", "customer.phone"},
 		{"trailing data", "/v1/claims", string(valid) + ` {"defect":"x"}`, 400, "malformed-json", "after the JSON object"},
 		{"number out of range", "/v1/claims", withField(`"coverages":[{"kind":"extended","reference":"X","purchased_on":"2023-01-10","months":1e400}]`), 400, "wrong-type", "1e400"},
+		{"number of 330 digits", "/v1/claims", withField(`"coverages":[{"kind":"extended","reference":"X","purchased_on":"2023-01-10","months":` + strings.Repeat("3", 330) + `}]`), 400, "wrong-type", `"coverages[0].months" must be an integer, got a number`},
 		{"action: duplicate field", "/v1/claims/" + id + "/actions/add-note", `{"text":"a","text":"b"}`, 400, "duplicate-field", `"text"`},
 		{"action: deep", "/v1/claims/" + id + "/actions/add-note", `{"text":` + strings.Repeat(`{"a":`, 30) + `1` + strings.Repeat(`}`, 31), 400, "too-deep", "levels"},
 		{"action: invalid UTF-8", "/v1/claims/" + id + "/actions/add-note", "{\"text\":\"\xc3\x28\"}", 400, "invalid-utf8", "byte 9"},
