@@ -137,10 +137,9 @@ func (db *database) open(cfg Config) error {
 		// and the old cells must be zeroed, not left in free space for
 		// anyone with the file to read.
 		"secure_delete(1)",
-		// temp_store stays FILE. MEMORY would spare a temporary file per
-		// merged commit (its savepoints' journal), but SQLite then keeps
-		// that journal and CREATE INDEX's sort in memory without bound, and
-		// a rebuild's index of a million trail rows is tens of MiB.
+		// temp_store stays FILE: with MEMORY, SQLite keeps CREATE INDEX's
+		// sort in memory without bound, and a rebuild's index of a million
+		// trail rows is tens of MiB.
 	}}))
 	if err != nil {
 		return fmt.Errorf("projections: open %s: %w", db.path, err)

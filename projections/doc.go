@@ -21,7 +21,8 @@
 // batches (catch-up) before following live; live, when events pile up in
 // its subscription, it applies them together; and the projections' live
 // transactions that arrive at the same moment are merged into one (group
-// commit, each projection in its own savepoint). A batch is still one
+// commit; if one projection's part fails, the others are written again
+// without it). A batch is still one
 // transaction for its rows and its checkpoint. When a batch fails, its
 // events go through the router one by one, so that Retry and the failure
 // report concern the one event at fault.

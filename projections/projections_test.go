@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -902,4 +903,70 @@ func generationRows(t *testing.T, db *sql.DB, projection string, number int64) (
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestAFailedWriteStopsOnlyItsProjection makes the audit trail's inserts
+// fail once its table holds two more rows. The audit trail must stop at the
+// event it could not write, with none of that batch's rows left behind,
+// while the other projections go on to the head with every row.
+// (TestCommitterTakesOutAFailingPart covers the parts of one transaction.)
+func TestAFailedWriteStopsOnlyItsProjection(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig(t.TempDir())
+	cfg.RetryMax = 1
+	r := startRunner(t, w.store, cfg)
+	before := w.register(0, 3)
+	waitFor(t, r, w.head())
+	good := checkpoints(t, r)[AuditTrail]
+
+	table := auditTrailTable(r.byName[AuditTrail].active.Load().number)
+	var rows int
+	if err := r.db.r.QueryRow(`SELECT count(*) FROM ` + table).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if _, err := file.Exec(`CREATE TRIGGER broken BEFORE INSERT ON ` + table +
+		` WHEN (SELECT count(*) FROM ` + table + `) >= ` + strconv.Itoa(rows+2) +
+		` BEGIN SELECT RAISE(FAIL, 'disk on fire'); END`); err != nil {
+		t.Fatal(err)
+	}
+	after := w.register(3, 6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.WaitFor(ctx, w.head(), Claims, StatusPage, Compensations, Timers); err != nil {
+		t.Fatalf("the other projections did not reach the head: %v", err)
+	}
+	eventually(t, "the audit trail to fail", func() bool { return r.byName[AuditTrail].currentHealth().State == StateFailed })
+
+	// The audit trail took exactly the two events it could write.
+	var written []eventstore.RecordedEvent
+	for _, rec := range allClaimEvents(t, w.store) {
+		if rec.Position.Compare(good) > 0 {
+			written = append(written, rec)
+		}
+	}
+	h := r.byName[AuditTrail].currentHealth()
+	if h.EventID != written[2].ID.String() || !strings.Contains(h.Reason, "disk on fire") {
+		t.Fatalf("audit trail health %+v, want failed at event %s", h, written[2].ID)
+	}
+	if cp := checkpoints(t, r)[AuditTrail]; cp != written[1].Position {
+		t.Fatalf("audit trail checkpoint %s, want %s", cp, written[1].Position)
+	}
+	var now int
+	if err := r.db.r.QueryRow(`SELECT count(*) FROM ` + table).Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	if now != rows+2 {
+		t.Fatalf("audit trail has %d rows, want %d: a failed batch left rows behind", now, rows+2)
+	}
+	sameClaims(t, w, r, append(before, after...))
+	for _, c := range after {
+		if _, err := r.StatusLookup(context.Background(), c.number, phone(c.i)); err != nil {
+			t.Fatalf("status of claim %d: %v", c.i, err)
+		}
+	}
 }
