@@ -122,8 +122,12 @@ const trailColumns = 14
 func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, _ int) (tableSet, error) {
 	t := &trailTables{table: auditTrailTable(gen), store: store}
 	row := "(" + strings.Repeat("?, ", trailColumns-1) + "?)"
+	// OR FAIL, not the default ABORT: to undo a failed statement's
+	// earlier rows, ABORT makes SQLite copy every page a multi-row insert
+	// touches to a statement journal first. A failed insert fails its
+	// whole transaction here anyway, which the committer rolls back.
 	for _, n := range insertSizes {
-		st, err := db.w.PrepareContext(ctx, `INSERT INTO `+t.table+` (commit_pos, prepare_pos, claim_id, revision,
+		st, err := db.w.PrepareContext(ctx, `INSERT OR FAIL INTO `+t.table+` (commit_pos, prepare_pos, claim_id, revision,
 		number, event_id, event_type, action, actor, role, occurred_at, recorded_at, summary, reason)
 		VALUES `+strings.Repeat(row+", ", n-1)+row)
 		if err != nil {
