@@ -48,6 +48,8 @@ import (
 // "writer-busy-%" is the share of the time the read models' writer
 // connection was in a transaction (over 100 with several files); at a
 // steady rate it is what decides how long an event waits for its turn.
+// "transaction-p50-ms" and its p99 and max are how long those
+// transactions took: a long one holds up every event behind it.
 //
 //	go test -run='^$' -bench=ProjectionLag -benchtime=20000x ./projections/
 func BenchmarkProjectionLag(b *testing.B) {
@@ -91,10 +93,12 @@ func BenchmarkProjectionLag(b *testing.B) {
 		sync.Mutex
 		busy                 time.Duration
 		transactions, events int
+		took                 []time.Duration // each transaction's
 	}
 	cfg.transactHook = func(took time.Duration, events int) {
 		writer.Lock()
 		writer.busy += took
+		writer.took = append(writer.took, took)
 		writer.transactions++
 		writer.events += events
 		writer.Unlock()
@@ -161,7 +165,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 	clear(pubs)
 	pubMu.Unlock()
 	writer.Lock()
-	writer.busy, writer.transactions, writer.events = 0, 0, 0
+	writer.busy, writer.transactions, writer.events, writer.took = 0, 0, 0, nil
 	writer.Unlock()
 	b.ResetTimer()
 	stopProfile := profileWindow(b)
@@ -276,6 +280,9 @@ func BenchmarkProjectionLag(b *testing.B) {
 	b.ReportMetric(100*writer.busy.Seconds()/elapsed.Seconds(), "writer-busy-%")
 	if writer.transactions > 0 {
 		b.ReportMetric(float64(writer.events)/float64(writer.transactions), "events/transaction")
+		b.ReportMetric(q(writer.took, 0.50), "transaction-p50-ms")
+		b.ReportMetric(q(writer.took, 0.99), "transaction-p99-ms")
+		b.ReportMetric(q(writer.took, 1), "transaction-max-ms")
 	}
 	writer.Unlock()
 	b.ReportMetric(q(lag, 0.50), "lag-p50-ms")
