@@ -132,8 +132,8 @@ func (c *committer) run1(batch []*commitRequest) {
 // transaction back and keeps its error, and the other parts are written
 // again without it: a failing write is rare (its projection retries, then
 // stops), while a savepoint per part made SQLite copy every page a part
-// touched to a statement journal before changing it, a tenth of the
-// service's CPU at 2,000 events/s. A part can be written again because
+// touched to a statement journal before changing it: a tenth of the CPU of
+// BenchmarkProjectionLag at 2,000 events/s. A part can be written again because
 // flush only reads what encode prepared; what it notes in the cache is
 // staged, and written over by the next attempt.
 func (c *committer) transact(batch []*commitRequest) {
