@@ -766,21 +766,8 @@ func TestCloseStopsTheDropOfReplacedTables(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	count := func(db *sql.DB) int { return generationRows(t, db, AuditTrail, replaced) }
-	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	if count(file) != 1 {
-		t.Fatal("the drop was not under way at Close: this test shows nothing")
-	}
 	cfg.dropHook = nil
-	again := startRunner(t, w.store, cfg)
-	if count(again.db.w) != 0 {
-		t.Fatalf("after a restart, generation %d of the audit trail is still there", replaced)
-	}
-	sameClaims(t, w, again, claims)
+	droppedAtNextStart(t, w, cfg, replaced, claims, "the drop was not under way at Close: this test shows nothing")
 }
 
 // TestStartRebuildRunsInTheBackground starts a rebuild that is held just
@@ -878,31 +865,36 @@ func TestCloseStopsTheDropOfAnAbandonedRebuild(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	count := func(db *sql.DB) int { return generationRows(t, db, AuditTrail, abandoned) }
+	cfg.beforeSwitch = nil
+	droppedAtNextStart(t, w, cfg, abandoned, claims, fmt.Sprintf("generation %d of the audit trail was dropped before Close returned", abandoned))
+}
+
+// droppedAtNextStart checks, after a Runner on cfg closed, that generation
+// number of the audit trail is still in the file (it fails with the message
+// early otherwise), that a Runner started again drops it, and that the new
+// Runner serves the claims.
+func droppedAtNextStart(t *testing.T, w *world, cfg Config, number int64, claims []claimInfo, early string) {
+	t.Helper()
+	count := func(db *sql.DB) (n int) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, AuditTrail, number).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	file, err := sql.Open("sqlite", filepath.Join(cfg.Dir, dbFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
 	if count(file) != 1 {
-		t.Fatalf("generation %d of the audit trail was dropped before Close returned", abandoned)
+		t.Fatal(early)
 	}
-	cfg.beforeSwitch = nil
 	again := startRunner(t, w.store, cfg)
 	if count(again.db.w) != 0 {
-		t.Fatalf("after a restart, generation %d of the audit trail is still there", abandoned)
+		t.Fatalf("after a restart, generation %d of the audit trail is still there", number)
 	}
 	sameClaims(t, w, again, claims)
-}
-
-// generationRows counts the rows of a projection's generation in the
-// generations table: 1 while it exists, 0 once dropped.
-func generationRows(t *testing.T, db *sql.DB, projection string, number int64) (n int) {
-	t.Helper()
-	if err := db.QueryRow(`SELECT count(*) FROM generations WHERE projection = ? AND generation = ?`, projection, number).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestAFailedWriteStopsOnlyItsProjection makes the audit trail's inserts
