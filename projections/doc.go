@@ -35,7 +35,7 @@
 // every projection it rebuilds, folds in memory and writes each claim's row
 // about once.
 //
-// Two projections exist:
+// Five projections exist, each with its own tables in that one file:
 //
 //   - "claims": one row per claim with its summary columns (number, status,
 //     contact, product, timestamps, version, next action), the indexed
@@ -43,5 +43,12 @@
 //     Claim and Search read it.
 //   - "status": the public status page's view, keyed by claim number and a
 //     hash of the normalised phone, holding only what the page may show.
-//     StatusLookup reads it.
+//     StatusLookup and StatusLookupJSON read it.
+//   - "timers": every claim's SLA clocks, and a row per open clock with its
+//     status and due time. Timers, ClaimClocks and DueTimers read it.
+//   - "audit_trail": one row per claim event, in $all order: who did what,
+//     when and why. AuditTrailPage reads it.
+//   - "compensations": the finance ledger, a row per financial fact of a
+//     claim, and the discrepancies in each claim's money history.
+//     CompensationsPage and Reconciliation read it.
 package projections
