@@ -749,13 +749,7 @@ func TestCloseStopsTheDropOfReplacedTables(t *testing.T) {
 		once.Do(func() { close(inDrop) })
 		time.Sleep(time.Millisecond) // a drop that would take seconds
 	}
-	r, err := New(w.store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startRunner(t, w.store, cfg)
 	claims := w.register(0, 20)
 	waitFor(t, r, w.head())
 	if err := r.Rebuild(context.Background(), AuditTrail); err != nil {
@@ -848,13 +842,7 @@ func TestCloseStopsTheDropOfAnAbandonedRebuild(t *testing.T) {
 		close(atSwitch)
 		<-r.life.Done() // Close has begun: the switch's catch-up fails
 	}
-	r, err := New(w.store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r = startRunner(t, w.store, cfg)
 	claims := w.register(0, 20)
 	waitFor(t, r, w.head())
 	if err := r.StartRebuild(AuditTrail); err != nil {

@@ -5,11 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rmaledger/rmaledger/projections"
 )
+
+// readModelNames are the read models `projections rebuild` takes, for the
+// usage texts.
+var readModelNames = strings.Join([]string{projections.Claims, projections.StatusPage,
+	projections.Compensations, projections.Timers, projections.AuditTrail}, "|")
 
 // projectionsCommand runs `rmaledger projections status|rebuild [name]`
 // against the data directory while the service is stopped. (The embedded
@@ -18,7 +24,7 @@ import (
 func projectionsCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	sub, name := cfg.Args.Num(0), cfg.Args.Num(1)
 	if sub != "status" && sub != "rebuild" {
-		return fmt.Errorf("usage: rmaledger projections status | rebuild [claims|status|compensations|timers|audit_trail]")
+		return fmt.Errorf("usage: rmaledger projections status | rebuild [%s]", readModelNames)
 	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
