@@ -281,7 +281,8 @@ type Store interface {
 	// ErrStreamNotFound.
 	ReadStream(ctx context.Context, stream string, direction Direction, from uint64, max int) ([]RecordedEvent, error)
 	// ReadAll reads up to max events (max <= 0: a store-chosen page) of $all
-	// strictly after position after, forwards, selected by filter.
+	// strictly after position after, forwards, selected by filter. It
+	// returns fewer than max only when it reached the end of $all.
 	ReadAll(ctx context.Context, after Position, max int, filter Filter) ([]RecordedEvent, error)
 	// SubscribeAll delivers every event of $all strictly after position after
 	// selected by filter: first those already stored, then new ones as they

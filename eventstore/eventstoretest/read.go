@@ -2,6 +2,7 @@ package eventstoretest
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/rmaledger/rmaledger/eventstore"
@@ -161,6 +162,29 @@ func testReadAllPaging(t *testing.T, e *env) {
 	}
 	wantIDs(t, got, want)
 	wantRevisions(t, got, 0, 1)
+
+	// A filtered read fills its page from as far as it must read: fewer
+	// events than asked means the end of $all (projections.Runner relies
+	// on it), however many events the filter passes over.
+	after = e.mustAppend(e.stream("marker-2"), eventstore.NoStream, newEvent("marker.v1")).Position
+	kept := e.filter()
+	kept.TypePrefixes = []string{"kept."}
+	var wantKept []eventstore.EventData
+	for i := range 4 {
+		e.mustAppend(e.stream("noise"), eventstore.Any, newEvents(50, "noise.v1")...)
+		ev := newEvent("kept.v1")
+		e.mustAppend(e.stream("kept-"+strconv.Itoa(i)), eventstore.NoStream, ev)
+		wantKept = append(wantKept, ev)
+	}
+	page, err := e.store.ReadAll(e.ctx, after, 3, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, page, wantKept[:3])
+	if page, err = e.store.ReadAll(e.ctx, page[len(page)-1].Position, 3, kept); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, page, wantKept[3:])
 }
 
 func testSystemEventsExcluded(t *testing.T, e *env) {
