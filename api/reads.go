@@ -182,6 +182,8 @@ func readProblem(err error) *Problem {
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
 		return newProblem(http.StatusNotFound, "not-found", "No such claim", "")
+	case errors.Is(err, projections.ErrPastEndOfLog):
+		return newProblem(http.StatusBadRequest, "unknown-position", "min_position is past the end of the event log: no write answered with it", err.Error())
 	case errors.Is(err, projections.ErrNotVisible):
 		return newProblem(http.StatusServiceUnavailable, "not-yet-visible", "The read models have not reached min_position yet; retry shortly", err.Error())
 	case errors.Is(err, projections.ErrProjectionFailed):

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/eventstore"
 )
 
 func TestReadYourWrites(t *testing.T) {
@@ -18,12 +23,28 @@ func TestReadYourWrites(t *testing.T) {
 			t.Fatalf("read after write with min_position: %d %s", got.Code, got.Body)
 		}
 	}
-	// A position the log has not reached: the read waits its bounded time, then 503.
-	res := ts.do(http.MethodGet, "/v1/claims?min_position=999999999", RoleAgent, nil)
+	// The position of an event the read models have not passed (one of
+	// another stream, with no claim event after it): the read waits its
+	// bounded time, then 503, and nothing tells it from a slow projection.
+	other, err := ts.store.Append(context.Background(), "other-1", eventstore.Any,
+		eventstore.EventData{ID: uuid.New(), Type: "other.noted.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ts.do(http.MethodGet, "/v1/claims?min_position="+positionString(other.Position), RoleAgent, nil)
 	if res.Code != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("unreached position: %d %v %s", res.Code, res.Header, res.Body)
 	}
 	if p := res.json(t); p["type"] != "urn:rmaledger:problem:not-yet-visible" {
+		t.Errorf("problem %v", p)
+	}
+	// A position past the end of the log (another installation's, or one
+	// from before a restore): 400 without Retry-After, since no retry helps.
+	res = ts.do(http.MethodGet, "/v1/claims?min_position=999999999", RoleAgent, nil)
+	if res.Code != http.StatusBadRequest || res.Header.Get("Retry-After") != "" {
+		t.Fatalf("position past the end of the log: %d %v %s", res.Code, res.Header, res.Body)
+	}
+	if p := res.json(t); p["type"] != "urn:rmaledger:problem:unknown-position" {
 		t.Errorf("problem %v", p)
 	}
 	if res := ts.do(http.MethodGet, "/v1/claims?min_position=abc", RoleAgent, nil); res.Code != http.StatusBadRequest {

@@ -522,7 +522,33 @@ func TestWaitFor(t *testing.T) {
 		}
 	})
 
-	t.Run("times out otherwise", func(t *testing.T) {
+	t.Run("times out on an event the projections have not passed", func(t *testing.T) {
+		// An event of another stream: the projections pass its position
+		// only when a claim event follows.
+		other, err := w.store.Append(ctx, "other-1", eventstore.Any,
+			eventstore.EventData{ID: uuid.New(), Type: "other.noted.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err = r.WaitFor(wctx, other.Position)
+		if !errors.Is(err, ErrNotVisible) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitFor an event not passed yet: %v", err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+			t.Fatalf("WaitFor gave up after %s, want the context's 50ms", d)
+		}
+		w.register(2, 1)
+		wctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := r.WaitFor(wctx, other.Position); err != nil {
+			t.Fatalf("WaitFor once a claim event followed: %v", err)
+		}
+	})
+
+	t.Run("a position past the end of the log fails as such", func(t *testing.T) {
 		beyond := w.head()
 		beyond.Commit += 1000
 		beyond.Prepare += 1000
@@ -530,7 +556,7 @@ func TestWaitFor(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		err := r.WaitFor(wctx, beyond)
-		if !errors.Is(err, ErrNotVisible) || !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, ErrPastEndOfLog) || errors.Is(err, ErrNotVisible) {
 			t.Fatalf("WaitFor beyond the head: %v", err)
 		}
 		if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {

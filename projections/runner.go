@@ -34,6 +34,10 @@ var (
 	// ErrNotVisible means WaitFor's context ended before the read models
 	// reached the position: answer 503 with Retry-After.
 	ErrNotVisible = errors.New("projections: position not yet visible")
+	// ErrPastEndOfLog means WaitFor was given a position after the last
+	// event in the store: no write answered with it (it comes from another
+	// installation, or from before a restore), so retrying will not help.
+	ErrPastEndOfLog = errors.New("projections: position is past the end of the event log")
 	// ErrProjectionFailed means a projection stopped on an event it cannot
 	// apply; waiting for it is pointless until it is repaired.
 	ErrProjectionFailed = errors.New("projections: projection failed")
@@ -331,8 +335,9 @@ func (r *Runner) Ready() error {
 // named) have applied every claim event up to pos, the position a write
 // answered with: read-your-writes. It wakes the moment the checkpoint
 // passes pos. It fails with ErrNotVisible when ctx ends first (give ctx the
-// deadline the API is willing to wait) and at once with ErrProjectionFailed
-// when a projection has stopped.
+// deadline the API is willing to wait), or with ErrPastEndOfLog if by then
+// the store holds no event at or after pos, and at once with
+// ErrProjectionFailed when a projection has stopped.
 func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position, names ...string) error {
 	targets := r.projections
 	if len(names) > 0 {
@@ -347,10 +352,34 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position, names ...
 	}
 	for _, p := range targets {
 		if err := p.waitFor(ctx, pos); err != nil {
+			if errors.Is(err, ErrNotVisible) && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.pastEndOfLog(ctx, p.mark.position(), pos) {
+				return fmt.Errorf("%w: %s", ErrPastEndOfLog, pos)
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// pastEndOfLog reports whether the store has no event at or after pos,
+// reading from from, where a projection stands. It is asked only once a
+// wait has timed out, so that the position of a write the projections have
+// not reached yet never costs a read. Events of any stream count: the
+// projections pass a later event of another stream only when a claim event
+// follows it, and until then such a position is not visible yet, not
+// unknown. When it cannot tell (the read fails, or pos lies beyond
+// LagScanLimit events), it says no, and the caller answers "not yet".
+func (r *Runner) pastEndOfLog(ctx context.Context, from, pos eventstore.Position) bool {
+	if pos.Compare(from) <= 0 {
+		return false // reached since the wait ended
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	recs, err := rawStore(r.store).ReadAll(ctx, from, r.cfg.LagScanLimit, eventstore.Filter{})
+	if err != nil || len(recs) == r.cfg.LagScanLimit {
+		return false
+	}
+	return len(recs) == 0 || recs[len(recs)-1].Position.Compare(pos) < 0
 }
 
 // Status reports each projection's checkpoint and its lag behind the
