@@ -361,14 +361,14 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position, names ...
 	return nil
 }
 
-// pastEndOfLog reports whether the store has no event at or after pos,
-// reading from from, where a projection stands. It is asked only once a
+// pastEndOfLog reports whether the store has no event at or after pos; it
+// reads $all after from, where a projection stands. It is asked only once a
 // wait has timed out, so that the position of a write the projections have
 // not reached yet never costs a read. Events of any stream count: the
 // projections pass a later event of another stream only when a claim event
 // follows it, and until then such a position is not visible yet, not
-// unknown. When it cannot tell (the read fails, or pos lies beyond
-// LagScanLimit events), it says no, and the caller answers "not yet".
+// unknown. When it cannot tell (the read fails, or the projection is more
+// than LagScanLimit events behind), it says no: the caller answers "not yet".
 func (r *Runner) pastEndOfLog(ctx context.Context, from, pos eventstore.Position) bool {
 	if pos.Compare(from) <= 0 {
 		return false // reached since the wait ended
