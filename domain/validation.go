@@ -45,7 +45,8 @@ func (v *validation) required(field, value string) {
 }
 
 // line checks optional single-line text: valid UTF-8, no control characters (a newline in a
-// serial number or a name breaks CSV exports and search), at most max characters.
+// serial number or a name breaks CSV exports and search), no bidirectional controls (see
+// isBidiControl), at most max characters.
 func (v *validation) line(field, value string, max int) {
 	v.text(field, value, max, false)
 }
@@ -63,7 +64,20 @@ func (v *validation) text(field, value string, max int, multiline bool) {
 		return unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t'))
 	}):
 		v.fail(field, "must not contain control characters")
+	case !multiline && strings.ContainsFunc(value, isBidiControl):
+		v.fail(field, "must not contain bidirectional control characters (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C)")
 	}
+}
+
+// isBidiControl reports whether r is one of Unicode's bidirectional formatting characters:
+// embeddings and overrides (U+202A to U+202E), isolates (U+2066 to U+2069) and the marks LRM,
+// RLM and ALM. They are invisible and reorder the text around them, so a name, a serial
+// number or a reference holding one shows as something other than what is stored, in the
+// page, the export and the search alike. Multi-line text (notes, findings) may keep them:
+// prose that mixes directions sometimes needs a mark.
+func isBidiControl(r rune) bool {
+	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
+		r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
 // long checks optional multi-line text of up to maxText characters.
@@ -246,11 +260,12 @@ func NormalizeIMEI(s string) (string, bool) {
 }
 
 // looksLikeEmail is a deliberately modest check (one '@', a plausible local part, a dotted
-// domain, no spaces): strict RFC 5322 parsing would reject nothing useful at a service desk,
-// and net/mail is off limits for this package.
+// domain, no spaces, control or bidirectional characters): strict RFC 5322 parsing would
+// reject nothing useful at a service desk, and net/mail is off limits for this package.
 func looksLikeEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at > 64 || len(s) > maxEmail || strings.ContainsFunc(s, unicode.IsSpace) {
+	invisible := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || isBidiControl(r) }
+	if at < 1 || at > 64 || len(s) > maxEmail || strings.ContainsFunc(s, invisible) {
 		return false
 	}
 	local, domain := s[:at], s[at+1:]
