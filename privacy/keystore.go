@@ -33,7 +33,10 @@ var (
 //
 // Implementations must be safe for concurrent use, must make a created key
 // and a destruction durable before returning, and must never hand out a
-// destroyed key again, not even from a cache.
+// destroyed key again, not even from a cache. A failure of the storage
+// under them (a full disk, an I/O error, a key service not answering) must
+// match storage.ErrUnavailable and change nothing, so that the call can
+// simply be made again.
 type KeyStore interface {
 	// Key returns the subject's key, creating it when absent. It returns
 	// ErrErased for a subject whose key was destroyed: a new key under the

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // KeyFile is where OpenSQLite keeps the keys, relative to the data
@@ -60,11 +62,11 @@ const maxCreateBatch = 512
 // OpenSQLite opens (creating if needed) the key store at path.
 func OpenSQLite(path string) (*SQLiteKeyStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("privacy: create key store directory: %w", err)
+		return nil, fmt.Errorf("privacy: create key store directory: %w", storage.Fault(err))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("privacy: open key store: %w", err)
+		return nil, fmt.Errorf("privacy: open key store: %w", storage.Fault(err))
 	}
 	f.Close()
 	q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)", "secure_delete(1)"}}
@@ -83,7 +85,7 @@ func OpenSQLite(path string) (*SQLiteKeyStore, error) {
 		erased_at  INTEGER
 	) STRICT`); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("privacy: open key store %s: %w", path, err)
+		return nil, fmt.Errorf("privacy: open key store %s: %w", path, storage.Fault(err))
 	}
 	s := &SQLiteKeyStore{db: db, cache: map[string][]byte{}, creates: make(chan createRequest),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
@@ -166,7 +168,7 @@ func (s *SQLiteKeyStore) Key(ctx context.Context, subject string) ([]byte, error
 		return nil, errors.New("privacy: key store closed")
 	}
 	if err := <-r.done; err != nil {
-		return nil, fmt.Errorf("privacy: create key: %w", err)
+		return nil, fmt.Errorf("privacy: create key: %w", storage.Fault(err))
 	}
 	return s.Lookup(ctx, subject)
 }
@@ -185,7 +187,7 @@ func (s *SQLiteKeyStore) Lookup(ctx context.Context, subject string) ([]byte, er
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNoKey
 	case err != nil:
-		return nil, fmt.Errorf("privacy: look up key: %w", err)
+		return nil, fmt.Errorf("privacy: look up key: %w", storage.Fault(err))
 	case erased.Valid:
 		return nil, ErrErased
 	}
@@ -203,7 +205,7 @@ func (s *SQLiteKeyStore) Destroy(ctx context.Context, subject string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE data_keys SET key = NULL, erased_at = coalesce(erased_at, ?) WHERE subject = ?`,
 		time.Now().UnixNano(), subject)
 	if err != nil {
-		return fmt.Errorf("privacy: destroy key: %w", err)
+		return fmt.Errorf("privacy: destroy key: %w", storage.Fault(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNoKey
@@ -214,10 +216,10 @@ func (s *SQLiteKeyStore) Destroy(ctx context.Context, subject string) error {
 	// file (secure_delete zeroed the old cell) and empties the WAL.
 	var busy, logFrames, checkpointed int
 	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
-		return fmt.Errorf("privacy: checkpoint after destroying a key: %w", err)
+		return fmt.Errorf("privacy: checkpoint after destroying a key: %w", storage.Fault(err))
 	}
 	if busy != 0 {
-		return errors.New("privacy: key destroyed, but the key store's WAL could not be truncated (busy); retry the erasure")
+		return fmt.Errorf("%w: privacy: key destroyed, but the key store's WAL could not be truncated (busy); retry the erasure", storage.ErrUnavailable)
 	}
 	return nil
 }
