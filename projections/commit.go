@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // committer owns the database's writer connection for the projections'
@@ -164,12 +165,13 @@ func (c *committer) attempt(parts []*commitRequest) (again []*commitRequest) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range run {
-			r.err = fmt.Errorf("projections: %s: begin: %w", r.p.name, err)
+			r.err = fmt.Errorf("projections: %s: begin: %w", r.p.name, storage.Fault(err))
 		}
 		return nil
 	}
 	for i, r := range run {
 		if r.err = r.p.write(r.ctx, tx, r.g, r.last, r.events); r.err != nil {
+			r.err = storage.Fault(r.err)
 			tx.Rollback()
 			return slices.Delete(run, i, i+1)
 		}
@@ -179,7 +181,7 @@ func (c *committer) attempt(parts []*commitRequest) (again []*commitRequest) {
 	}
 	if err := tx.Commit(); err != nil {
 		for _, r := range run {
-			r.err = fmt.Errorf("projections: %s: commit: %w", r.p.name, err)
+			r.err = fmt.Errorf("projections: %s: commit: %w", r.p.name, storage.Fault(err))
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // generation is one set of a projection's tables with its checkpoint.
@@ -63,6 +64,9 @@ type projection struct {
 	resume   chan struct{} // closed to resume delivery after a failure
 	// rebuildErr is why the last rebuild failed (Health.RebuildError).
 	rebuildErr string
+	// storageErr is the storage fault live delivery is waiting out (see
+	// applyThroughStorageFaults); nil when the last write succeeded.
+	storageErr error
 
 	rebuilding atomic.Bool
 }
@@ -367,7 +371,7 @@ func (p *projection) handle(msg *message.Message) error {
 	ctx := context.WithoutCancel(msg.Context())
 	g := p.lockActive()
 	defer g.writeMu.Unlock()
-	n, err := p.apply(ctx, g, []item{it})
+	n, err := p.applyThroughStorageFaults(msg.Context().Done(), ctx, g, []item{it})
 	if err != nil {
 		return p.failedAttempt(err)
 	}
@@ -375,6 +379,57 @@ func (p *projection) handle(msg *message.Message) error {
 		p.published(g.checkpoint, n)
 	}
 	return nil
+}
+
+// applyThroughStorageFaults applies items and, while the storage fails
+// (storage.ErrUnavailable: a full disk), tries again, RetryInitial
+// doubling to RetryMaxInterval apart, until the write succeeds or done is
+// closed. A storage fault is not the event's: counted against the
+// handler's retries it would stop the projection until a rebuild, when
+// all it needs is space. Meanwhile Ready reports the fault, so the service
+// says it is not ready, and delivery resumes on its own once space is back.
+// The caller holds g.writeMu.
+func (p *projection) applyThroughStorageFaults(done <-chan struct{}, ctx context.Context, g *generation, items []item) (int, error) {
+	wait := p.cfg.RetryInitial
+	for {
+		n, err := p.apply(ctx, g, items)
+		if !errors.Is(err, storage.ErrUnavailable) {
+			p.setStorageFault(nil)
+			return n, err
+		}
+		p.met.errors.WithLabelValues(p.name).Inc()
+		p.setStorageFault(err)
+		t := time.NewTimer(wait)
+		select {
+		case <-done:
+			t.Stop()
+			return n, err
+		case <-t.C:
+		}
+		wait = min(2*wait, p.cfg.RetryMaxInterval)
+	}
+}
+
+// setStorageFault records why the projection cannot write, or, with nil,
+// that it can again; it logs each change.
+func (p *projection) setStorageFault(err error) {
+	p.healthMu.Lock()
+	was := p.storageErr
+	p.storageErr = err
+	p.healthMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		p.log.Warn("the read model's storage fails; retrying until it takes the write", "err", err)
+	case err == nil && was != nil:
+		p.log.Info("the read model's storage takes writes again")
+	}
+}
+
+// storageFault is why the projection cannot write now; nil when it can.
+func (p *projection) storageFault() error {
+	p.healthMu.Lock()
+	defer p.healthMu.Unlock()
+	return p.storageErr
 }
 
 func (p *projection) failedAttempt(err error) error {

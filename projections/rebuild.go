@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // Rebuild rebuilds the named projections (every one when none is named)
@@ -29,7 +30,7 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 
 // StartRebuild starts what Rebuild does and returns once the projections
 // are marked as rebuilding, or with what prevented it (ErrUnknownProjection,
-// ErrRebuildInProgress, ErrClosed). The rebuild goes on in the background,
+// ErrRebuildInProgress, ErrClosed, storage.ErrUnavailable). The rebuild goes on in the background,
 // bounded by the Runner's life and no caller's: an admin request that waited
 // for a rebuild of a year's log would outlast every HTTP timeout on its way,
 // and its cancellation would abandon the rebuild. Health and Status show it
@@ -87,7 +88,7 @@ func (r *Runner) startRebuild(ctx context.Context, names []string) (run func() e
 		b, err := p.startBuild(ctx)
 		if err != nil {
 			end()
-			return nil, err
+			return nil, storage.Fault(err)
 		}
 		b.live = live
 		builds = append(builds, b)

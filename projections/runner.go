@@ -309,8 +309,9 @@ func (r *Runner) Health() []Health {
 	return out
 }
 
-// Ready is nil when the runner is started and no projection has failed:
-// what /readyz needs. A projection still catching up is ready: queries
+// Ready is nil when the runner is started, no projection has failed and
+// none is waiting for its storage to take a write (a full disk; the error
+// then matches storage.ErrUnavailable): what /readyz needs. A projection still catching up is ready: queries
 // answer from what is applied, and WaitFor covers read-your-writes.
 func (r *Runner) Ready() error {
 	r.mu.Lock()
@@ -326,6 +327,11 @@ func (r *Runner) Ready() error {
 	for _, h := range r.Health() {
 		if h.State == StateFailed {
 			errs = append(errs, fmt.Errorf("%w: %s stopped at event %s: %s", ErrProjectionFailed, h.Name, h.EventID, h.Reason))
+		}
+	}
+	for _, p := range r.projections {
+		if err := p.storageFault(); err != nil {
+			errs = append(errs, fmt.Errorf("projections: %s cannot write its read model: %w", p.name, err))
 		}
 	}
 	return errors.Join(errs...)
