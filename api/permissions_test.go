@@ -26,6 +26,7 @@ const public = "public"
 // A row lists the roles allowed; every other role must get 403 and a
 // request without a key 401. "public" means every role and anonymous.
 var permissionMatrix = map[string]string{
+	"GET /":                                    public,
 	"GET /healthz":                             public,
 	"GET /readyz":                              public,
 	"GET /openapi.yaml":                        public,

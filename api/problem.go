@@ -57,7 +57,6 @@ func problemFor(err error) *Problem {
 		transition *domain.InvalidTransitionError
 		invalid    domain.ValidationErrors
 		stale      *ledger.StaleVersionError
-		httpErr    *echo.HTTPError
 		maxBytes   *http.MaxBytesError
 	)
 	if p := readProblem(err); p != nil {
@@ -107,11 +106,43 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusServiceUnavailable, "timeout", "The request took too long; retry later", "")
 	case errors.Is(err, projections.ErrTotalOverflow):
 		return newProblem(http.StatusUnprocessableEntity, "total-out-of-range", "A total does not fit in 64-bit minor units; ask for a shorter period", err.Error())
-	case errors.As(err, &httpErr):
-		status := httpErr.StatusCode()
-		return newProblem(status, slugForStatus(status), http.StatusText(status), httpErr.Message)
+	}
+	if p := echoProblem(err); p != nil {
+		return p
 	}
 	return newProblem(http.StatusInternalServerError, "internal", "Internal error", "")
+}
+
+// echoProblem maps the errors echo and its middleware produce: the router's
+// 404 and 405, and every error that carries its own status (echo.HTTPError,
+// echo's status errors such as ErrUnsupportedMediaType, binding errors).
+// Whatever carries a 4xx or 5xx status answers it; nil means none does.
+func echoProblem(err error) *Problem {
+	switch {
+	case errors.Is(err, echo.ErrNotFound):
+		return newProblem(http.StatusNotFound, "no-such-route", "No such resource", "no route matches this path; the API is described at /openapi.yaml")
+	case errors.Is(err, echo.ErrMethodNotAllowed):
+		return newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", "the Allow header lists the methods this path answers")
+	}
+	status := echo.StatusCode(err)
+	if status < 400 || status > 599 || status == http.StatusInternalServerError {
+		return nil
+	}
+	p := newProblem(status, slugForStatus(status), http.StatusText(status), "")
+	if status >= 500 {
+		return p // the error's text is the server's business
+	}
+	var (
+		binding *echo.BindingError
+		httpErr *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &binding):
+		p.Detail = fmt.Sprintf("parameter %q: %s", binding.Field, binding.Message)
+	case errors.As(err, &httpErr) && httpErr.Message != http.StatusText(status):
+		p.Detail = httpErr.Message
+	}
+	return p
 }
 
 func slugForStatus(status int) string {
@@ -128,6 +159,14 @@ func slugForStatus(status int) string {
 		return "unsupported-media-type"
 	case http.StatusRequestEntityTooLarge:
 		return "body-too-large"
+	case http.StatusBadRequest:
+		return "bad-request"
+	case http.StatusRequestTimeout:
+		return "request-timeout"
+	case http.StatusTooManyRequests:
+		return "too-many-requests"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
 	}
 	return "http-" + strconv.Itoa(status)
 }
@@ -148,11 +187,11 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if p.Status == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "1")
 		}
-		if c.Request().Method == http.MethodHead {
-			_ = c.NoContent(p.Status)
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+		if c.Request().Method == http.MethodHead { // GET's headers, no body
+			c.Response().WriteHeader(p.Status)
 			return
 		}
-		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		c.Response().WriteHeader(p.Status)
 		if werr := jsonEncode(c.Response(), p); werr != nil {
 			logger.Debug("write problem", "error", werr)

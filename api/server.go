@@ -130,7 +130,16 @@ func New(cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg}
-	e := echo.NewWithConfig(echo.Config{Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger), IPExtractor: ipExtractor(cfg.TrustedProxies)})
+	e := echo.NewWithConfig(echo.Config{
+		Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger), IPExtractor: ipExtractor(cfg.TrustedProxies),
+		Router: newRouter(),
+		// A path no route matches is 404 and a method a path does not
+		// answer is 405 with Allow, with or without a key: the group's
+		// catch-all routes would run authentication first and turn the
+		// router's 405 into 404 (the API's routes are public in
+		// /openapi.yaml anyway).
+		NoGroupAutoRegister404Routes: true,
+	})
 	metrics, err := newHTTPMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err

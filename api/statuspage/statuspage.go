@@ -3,6 +3,8 @@
 // where the claim is, what happens next, and its history, in English,
 // Russian, Bulgarian, Chinese or Greek.
 //
+//   - GET / is the server's home page: it leads to the status check and
+//     names the API's description and the documentation;
 //   - GET /status is the form (server-rendered, no JavaScript);
 //   - POST /status answers with the result page. POST, not GET, keeps the
 //     phone number out of URLs, and so out of browser history, proxy and
@@ -177,6 +179,7 @@ func New(cfg Config) (*Page, error) {
 
 // Register adds the page's routes to e.
 func (p *Page) Register(e *echo.Echo) {
+	e.GET(HomePath, p.home, p.secure)
 	e.GET(FormPath, p.form, p.secure)
 	e.POST(FormPath, p.submit, p.secure)
 	e.GET(StylesheetPath, p.style, p.secure)
