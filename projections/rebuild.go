@@ -30,12 +30,12 @@ func (r *Runner) Rebuild(ctx context.Context, names ...string) error {
 
 // StartRebuild starts what Rebuild does and returns once the projections
 // are marked as rebuilding, or with what prevented it (ErrUnknownProjection,
-// ErrRebuildInProgress, ErrClosed, storage.ErrUnavailable). The rebuild goes on in the background,
-// bounded by the Runner's life and no caller's: an admin request that waited
-// for a rebuild of a year's log would outlast every HTTP timeout on its way,
-// and its cancellation would abandon the rebuild. Health and Status show it
-// under way (Rebuilding) and, if it fails, why (RebuildError); the log says
-// how it ended.
+// ErrRebuildInProgress, ErrClosed, storage.ErrUnavailable). The rebuild
+// goes on in the background, bounded by the Runner's life and no caller's:
+// an admin request that waited for a rebuild of a year's log would outlast
+// every HTTP timeout on its way, and its cancellation would abandon the
+// rebuild. Health and Status show it under way (Rebuilding) and, if it
+// fails, why (RebuildError); the log says how it ended.
 func (r *Runner) StartRebuild(names ...string) error {
 	run, err := r.startRebuild(r.life, names)
 	if err != nil {

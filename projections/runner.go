@@ -311,8 +311,9 @@ func (r *Runner) Health() []Health {
 
 // Ready is nil when the runner is started, no projection has failed and
 // none is waiting for its storage to take a write (a full disk; the error
-// then matches storage.ErrUnavailable): what /readyz needs. A projection still catching up is ready: queries
-// answer from what is applied, and WaitFor covers read-your-writes.
+// then matches storage.ErrUnavailable): what /readyz needs. A projection
+// still catching up is ready: queries answer from what is applied, and
+// WaitFor covers read-your-writes.
 func (r *Runner) Ready() error {
 	r.mu.Lock()
 	started, closed := r.started, r.closed
