@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes, so a test can fill a real file
@@ -65,8 +66,8 @@ func TestRealDiskFull(t *testing.T) {
 		}
 		acked = append(acked, ev)
 	}
-	if !errors.Is(failure, eventstore.ErrUnavailable) {
-		t.Fatalf("appending 16 MiB to a 2 MiB file system: %v, want ErrUnavailable", failure)
+	if !errors.Is(failure, eventstore.ErrUnavailable) || !errors.Is(failure, storage.ErrNoSpace) {
+		t.Fatalf("appending 16 MiB to a 2 MiB file system: %v, want ErrUnavailable and storage.ErrNoSpace", failure)
 	}
 	if len(acked) == 0 {
 		t.Fatal("not one append fitted: the test's file system is too small")

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 const (
@@ -277,7 +278,7 @@ func readError(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
-	return fmt.Errorf("%w: embedded: read: %w", eventstore.ErrUnavailable, err)
+	return fmt.Errorf("%w: embedded: read: %w", eventstore.ErrUnavailable, storage.Fault(err))
 }
 
 // clamp maps a uint64 revision or position onto SQLite's int64; nothing

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // appendRequest is one Append waiting for the writer.
@@ -429,10 +430,11 @@ func (w *writer) remember(stream string, st streamState) {
 	w.cache[stream] = st
 }
 
-// unavailable wraps a database failure. The batch rolled back and nothing of
-// it is visible; but if the failure was the commit's fsync, the kernel may
-// still have written it, so a retry must reuse the event IDs to stay
-// idempotent (as after any ErrUnavailable).
+// unavailable wraps a database failure; a fault of the disk (a full one,
+// an I/O error) matches storage.ErrUnavailable as well. The batch rolled
+// back and nothing of it is visible; but if the failure was the commit's
+// fsync, the kernel may still have written it, so a retry must reuse the
+// event IDs to stay idempotent (as after any ErrUnavailable).
 func unavailable(op string, err error) error {
-	return fmt.Errorf("%w: embedded: %s: %w", eventstore.ErrUnavailable, op, err)
+	return fmt.Errorf("%w: embedded: %s: %w", eventstore.ErrUnavailable, op, storage.Fault(err))
 }
