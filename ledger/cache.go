@@ -48,25 +48,74 @@ import (
 // through another Service or process is not seen here until the claim's
 // next append fails, as SQLiteKeyStore's own key cache does not see it.
 
-// claimCache is a bounded LRU of folded histories by claim. A nil
+// claimCache is an LRU of folded histories by claim, bounded twice: by the
+// number of claims (Config.CacheSize) and by the bytes their histories
+// hold (CacheBytes). A count alone bounds nothing: a claim's history grows
+// with every event, and a thousand claims of a few hundred notes each hold
+// ten times what a thousand claims of a dozen events hold. A nil
 // *claimCache is a disabled cache: every method does nothing.
 type claimCache struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[uuid.UUID, history]
+	lru *simplelru.LRU[uuid.UUID, cacheEntry]
+	// bytes is the estimated size of the histories held (historySize),
+	// never more than maxBytes once put returns.
+	bytes, maxBytes int
 	// epoch counts the invalidations: a history is cached only if no
 	// invalidation happened since its events were opened.
 	epoch uint64
 }
 
+// cacheEntry is a history with its estimated size.
+type cacheEntry struct {
+	history
+	bytes int
+}
+
+// CacheBytes bounds the bytes the cache of folded claims holds, as
+// historySize estimates them (the heap they hold measured two thirds to five
+// sixths of that): 24 MiB of the service's memory budget
+// (cmd/rmaledger/memory.go). A claim of a dozen events is estimated at
+// 21 KB, so the default 1,000 claims fit; of claims of a hundred notes
+// (150 KB each) it keeps 165.
+const CacheBytes = 24 << 20
+
 func newClaimCache(size int) *claimCache {
+	return newClaimCacheBytes(size, CacheBytes)
+}
+
+func newClaimCacheBytes(size, maxBytes int) *claimCache {
 	if size < 0 {
 		return nil
 	}
-	lru, err := simplelru.NewLRU[uuid.UUID, history](size, nil)
+	c := &claimCache{maxBytes: maxBytes}
+	lru, err := simplelru.NewLRU(size, func(_ uuid.UUID, v cacheEntry) { c.bytes -= v.bytes })
 	if err != nil {
 		panic(err) // size > 0: Config.Validate and setDefaults see to it
 	}
-	return &claimCache{lru: lru}
+	c.lru = lru
+	return c
+}
+
+// What a cached history holds besides its events' stored bytes, as
+// TestHistorySizeEstimate measures it: the folded domain.State, the
+// history's slices and the LRU's entry (historyOverhead); per event, the
+// eventstore.RecordedEvent with its stream and type strings and the
+// decoded domain.Event (eventOverhead).
+const (
+	historyOverhead = 2 << 10
+	eventOverhead   = 640
+)
+
+// historySize estimates the bytes h holds on the heap, high rather than
+// low. An event's data is counted three times: as stored, decoded into
+// its domain.Event, and folded into the state (a note's text is in all
+// three); its metadata once.
+func historySize(h history) int {
+	n := historyOverhead
+	for _, r := range h.records {
+		n += eventOverhead + 3*len(r.Data) + len(r.Metadata)
+	}
+	return n
 }
 
 // stamp is the epoch a history opened from now on belongs to.
@@ -85,13 +134,16 @@ func (c *claimCache) get(id uuid.UUID) (history, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Get(id)
+	v, ok := c.lru.Get(id)
+	return v.history, ok
 }
 
 // put caches h unless an invalidation happened since it was opened, or the
 // cache holds a longer history of the claim already (a slow reader must
 // not replace what a writer has just extended; a stale entry would only
-// cost a failed append, but there is no reason to pay it).
+// cost a failed append, but there is no reason to pay it). It evicts the
+// claims used longest ago until the histories fit in maxBytes; a history
+// larger than all of it is not cached (nor its older version kept).
 func (c *claimCache) put(id uuid.UUID, h history) {
 	if c == nil {
 		return
@@ -101,10 +153,23 @@ func (c *claimCache) put(id uuid.UUID, h history) {
 	if h.epoch != c.epoch {
 		return
 	}
-	if old, ok := c.lru.Peek(id); ok && old.state.Version > h.state.Version {
+	old, ok := c.lru.Peek(id)
+	if ok && old.state.Version > h.state.Version {
 		return
 	}
-	c.lru.Add(id, h)
+	size := historySize(h)
+	if size > c.maxBytes {
+		c.lru.Remove(id)
+		return
+	}
+	if ok {
+		c.lru.Remove(id) // Add would replace it without telling its size
+	}
+	c.lru.Add(id, cacheEntry{history: h, bytes: size})
+	c.bytes += size
+	for c.bytes > c.maxBytes {
+		c.lru.RemoveOldest()
+	}
 }
 
 func (c *claimCache) forget(id uuid.UUID) {
@@ -125,6 +190,14 @@ func (c *claimCache) invalidate() {
 	defer c.mu.Unlock()
 	c.epoch++
 	c.lru.Purge()
+}
+
+// size returns how many histories the cache holds and their estimated
+// bytes.
+func (c *claimCache) size() (claims, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.bytes
 }
 
 // current returns the claim's history: the cached one when useCache and
