@@ -15,6 +15,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
+	"github.com/rmaledger/rmaledger/storage"
 )
 
 // Problem is an RFC 9457 problem details body. Type is a stable URN per kind
@@ -102,6 +103,8 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", "")
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The event store is unavailable; retry later", "")
+	case errors.Is(err, storage.ErrUnavailable):
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service's storage is full or failing; retry later", "")
 	case errors.Is(err, context.DeadlineExceeded):
 		return newProblem(http.StatusServiceUnavailable, "timeout", "The request took too long; retry later", "")
 	case errors.Is(err, projections.ErrTotalOverflow):

@@ -109,16 +109,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Audit:           auditCfg,
 		Registerer:      registry,
 		Gatherer:        registry,
-		Ready: func(ctx context.Context) error {
-			if err := reads.Ready(); err != nil {
-				return err
-			}
-			if pinger, ok := store.(interface{ Ping(context.Context) error }); ok {
-				return pinger.Ping(ctx) // KurrentDB: is the connection up
-			}
-			_, err := store.ReadAll(ctx, eventstore.Start, 1, eventstore.Filter{})
-			return err
-		},
+		Ready:           readiness(cfg, reads, store),
 	})
 	if err != nil {
 		return err
