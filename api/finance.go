@@ -381,7 +381,7 @@ func (s *server) reconciliation(c *echo.Context) error {
 	if err := s.waitForPosition(c, projections.Compensations); err != nil {
 		return err
 	}
-	rec, err := s.cfg.Reads.Reconciliation(c.Request().Context(), projections.ReconciliationQuery{From: from, To: to, AsOf: time.Now()})
+	rec, err := s.cfg.Reads.Reconciliation(c.Request().Context(), projections.ReconciliationQuery{From: from, To: to, AsOf: s.cfg.Clock()})
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,8 @@ var permissionMatrix = map[string]string{
 	"POST /v1/audit/checkpoints":               "admin",
 	"GET /v1/sla/timers":                       "agent technician auditor admin",
 	"GET /v1/admin/projections":                "admin",
+	"GET /v1/admin/clock":                      "admin",
+	"POST /v1/admin/clock":                     "admin",
 	"POST /v1/admin/projections/:name/rebuild": "admin",
 	"POST /v1/customers/:id/erase":             "admin",
 }

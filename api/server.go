@@ -69,6 +69,13 @@ type Config struct {
 	// (default: a new registry of their own).
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Clock is the instant timers are judged and amounts aged at when a
+	// request names none: the ledger's clock (default time.Now; in a
+	// sandbox, its test clock).
+	Clock func() time.Time
+	// Sandbox, when set, serves the test clock routes (see clock.go); nil
+	// outside a sandbox, where they answer 409 not-a-sandbox.
+	Sandbox *SandboxConfig
 }
 
 // Validate reports a configuration that cannot serve.
@@ -86,6 +93,8 @@ func (c Config) Validate() error {
 		return errors.New("api: AuthFailures needs Burst of at least 1 and a positive Every (or NoAuthLimit)")
 	case c.MaxInFlight < 0 || c.OverloadWait < 0:
 		return errors.New("api: MaxInFlight and OverloadWait must not be negative")
+	case c.Sandbox != nil && (c.Sandbox.Clock == nil || c.Sandbox.RunTimers == nil):
+		return errors.New("api: a Sandbox needs its Clock and RunTimers")
 	}
 	return nil
 }
@@ -111,6 +120,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.OverloadWait == 0 {
 		c.OverloadWait = 100 * time.Millisecond
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+		if c.Sandbox != nil && c.Sandbox.Clock != nil {
+			c.Clock = c.Sandbox.Clock.Now
+		}
 	}
 	if c.Registerer == nil || c.Gatherer == nil {
 		reg := prometheus.NewRegistry()
@@ -191,6 +206,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerAudit(v1)
 	s.registerSLA(v1)
 	s.registerPrivacy(v1)
+	s.registerClock(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

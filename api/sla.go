@@ -58,6 +58,9 @@ func (s *server) listTimers(c *echo.Context) error {
 	if err := s.waitForPosition(c, projections.Timers); err != nil {
 		return err
 	}
+	if q.At.IsZero() {
+		q.At = s.cfg.Clock()
+	}
 	page, err := s.cfg.Reads.Timers(c.Request().Context(), q)
 	if err != nil {
 		return err
@@ -116,7 +119,7 @@ func parseTimerQuery(values url.Values) (projections.TimerQuery, error) {
 
 // claimClocks returns a claim's clocks for the claim view, judged now.
 func (s *server) claimClocks(ctx context.Context, id uuid.UUID) ([]ClockView, error) {
-	timers, err := s.cfg.Reads.ClaimClocks(ctx, id, time.Time{})
+	timers, err := s.cfg.Reads.ClaimClocks(ctx, id, s.cfg.Clock())
 	if err != nil {
 		return nil, err
 	}

@@ -175,11 +175,28 @@ func (p *Process) Run(ctx context.Context) error {
 // Report says what one pass did.
 type Report struct {
 	// Due is how many due clocks the pass found.
-	Due int
+	Due int `json:"due"`
 	// Acted counts the events this process wrote; Replayed the clocks
 	// another instance (or an earlier run) had already acted on; Skipped
 	// those the claim moved on from since the read model saw it.
-	Acted, Replayed, Skipped int
+	Acted    int `json:"acted"`
+	Replayed int `json:"replayed"`
+	Skipped  int `json:"skipped"`
+	// Clocks says what happened to each due clock, in the order handled.
+	Clocks []ClockOutcome `json:"clocks"`
+}
+
+// ClockOutcome is what a pass did with one due clock.
+type ClockOutcome struct {
+	ClaimID uuid.UUID     `json:"claim_id"`
+	Number  string        `json:"number"`
+	Clock   string        `json:"clock"`
+	DueAt   time.Time     `json:"due_at"`
+	Action  domain.Action `json:"action"`
+	// Outcome is acted (this pass wrote the event), replayed (it was
+	// written before), skipped (the claim moved on; looked at again next
+	// pass) or failed (retried next pass).
+	Outcome string `json:"outcome"`
 }
 
 // Tick acts once on every clock due now. Errors of single clocks are logged
@@ -191,7 +208,7 @@ func (p *Process) Tick(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("sla: due timers: %w", err)
 	}
-	report := Report{Due: len(due)}
+	report := Report{Due: len(due), Clocks: make([]ClockOutcome, 0, len(due))}
 	// versions holds the claim versions this pass wrote: a claim with two
 	// clocks due (the repair turnaround and the hard limit) changed only by
 	// our own hand between the two, so the second may go at once.
@@ -203,7 +220,12 @@ func (p *Process) Tick(ctx context.Context) (Report, error) {
 		if v, ok := versions[t.ClaimID]; ok {
 			t.ClaimVersion = v
 		}
-		switch outcome, version := p.act(ctx, t); outcome {
+		outcome, version := p.act(ctx, t)
+		cmd, _ := Command(t)
+		report.Clocks = append(report.Clocks, ClockOutcome{
+			ClaimID: t.ClaimID, Number: t.Number, Clock: t.Name, DueAt: t.DueAt, Action: cmd.Action(), Outcome: outcome.String(),
+		})
+		switch outcome {
 		case acted:
 			versions[t.ClaimID] = version
 			report.Acted++
@@ -224,6 +246,10 @@ const (
 	skipped
 	failed
 )
+
+func (o outcome) String() string {
+	return [...]string{"acted", "replayed", "skipped", "failed"}[o]
+}
 
 // Command returns what the process sends for a due clock, and the
 // Idempotency-Key it sends it with. Both depend on the claim and the clock

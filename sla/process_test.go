@@ -341,8 +341,23 @@ func TestBreachesAndEscalation(t *testing.T) {
 
 	// 46 days later: the week's turnaround and the 45 days have passed.
 	e.at("2026-04-25 12:00")
-	if r := i.tick(t); r.Acted != 2 {
+	r := i.tick(t)
+	if r.Acted != 2 {
 		t.Fatalf("after 46 days: %+v", r)
+	}
+	// The report says what the pass did with each clock, most overdue first.
+	want := []sla.ClockOutcome{
+		{ClaimID: id, Clock: domain.ClockRepairTurnaround, DueAt: time.Date(2026, 3, 17, 10, 0, 0, 0, sofia), Action: domain.ActionRecordSLABreach, Outcome: "acted"},
+		{ClaimID: id, Clock: domain.ClockRepairHardLimit, DueAt: time.Date(2026, 4, 24, 10, 0, 0, 0, sofia), Action: domain.ActionEscalateRepair, Outcome: "acted"},
+	}
+	if len(r.Clocks) != len(want) {
+		t.Fatalf("report clocks %+v, want %+v", r.Clocks, want)
+	}
+	for k, got := range r.Clocks {
+		if got.ClaimID != want[k].ClaimID || got.Clock != want[k].Clock || !got.DueAt.Equal(want[k].DueAt) ||
+			got.Action != want[k].Action || got.Outcome != want[k].Outcome || got.Number == "" {
+			t.Errorf("report clock %d: %+v, want %+v", k, got, want[k])
+		}
 	}
 	n, s := e.count(id, "claim.sla_breached.v1")
 	if n != 2 || s.SLABreaches[1].Clock != domain.ClockRepairTurnaround {

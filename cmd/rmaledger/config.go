@@ -24,6 +24,7 @@ type config struct {
 	APIKeys       string `conf:"mask,help:API keys as role:key pairs separated by commas (roles: agent technician finance auditor admin)"`
 	EventStoreURL string `conf:"env:EVENTSTORE_URL,flag:eventstore-url,mask,help:KurrentDB connection string (kurrentdb:// or esdb://); empty uses the embedded store"`
 	Dev           bool   `conf:"help:development mode: with no API keys configured generate one per role in the data directory and print them"`
+	Sandbox       bool   `conf:"help:sandbox mode: a data directory of its own (marked SANDBOX when created; a directory without the mark is refused and a normal service refuses one with it) whose test clock stands still until moved with POST /v1/admin/clock or rmaledger clock; embedded store only"`
 	APIKeysFile   string `conf:"help:the API keys file that rmaledger keys add|list|revoke edit and serve follows while running; empty: DATA-DIR/api-keys.json"`
 
 	LogLevel        string        `conf:"default:info,help:debug info warn or error"`
@@ -51,6 +52,8 @@ type config struct {
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
 	To        string `conf:"env:AUDIT_TO,flag:to,noprint,help:audit export: the last position to export in full"`
 	PublicKey string `conf:"env:AUDIT_PUBLIC_KEY,flag:public-key,noprint,help:audit check/verify: the public key checkpoints are signed with (base64 or a PEM file)"`
+	// The clock command's option (rmaledger clock ...); it reaches the service at --addr.
+	AdminKey string `conf:"env:ADMIN_KEY,flag:admin-key,mask,noprint,help:clock: an admin API key of the sandbox service (default: the admin key --dev generated in the data directory)"`
 	// The API key commands' options (rmaledger keys add ...).
 	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add: the new key's role (agent technician finance auditor admin)"`
 	KeyName    string        `conf:"env:KEYS_NAME,flag:name,noprint,help:keys add: the new key's name: the actor on its events (default: role and fingerprint)"`
@@ -70,6 +73,9 @@ func (c config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			errs = append(errs, fmt.Errorf("debug-addr %q: %w", c.DebugAddr, err))
 		}
+	}
+	if c.Sandbox && c.EventStoreURL != "" {
+		errs = append(errs, errors.New("sandbox: a sandbox keeps its events in its own data directory; it refuses --eventstore-url, which may be production's"))
 	}
 	if c.EventStoreURL != "" {
 		if err := kurrentdb.CheckConnectionString(c.EventStoreURL); err != nil {

@@ -1,6 +1,6 @@
 // Command rmaledger runs the RMA Ledger service and its operator tools.
 //
-//	rmaledger serve [--dev]                          serve the HTTP API
+//	rmaledger serve [--dev] [--sandbox]               serve the HTTP API (--sandbox: on a test clock)
 //	rmaledger projections status                     each read model's checkpoint and lag
 //	rmaledger projections rebuild [claims|status|compensations|timers|audit_trail]    rebuild read models from the log (service stopped)
 //	rmaledger backup DIR                             a consistent copy of the event log, while serving
@@ -12,6 +12,7 @@
 //	rmaledger audit verify [--claim ID] [--from POS] recompute the hash chains; exit 1 at the first break
 //	rmaledger audit export [--from] [--to] [--claim] JSON Lines an auditor can check offline
 //	rmaledger audit check FILE --public-key K        check an export without the service
+//	rmaledger clock show|advance STEP|set INSTANT    move a sandbox service's test clock (serve --sandbox)
 //
 // Configuration comes from flags and RMALEDGER_* environment variables;
 // `rmaledger --help` lists them.
@@ -69,7 +70,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, restore DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, restore DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, clock show|advance|set"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -107,8 +108,10 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return keysMain(cfg, stdout)
 	case "audit":
 		return auditCommand(ctx, cfg, logger, stdout)
+	case "clock":
+		return clockCommand(ctx, cfg, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore, keys, audit)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore, keys, audit, clock)", command)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rmaledger/rmaledger/clock"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
@@ -49,15 +50,15 @@ func logPolicy(logger *slog.Logger, file string, book *domain.PolicyBook) {
 		"time_zone", current.Calendar.Loc().String(), "fingerprint", book.Fingerprint())
 }
 
-// startTimers runs the SLA timer process until the returned function is
-// called (or ctx ends); that function waits for it to stop.
-func startTimers(ctx context.Context, cfg config, logger *slog.Logger, reg prometheus.Registerer, service *ledger.Service, reads *projections.Runner) (func(), error) {
+// startTimers runs the SLA timer process on clk until the returned function
+// is called (or ctx ends); that function waits for it to stop.
+func startTimers(ctx context.Context, cfg config, logger *slog.Logger, reg prometheus.Registerer, service *ledger.Service, reads *projections.Runner, clk clock.Clock) (*sla.Process, func(), error) {
 	process, err := sla.New(sla.Config{
-		Ledger: service, Timers: reads, Interval: cfg.SLAInterval,
+		Ledger: service, Timers: reads, Interval: cfg.SLAInterval, Clock: clk.Now,
 		Logger: logger.With("component", "sla"), Registerer: reg,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -67,5 +68,5 @@ func startTimers(ctx context.Context, cfg config, logger *slog.Logger, reg prome
 			logger.Error("sla timer process stopped", "error", err)
 		}
 	}()
-	return func() { cancel(); <-done }, nil
+	return process, func() { cancel(); <-done }, nil
 }

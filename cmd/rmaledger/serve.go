@@ -34,6 +34,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := applyMemoryLimit(cfg.MemoryLimit, logger); err != nil {
 		return err
 	}
+	// The clock first: nothing may write to a data directory whose kind
+	// (sandbox or not) does not match the mode.
+	clk, sandbox, err := openClock(cfg, logger)
+	if err != nil {
+		return err
+	}
 	keys, err := loadKeys(cfg, logger, stdout)
 	if err != nil {
 		return err
@@ -62,7 +68,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer closeKeys()
-	service, err := ledger.New(store, ledger.Config{Policies: policies, Privacy: codec})
+	service, err := ledger.New(store, ledger.Config{Policies: policies, Privacy: codec, Clock: clk.Now})
 	if err != nil {
 		return err
 	}
@@ -85,7 +91,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := reads.Start(ctx); err != nil {
 		return err
 	}
-	stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads)
+	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
 	if err != nil {
 		return err
 	}
@@ -109,6 +115,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Audit:           auditCfg,
 		Registerer:      registry,
 		Gatherer:        registry,
+		Clock:           clk.Now,
+		Sandbox:         sandboxConfig(sandbox, process, reads),
 		Ready:           readiness(cfg, reads, store),
 	})
 	if err != nil {
