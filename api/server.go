@@ -160,7 +160,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	e.Use(
-		middleware.RequestID(),
+		requestID,
 		metrics.middleware,
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, HandleError: true,
