@@ -178,8 +178,8 @@ func (a *auditHandlers) state(c *echo.Context) error {
 	)
 	switch {
 	case rawAsOf != "":
-		if asOf, err = time.Parse(time.RFC3339Nano, rawAsOf); err != nil {
-			return badRequest("invalid-parameter", "as_of must be an RFC 3339 time, e.g. 2026-11-01T12:00:00Z")
+		if asOf, err = queryTime("as_of", rawAsOf); err != nil {
+			return err
 		}
 	case rawVersion != "":
 		if version, err = strconv.ParseInt(rawVersion, 10, 64); err != nil || version < 1 {
@@ -404,9 +404,9 @@ func (a *auditHandlers) trail(c *echo.Context) error {
 	}
 	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
 		if raw := values.Get(name); raw != "" {
-			t, err := time.Parse(time.RFC3339Nano, raw)
+			t, err := queryTime(name, raw)
 			if err != nil {
-				return badRequest("invalid-parameter", "%s must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z", name)
+				return err
 			}
 			*dst = t
 		}

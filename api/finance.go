@@ -299,6 +299,9 @@ func (s *server) period(values url.Values) (from, to time.Time, err error) {
 			if err != nil {
 				return time.Time{}, badRequest("invalid-parameter", "%s %q is not a date (YYYY-MM-DD) or an RFC 3339 time", name, raw)
 			}
+			if err := checkQueryYear(name, day); err != nil {
+				return time.Time{}, err
+			}
 			if end {
 				day = day.AddDate(0, 0, 1) // midnight of the next day, whatever the day's length
 			}
@@ -307,6 +310,9 @@ func (s *server) period(values url.Values) (from, to time.Time, err error) {
 		t, err := time.Parse(time.RFC3339Nano, raw)
 		if err != nil {
 			return time.Time{}, badRequest("invalid-parameter", "%s %q is not a date (YYYY-MM-DD) or an RFC 3339 time such as 2026-03-01T00:00:00Z", name, raw)
+		}
+		if err := checkQueryYear(name, t); err != nil {
+			return time.Time{}, err
 		}
 		if end {
 			t = t.Add(time.Nanosecond)

@@ -3,12 +3,10 @@ package api
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -108,14 +106,9 @@ func parseSearch(values url.Values) (projections.SearchQuery, error) {
 		}
 	}
 	if raw := values.Get("updated_since"); raw != "" {
-		t, err := time.Parse(time.RFC3339Nano, raw)
+		t, err := queryTime("updated_since", raw)
 		if err != nil {
-			return q, badRequest("invalid-parameter", "updated_since must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z")
-		}
-		// The read model keeps times as Unix nanoseconds, which end in 2262:
-		// a later instant would wrap around and match everything.
-		if latest := time.Unix(0, math.MaxInt64); t.After(latest) {
-			t = latest
+			return q, err
 		}
 		q.UpdatedSince = t
 	}

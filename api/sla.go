@@ -102,8 +102,8 @@ func parseTimerQuery(values url.Values) (projections.TimerQuery, error) {
 		return q, err
 	}
 	if raw := values.Get("at"); raw != "" {
-		if q.At, err = time.Parse(time.RFC3339Nano, raw); err != nil || q.At.Year() < 1970 || q.At.Year() > 2200 {
-			return q, badRequest("invalid-parameter", "at must be an RFC 3339 time between 1970 and 2200, e.g. 2026-11-24T10:00:00+02:00")
+		if q.At, err = queryTime("at", raw); err != nil {
+			return q, err
 		}
 	}
 	if raw := values.Get("limit"); raw != "" {
