@@ -93,7 +93,7 @@ func (s *server) runAction(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	ifMatch, err := parseIfMatch(c.Request().Header.Values("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -158,11 +158,23 @@ func claimID(c *echo.Context) (uuid.UUID, error) {
 // etag renders a claim version as a strong entity tag.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// parseIfMatch reads If-Match: absent or "*" means no expectation; otherwise
-// one entity tag holding a claim version.
-func parseIfMatch(h string) (*int64, error) {
-	h = strings.TrimSpace(h)
-	if h == "" || h == "*" {
+// parseIfMatch reads the If-Match headers: absent or "*" means no
+// expectation; otherwise one entity tag holding a claim version. A header
+// that is present but empty is refused, not taken as absent: the client
+// meant to send a version, and writing without the check would be the
+// lost update If-Match exists to prevent.
+func parseIfMatch(values []string) (*int64, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	if len(values) > 1 {
+		return nil, badRequest("invalid-if-match", "send one If-Match header with one claim version, e.g. \"3\"")
+	}
+	h := strings.TrimSpace(values[0])
+	switch h {
+	case "":
+		return nil, badRequest("invalid-if-match", "If-Match is empty: send the claim version from ETag, e.g. \"3\", or leave the header out")
+	case "*":
 		return nil, nil
 	}
 	tag := strings.TrimPrefix(h, "W/")

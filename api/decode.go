@@ -50,13 +50,53 @@ func decodeJSON(c *echo.Context, v any, allowEmpty bool) error {
 		}
 		return badRequest("malformed-json", "the body is empty; a JSON object is required")
 	}
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
-		mediaType, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
-			return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "send Content-Type: application/json")
-		}
+	if err := checkMediaType(req.Header.Values(echo.HeaderContentType)); err != nil {
+		return err
 	}
 	return decodeBody(body, v)
+}
+
+// checkMediaType accepts a body's Content-Type only when it says JSON in
+// UTF-8, the one encoding the API reads: application/json, with no
+// parameter but charset=utf-8 (names and values case-insensitive). A body
+// without Content-Type, or in another charset, is refused rather than
+// guessed at.
+func checkMediaType(contentTypes []string) error {
+	unsupported := func(detail string) error {
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
+			detail+"; send Content-Type: application/json (or application/json; charset=utf-8)")
+	}
+	switch len(contentTypes) {
+	case 0:
+		return unsupported("the body has no Content-Type")
+	case 1:
+	default:
+		return unsupported("the request has more than one Content-Type")
+	}
+	mediaType, params, err := mime.ParseMediaType(contentTypes[0])
+	switch {
+	case err != nil:
+		return unsupported("the Content-Type is malformed")
+	case mediaType != "application/json":
+		return unsupported("the body must be application/json, not " + strconv.Quote(truncate(mediaType, 64)))
+	}
+	for name, value := range params {
+		if name != "charset" {
+			return unsupported("application/json takes no parameter " + strconv.Quote(truncate(name, 64)))
+		}
+		if !strings.EqualFold(value, "utf-8") {
+			return unsupported("the body must be UTF-8, not charset " + strconv.Quote(truncate(value, 64)))
+		}
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes, for echoing a caller's text.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // decodeBody is decodeJSON after the body is read: the part the fuzz
