@@ -167,7 +167,10 @@ func eventError(projection string, rec eventstore.RecordedEvent, err error) erro
 }
 
 // cache keeps, per claim stream, the value folded so far, so that a live
-// event does not reread its claim. What fold stages is invisible until
+// event does not reread its claim. It is bounded twice: by the number of
+// claims (max) and by the events folded into their values, which is what
+// the values' size grows with (a note, a payment, a timeline step each;
+// see cacheEventsPerClaim). What fold stages is invisible until
 // settle; dirty says which claims' rows are behind their values. Values are
 // pointers and never modified once stored: a fold makes a new one, so
 // discarding a fold leaves the value it started from intact, and the maps
@@ -186,11 +189,58 @@ type cache[V any] struct {
 	folds    uint64
 	flushing []string // what the last flush wrote
 	evicting []string // settle's scratch
+	// events is the events folded into the committed values, together;
+	// weights holds each value's as it was counted.
+	events  int
+	weights map[string]int
 }
+
+// cacheEventsPerClaim is the average length of the claims a cache of max
+// claims is sized for: it holds at most max*cacheEventsPerClaim folded
+// events. A claim's whole life is about ten events, so a cache of such
+// claims is bounded by their number; of claims of hundreds of notes it
+// keeps fewer instead of growing with every note. A folded event costs at
+// most 512 bytes of state (TestCachedEventSize), a claim's value 4 KiB
+// besides: the default 1,000 claims hold at most 12 MiB per model.
+const cacheEventsPerClaim = 16
 
 func newCache[V any](max int) *cache[V] {
 	return &cache[V]{max: max, committed: make(map[string]*V), staged: make(map[string]*V),
-		dirty: make(map[string]uint64), touched: make(map[string]uint64)}
+		dirty: make(map[string]uint64), touched: make(map[string]uint64), weights: make(map[string]int)}
+}
+
+// eventCounter is a cached value that knows how many of its claim's events
+// it has folded.
+type eventCounter interface{ eventsFolded() int }
+
+// weight is the events folded into v (1 for a value that cannot tell).
+func weight[V any](v *V) int {
+	if c, ok := any(v).(eventCounter); ok {
+		return max(c.eventsFolded(), 1)
+	}
+	return 1
+}
+
+// commit makes v the claim's committed value and counts its events.
+func (c *cache[V]) commit(key string, v *V) {
+	c.committed[key] = v
+	w := weight(v)
+	c.events += w - c.weights[key]
+	c.weights[key] = w
+}
+
+// drop forgets the claim's committed value.
+func (c *cache[V]) drop(key string) {
+	delete(c.committed, key)
+	delete(c.touched, key)
+	c.events -= c.weights[key]
+	delete(c.weights, key)
+}
+
+// over reports whether the committed values exceed a fraction (in tenths)
+// of either bound.
+func (c *cache[V]) over(tenths int) bool {
+	return len(c.committed)*10 > c.max*tenths || c.events*10 > c.max*cacheEventsPerClaim*tenths
 }
 
 func (c *cache[V]) get(key string) (*V, bool) {
@@ -205,7 +255,7 @@ func (c *cache[V]) get(key string) (*V, bool) {
 // there is nothing to stage: nothing folded is ever taken back.
 func (c *cache[V]) fold(key string, v *V) {
 	if c.inPlace {
-		c.committed[key] = v
+		c.commit(key, v)
 	} else {
 		c.staged[key] = v
 	}
@@ -220,7 +270,7 @@ func (c *cache[V]) folded() { c.folds++ }
 // changed nothing a row shows) without making it dirty.
 func (c *cache[V]) put(key string, v *V) {
 	if c.inPlace {
-		c.committed[key] = v
+		c.commit(key, v)
 	} else {
 		c.staged[key] = v
 	}
@@ -244,16 +294,16 @@ func (c *cache[V]) toFlush(n int) []string {
 
 func (c *cache[V]) settle() {
 	for k, v := range c.staged {
-		c.committed[k] = v
+		c.commit(k, v)
 	}
 	clear(c.staged)
-	if len(c.committed) > c.max {
+	if c.over(10) {
 		c.evict()
 	}
 }
 
-// evict drops the clean claims folded longest ago until a tenth of the
-// bound is free, so that it sorts once per many new claims, not per fold.
+// evict drops the clean claims folded longest ago until a tenth of both
+// bounds is free, so that it sorts once per many new claims, not per fold.
 // Claims still under way are the ones folded lately: evicting at random
 // instead made a rebuild read a twentieth of its claims' histories again
 // from the store. Dirty values are the only copy of their claim's state and
@@ -267,11 +317,10 @@ func (c *cache[V]) evict() {
 	}
 	slices.SortFunc(c.evicting, func(a, b string) int { return cmp.Compare(c.touched[a], c.touched[b]) })
 	for _, k := range c.evicting {
-		if len(c.committed) <= c.max-c.max/10 {
+		if !c.over(9) {
 			break
 		}
-		delete(c.committed, k)
-		delete(c.touched, k)
+		c.drop(k)
 	}
 	c.evicting = c.evicting[:0]
 }
@@ -285,12 +334,10 @@ func (c *cache[V]) clean() {
 
 func (c *cache[V]) discard() {
 	for k := range c.staged {
-		delete(c.committed, k)
-		delete(c.touched, k)
+		c.drop(k)
 	}
 	for k := range c.dirty {
-		delete(c.committed, k)
-		delete(c.touched, k)
+		c.drop(k)
 	}
 	clear(c.staged)
 	clear(c.dirty)
