@@ -66,6 +66,8 @@ type Config struct {
 	// claim ever) keeps them to a few MiB each. The 10-minute soak grew the
 	// heap to 575 MiB with 50,000; with 5,000 the service's live heap was
 	// 138 MiB after the benchmark's million events (docs/performance.md).
+	// The events folded into the cached states are bounded too, at 16 a
+	// claim on average (cacheEventsPerClaim): long claims take more room.
 	CacheSize int
 	// RebuildCacheSize is CacheSize while a rebuild fills a generation: a
 	// rebuild meets every claim under way at once in the log (a thousand
