@@ -38,9 +38,9 @@ type config struct {
 	ShutdownTimeout time.Duration `conf:"default:20s,help:how long a shutdown may drain requests"`
 	MaxInFlight     int           `conf:"default:256,help:API requests served at once; beyond it a request waits overload-wait then gets 503"`
 	OverloadWait    time.Duration `conf:"default:100ms,help:how long a request waits for a free slot before 503"`
-	ReadTimeout     time.Duration `conf:"default:15s"`
-	WriteTimeout    time.Duration `conf:"default:30s"`
-	IdleTimeout     time.Duration `conf:"default:120s"`
+	ReadTimeout     time.Duration `conf:"default:15s,help:how long a client may take to send a whole request (headers and body)"`
+	WriteTimeout    time.Duration `conf:"default:30s,help:how long the answer to a request may take from the end of its headers; past it the connection is closed"`
+	IdleTimeout     time.Duration `conf:"default:120s,help:how long a kept-alive connection may wait for its next request"`
 	DebugAddr       string        `conf:"help:address of a separate listener serving the Go profiler at /debug/pprof/ (e.g. 127.0.0.1:6060) for benchmarks; empty serves none; never expose it"`
 	MemoryLimit     string        `conf:"default:192MiB,help:soft memory limit of the Go runtime (as GOMEMLIMIT: 192MiB 1GiB or off); the collector works harder near it; GOMEMLIMIT when set wins"`
 

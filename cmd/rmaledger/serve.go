@@ -108,6 +108,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Keys:           keys,
 		Logger:         logger,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxInFlight:    cfg.MaxInFlight,
+		OverloadWait:   cfg.OverloadWait,
 		TrustedProxies: proxies,
 		StatusPage:     statuspage.Config{Location: statusZone},
 		// Validate loaded it once already, so this cannot fail here.
