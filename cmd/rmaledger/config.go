@@ -34,7 +34,7 @@ type config struct {
 	SLAInterval     time.Duration `conf:"default:15s,help:how often the SLA timer process looks for expired clocks"`
 	FinanceTimeZone string        `conf:"default:UTC,help:IANA time zone of finance periods (a date in from/to is a day there) e.g. Europe/Sofia"`
 	TrustedProxies  string        `conf:"help:reverse proxies (CIDR networks or addresses separated by commas) whose X-Forwarded-For names the client; empty believes no header"`
-	StatusTimeZone  string        `conf:"help:IANA time zone the public status page shows times in e.g. Europe/Sofia; empty uses the ledger's (UTC)"`
+	StatusTimeZone  string        `conf:"help:IANA time zone the public status page shows times in e.g. Europe/Sofia; empty uses the time zone of the policy in force"`
 	ShutdownTimeout time.Duration `conf:"default:20s,help:how long a shutdown may drain requests"`
 	MaxInFlight     int           `conf:"default:256,help:API requests served at once; beyond it a request waits overload-wait then gets 503"`
 	OverloadWait    time.Duration `conf:"default:100ms,help:how long a request waits for a free slot before 503"`

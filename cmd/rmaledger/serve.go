@@ -17,6 +17,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
@@ -98,10 +99,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	defer stopTimers() // before the projections close: it reads them
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
-	var statusZone *time.Location // nil: the ledger's
-	if cfg.StatusTimeZone != "" {
-		statusZone, _ = time.LoadLocation(cfg.StatusTimeZone)
-	}
+	statusZone := statusLocation(cfg.StatusTimeZone, policies)
 	handler, err := api.New(api.Config{
 		Ledger:         service,
 		Reads:          reads,
@@ -156,6 +154,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	return nil
+}
+
+// statusLocation is the time zone the status page shows times in: the
+// configured one, else that of the policy in force at start, whose
+// calendar the claims' clocks run in. Validate loaded the zone once
+// already, so loading it cannot fail here.
+func statusLocation(zone string, policies *domain.PolicyBook) *time.Location {
+	if zone != "" {
+		loc, _ := time.LoadLocation(zone)
+		return loc
+	}
+	return policies.InForce(time.Now()).Calendar.Loc()
 }
 
 // openStore opens KurrentDB when a URL is configured, else the embedded store.
