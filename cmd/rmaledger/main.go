@@ -3,8 +3,10 @@
 //	rmaledger serve [--dev] [--sandbox]               serve the HTTP API (--sandbox: on a test clock)
 //	rmaledger projections status                     each read model's checkpoint and lag
 //	rmaledger projections rebuild [claims|status|compensations|timers|audit_trail]    rebuild read models from the log (service stopped)
-//	rmaledger backup DIR                             a consistent copy of the event log, while serving
-//	rmaledger restore DIR                            a backup into an empty --data-dir
+//	rmaledger backup DIR                             a consistent copy of the event log (no keys), while serving
+//	rmaledger backup-keys DIR                        the personal-data key store, into a directory of its own
+//	rmaledger restore DIR                            a backup of the log into an empty --data-dir
+//	rmaledger restore-keys DIR                       a key backup into place, before the service starts
 //	rmaledger keys add --role R [--name N] [--expires D] a new API key, printed once; only its hash is kept
 //	rmaledger keys list                              the API keys: names, roles, times (never keys)
 //	rmaledger keys revoke NAME                       refuse a key from the running service's next request on
@@ -70,7 +72,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, restore DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, clock show|advance|set"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, clock show|advance|set"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -102,8 +104,12 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return projectionsCommand(ctx, cfg, logger, stdout)
 	case "backup":
 		return backupCommand(ctx, cfg, stdout)
+	case "backup-keys":
+		return backupKeysCommand(ctx, cfg, stdout)
 	case "restore":
 		return restoreCommand(cfg, stdout)
+	case "restore-keys":
+		return restoreKeysCommand(cfg, stdout)
 	case "keys":
 		return keysMain(cfg, stdout)
 	case "audit":
@@ -111,7 +117,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	case "clock":
 		return clockCommand(ctx, cfg, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, restore, keys, audit, clock)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, audit, clock)", command)
 	}
 }
 

@@ -309,6 +309,10 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("backup while serving: %v\n%s", err, out)
 	}
+	keyBackupDir := filepath.Join(t.TempDir(), "key-backup") // the personal-data keys, apart from the log
+	if out, err := exec.Command(buildBinary(t), "backup-keys", keyBackupDir, "--data-dir", dataDir).CombinedOutput(); err != nil {
+		t.Fatalf("backup-keys: %v\n%s", err, out)
+	}
 	for range 5 {
 		after = append(after, register())
 	}
@@ -321,6 +325,9 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	}
 	if out, err := exec.Command(buildBinary(t), "restore", backupDir, "--data-dir", restored).CombinedOutput(); err == nil {
 		t.Fatalf("a second restore over the restored log succeeded:\n%s", out)
+	}
+	if out, err := exec.Command(buildBinary(t), "restore-keys", keyBackupDir, "--data-dir", restored).CombinedOutput(); err != nil {
+		t.Fatalf("restore-keys: %v\n%s", err, out)
 	}
 	q := start(t, restored)
 	for _, id := range before {
