@@ -52,6 +52,10 @@ type config struct {
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
 	To        string `conf:"env:AUDIT_TO,flag:to,noprint,help:audit export: the last position to export in full"`
 	PublicKey string `conf:"env:AUDIT_PUBLIC_KEY,flag:public-key,noprint,help:audit check/verify: the public key checkpoints are signed with (base64 or a PEM file)"`
+	// The policy what-if's options (rmaledger policy whatif ...).
+	WhatIfPolicy string `conf:"env:WHATIF_POLICY,flag:policy,noprint,help:policy whatif: the candidate policy file to replay the recorded claims under"`
+	Since        string `conf:"env:WHATIF_SINCE,flag:since,noprint,help:policy whatif: only claims registered on or after this day (YYYY-MM-DD in the policy's time zone) or RFC 3339 instant"`
+	JSON         bool   `conf:"env:WHATIF_JSON,flag:json,noprint,help:policy whatif: the report as JSON instead of a table"`
 	// The clock command's option (rmaledger clock ...); it reaches the service at --addr.
 	AdminKey string `conf:"env:ADMIN_KEY,flag:admin-key,mask,noprint,help:clock: an admin API key of the sandbox service (default: the admin key --dev generated in the data directory)"`
 	// The API key commands' options (rmaledger keys add ...).

@@ -14,6 +14,7 @@
 //	rmaledger audit verify [--claim ID] [--from POS] recompute the hash chains; exit 1 at the first break
 //	rmaledger audit export [--from] [--to] [--claim] JSON Lines an auditor can check offline
 //	rmaledger audit check FILE --public-key K        check an export without the service
+//	rmaledger policy whatif --policy F [--since D]   the recorded claims replayed under a candidate policy; writes nothing
 //	rmaledger clock show|advance STEP|set INSTANT    move a sandbox service's test clock (serve --sandbox)
 //
 // Configuration comes from flags and RMALEDGER_* environment variables;
@@ -72,7 +73,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, clock show|advance|set"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, policy whatif, clock show|advance|set"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -114,10 +115,12 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return keysMain(cfg, stdout)
 	case "audit":
 		return auditCommand(ctx, cfg, logger, stdout)
+	case "policy":
+		return policyCommand(ctx, cfg, logger, stdout)
 	case "clock":
 		return clockCommand(ctx, cfg, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, audit, clock)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, audit, policy, clock)", command)
 	}
 }
 

@@ -8,13 +8,17 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rmaledger/rmaledger/clock"
+	"github.com/rmaledger/rmaledger/policy"
 )
 
 // sandboxKeys are the API keys of the sandbox services the tests start.
@@ -349,4 +353,86 @@ func equalFiles(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// readmeBlock returns the shell block between <!-- name:begin --> and
+// <!-- name:end --> in the README.
+func readmeBlock(t *testing.T, name string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "<!-- "+name+":begin -->")
+	block, _, ok2 := strings.Cut(block, "<!-- "+name+":end -->")
+	if !ok || !ok2 {
+		t.Fatalf("README has no %s block", name)
+	}
+	block = strings.TrimSpace(block)
+	return strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
+}
+
+// TestREADMESandbox runs the README's sandbox walk-through, as written,
+// with the real binary on the PATH: a claim moved past its shipment window
+// in seconds, then the policy what-if on the stopped sandbox.
+func TestREADMESandbox(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed; .ci/run installs it so that CI runs this test")
+	}
+	binary := buildBinary(t)
+	workDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(workDir, "policy"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workDir, "policy", "default.yaml"), policy.DefaultYAML(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	env := append(os.Environ(), "RMALEDGER_API_KEYS=", "RMALEDGER_ADDR="+addr, "BASE=http://"+addr,
+		"PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	server := exec.Command(binary, "serve", "--sandbox", "--dev", "--data-dir", "./sandbox")
+	server.Dir, server.Env = workDir, env
+	out := &lockedBuffer{}
+	server.Stdout, server.Stderr = out, out
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "serving"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not start:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	script := func(name string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", readmeBlock(t, name))
+		cmd.Dir, cmd.Env = workDir, env
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the %s walk-through failed: %v\n%s\nserver:\n%s", name, err, got, out)
+		}
+		return string(got)
+	}
+	got := script("sandbox")
+	if !regexp.MustCompile(`RMA-2030-000001 +shipment_window +2030-06-04T10:00:00\+03:00 +close +acted`).MatchString(got) {
+		t.Errorf("clock advance does not say the claim was closed:\n%s", got)
+	}
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"status":"closed"`) {
+		t.Errorf("the claim is not closed:\n%s", last)
+	}
+
+	if err := server.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = server.Wait()
+	got = script("whatif")
+	for _, want := range []string{"1 claim replayed, 1 would differ", "breach shipment_window (removed)", "breaches removed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the what-if lacks %q:\n%s", want, got)
+		}
+	}
+	t.Logf("the what-if printed:\n%s", got)
 }

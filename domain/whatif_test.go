@@ -1,0 +1,117 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/rmaledger/rmaledger/domain"
+)
+
+// TestRedecide replays recorded events under another policy: given the history, when a
+// recorded event (with its action) is decided again under the candidate, then the event as the
+// candidate records it, or its refusal.
+func TestRedecide(t *testing.T) {
+	long, short := policyWithLaptopMonths(t, 24), policyWithLaptopMonths(t, 12)
+	record := func(p domain.Policy, given []domain.Event, c domain.Command) domain.Event {
+		t.Helper()
+		out, err := domain.Decide(domain.Fold(given), c, whenAt, p)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Action(), err)
+		}
+		return out[0]
+	}
+	bought := registration()
+	bought.PurchaseDate = date("2025-01-10") // 24 months: until 2027-01-09; 12: until 2026-01-09
+	registered := record(long, nil, bought)
+	authorized := record(long, []domain.Event{registered}, sample(domain.ActionAuthorize))
+	withCertificate := sample(domain.ActionAuthorize).(*domain.AuthorizeClaim)
+	withCertificate.PaidRepair = true
+	withCertificate.Coverages = []domain.CoveragePurchase{{Kind: domain.CoverageExtended, Reference: "EW-1", PurchasedOn: date("2025-01-10"), Months: 36}}
+	authorizedWithCertificate := record(long, []domain.Event{registered}, withCertificate)
+	under := func(p domain.Policy, e domain.Event) domain.Event {
+		out, err := domain.Redecide(domain.Fold(nil), domain.ActionRegister, e, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	tests := []struct {
+		name   string
+		policy domain.Policy
+		given  []domain.Event // recorded, re-decided under the policy in turn
+		when   domain.Event
+		action domain.Action
+		// then: the eligibility recorded (nil: none), or the error.
+		covered *bool
+		until   domain.Date
+		err     error
+	}{
+		{name: "the same policy decides the registration the same", policy: long, when: registered, action: domain.ActionRegister,
+			covered: new(true), until: date("2027-01-09")},
+		{name: "a shorter warranty leaves the registration uncovered", policy: short, when: registered, action: domain.ActionRegister,
+			covered: new(false), until: date("2026-01-09")},
+		{name: "the same policy authorizes", policy: long, given: []domain.Event{registered}, when: authorized, action: domain.ActionAuthorize},
+		{name: "a shorter warranty refuses free service", policy: short, given: []domain.Event{registered}, when: authorized,
+			action: domain.ActionAuthorize, err: domain.ErrNotCovered},
+		{name: "new evidence is assessed under the candidate", policy: short, given: []domain.Event{registered}, when: authorizedWithCertificate,
+			action: domain.ActionAuthorize, covered: new(true), until: date("2028-01-09")},
+		{name: "an action the candidate's state does not allow is refused", policy: long, given: []domain.Event{registered},
+			when: record(long, []domain.Event{registered, authorized}, sample(domain.ActionRecordCustomerShipment)),
+			action: domain.ActionRecordCustomerShipment, err: &domain.InvalidTransitionError{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var given []domain.Event
+			for _, e := range tc.given {
+				given = append(given, under(tc.policy, e))
+			}
+			got, err := domain.Redecide(domain.Fold(given), tc.action, tc.when, tc.policy)
+			var transition *domain.InvalidTransitionError
+			switch {
+			case tc.err == nil && err != nil:
+				t.Fatalf("refused: %v", err)
+			case errors.As(tc.err, &transition):
+				if !errors.As(err, &transition) {
+					t.Fatalf("error %v, want an invalid transition", err)
+				}
+				return
+			case tc.err != nil:
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("error %v, want %v", err, tc.err)
+				}
+				return
+			}
+			var e *domain.Eligibility
+			switch ev := got.(type) {
+			case domain.ClaimRegistered:
+				e = ev.Eligibility
+			case domain.ClaimAuthorized:
+				e = ev.Eligibility
+			}
+			if tc.covered == nil {
+				if e != nil {
+					t.Fatalf("eligibility %+v, want none recorded", e)
+				}
+				return
+			}
+			if e == nil || e.Covered != *tc.covered || e.Until != tc.until {
+				t.Fatalf("eligibility %+v, want covered %v until %s", e, *tc.covered, tc.until)
+			}
+			// Then: the state folds the candidate's decision.
+			if s := domain.Fold(append(given, got)); s.Eligibility == nil || s.Eligibility.Covered != *tc.covered {
+				t.Errorf("state eligibility %+v", s.Eligibility)
+			}
+		})
+	}
+}
+
+// policyWithLaptopMonths is a one-version book whose laptops have months of warranty.
+func policyWithLaptopMonths(t *testing.T, months int) domain.Policy {
+	t.Helper()
+	book, err := domain.NewPolicyBook(domain.Policy{Version: "laptops-" + string(rune('0'+months/12)), RefundCapBasisPoints: 7000, Warranty: warrantyTerms(months)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return book.Latest()
+}
