@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"time"
+
 	"github.com/google/uuid"
 )
 
@@ -94,6 +96,8 @@ func NewCommand(a Action) (Command, bool) {
 		return &RecordSLABreach{}, true
 	case ActionEscalateRepair:
 		return &EscalateRepair{}, true
+	case ActionResolveRemotely:
+		return &ResolveRemotely{}, true
 	}
 	return nil, false
 }
@@ -116,6 +120,14 @@ type RegisterClaim struct {
 	// PriorRepairs its earlier repairs. Both feed eligibility.
 	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
 	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
+	// ReportedAt is when the request really arrived, for one taken by phone or e-mail and entered
+	// later: the SLA clocks start then and it is the claim date. Absent: the registration's time.
+	// Decide bounds it: not in the future, at most the policy's MaxReportedAge before now.
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	// RepairsOnRecord are the unit's earlier repairs that the ledger holds, found by serial
+	// number or IMEI. Like ClaimID they are not part of the request: the application looks them
+	// up before Decide, which counts them in eligibility and records them on the event.
+	RepairsOnRecord []RepairOnRecord `json:"-"`
 }
 
 // Action returns ActionRegister.
@@ -341,10 +353,15 @@ func (c ReceiveClaim) Validate() error {
 // DiagnoseClaim records the technician's finding. Outcome and findings are required;
 // void_reason_code (e.g. "liquid_damage", "broken_seal") is required exactly when the outcome
 // is warranty_void, so a void warranty is always explained by a code.
+//
+// confirms_estimate says the finding confirms the estimate accepted before the goods arrived
+// (seed 004: quoted from the customer's description and paid in advance): the repair may then
+// start without a new estimate. Without it, a revised estimate follows.
 type DiagnoseClaim struct {
-	Outcome        string `json:"outcome"`
-	VoidReasonCode string `json:"void_reason_code,omitempty"`
-	Findings       string `json:"findings"`
+	Outcome          string `json:"outcome"`
+	VoidReasonCode   string `json:"void_reason_code,omitempty"`
+	Findings         string `json:"findings"`
+	ConfirmsEstimate bool   `json:"confirms_estimate,omitempty"`
 }
 
 // Action returns ActionDiagnose.
@@ -431,12 +448,15 @@ func (c DeclineEstimate) Validate() error {
 	return v.result()
 }
 
-// RecordPayment records money received for the accepted estimate. Amount, reference and method
-// are required: finance reconciles by reference.
+// RecordPayment records money received for the accepted estimate, or for the price difference
+// of a dearer replacement model. Amount, reference and method are required: finance reconciles
+// by reference. for ("estimate" or "price_difference") names what it pays; absent, the accepted
+// estimate while anything is owed on it, else the price difference.
 type RecordPayment struct {
 	Amount    Money  `json:"amount"`
 	Reference string `json:"reference"`
 	Method    string `json:"method"`
+	For       string `json:"for,omitempty"`
 }
 
 // Action returns ActionRecordPayment.
@@ -450,6 +470,7 @@ func (c RecordPayment) Validate() error {
 	v.line("reference", c.Reference, maxLine)
 	v.required("method", c.Method)
 	v.oneOf("method", c.Method, PaymentCash, PaymentCard, PaymentBankTransfer, PaymentOnline, PaymentOther)
+	v.oneOf("for", c.For, PaymentForEstimate, PaymentForPriceDifference)
 	return v.result()
 }
 
@@ -497,12 +518,17 @@ func (c CompleteRepair) Validate() error {
 //
 // value (optional) is the replacement unit's value in the claim's currency, what finance books
 // as the compensation; reference (optional) is its delivery note or invoice.
+//
+// settle_price_difference replaces the item by another model (new_sku, required then) and
+// settles the difference between its value (required then) and the price paid: a cheaper model
+// refunds the difference (within the refund cap), a dearer one is paid for before it ships.
 type ReplaceItem struct {
-	NewSerial string `json:"new_serial"`
-	NewSKU    string `json:"new_sku,omitempty"`
-	Notes     string `json:"notes,omitempty"`
-	Value     Money  `json:"value,omitzero"`
-	Reference string `json:"reference,omitempty"`
+	NewSerial             string `json:"new_serial"`
+	NewSKU                string `json:"new_sku,omitempty"`
+	Notes                 string `json:"notes,omitempty"`
+	Value                 Money  `json:"value,omitzero"`
+	Reference             string `json:"reference,omitempty"`
+	SettlePriceDifference bool   `json:"settle_price_difference,omitempty"`
 }
 
 // Action returns ActionReplace.
@@ -517,6 +543,10 @@ func (c ReplaceItem) Validate() error {
 	v.long("notes", c.Notes)
 	v.optionalAmount("value", c.Value)
 	v.line("reference", c.Reference, maxLine)
+	if c.SettlePriceDifference {
+		v.required("new_sku", c.NewSKU)
+		v.positive("value", c.Value)
+	}
 	return v.result()
 }
 
@@ -741,10 +771,15 @@ func (c WithdrawClaim) Validate() error {
 }
 
 // CloseClaim ends the lifecycle; reason_code is required (e.g. "completed"). An authorized
-// claim closes only with "shipment_window_expired", which the SLA process sends.
+// claim closes only with "shipment_window_expired", and only once its shipment window expired.
+//
+// Clocks are the claim's SLA clocks, which that reason is judged by. They are not part of the
+// request: the application folds them from the claim's history under its governing policy and
+// hands them over with SetClocks (see ClockDependent).
 type CloseClaim struct {
 	ReasonCode string `json:"reason_code"`
 	Reason     string `json:"reason,omitempty"`
+	Clocks     Clocks `json:"-"`
 }
 
 // Action returns ActionClose.

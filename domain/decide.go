@@ -115,7 +115,13 @@ func (c RegisterClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
 	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at); err != nil {
 		return nil, err
 	}
-	phone, _ := NormalizePhone(c.Customer.Phone)
+	if err := reportedInTime(c.ReportedAt, c.PurchaseDate, at, p); err != nil {
+		return nil, err
+	}
+	phone, ok := NormalizePhoneIn(c.Customer.Phone, p.DefaultCountry)
+	if !ok {
+		return nil, ValidationErrors{{Field: "customer.phone", Problem: phoneProblem(p.DefaultCountry)}}
+	}
 	imei, _ := NormalizeIMEI(c.Product.IMEI)
 	return ClaimRegistered{
 		ClaimID: c.ClaimID,
@@ -142,6 +148,8 @@ func (c RegisterClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
 		Channel:         c.Channel,
 		Coverages:       cleanCoverages(c.Coverages),
 		PriorRepairs:    cleanRepairs(c.PriorRepairs),
+		RepairsOnRecord: cleanRepairsOnRecord(c.ClaimID, c.RepairsOnRecord, at),
+		ReportedAt:      c.ReportedAt.UTC(),
 		At:              at,
 	}.withEligibility(p), nil
 }
@@ -205,7 +213,10 @@ func (c ReceiveDocuments) decide(_ State, at time.Time, _ Policy) (Event, error)
 	return DocumentsReceived{Documents: trimmed(c.Documents), At: at}, nil
 }
 
-func (c RecordCustomerShipment) decide(_ State, at time.Time, _ Policy) (Event, error) {
+func (c RecordCustomerShipment) decide(s State, at time.Time, p Policy) (Event, error) {
+	if err := documentsChecked(s, p); err != nil {
+		return nil, err
+	}
 	return CustomerShipmentRecorded{
 		Carrier:        strings.TrimSpace(c.Carrier),
 		TrackingNumber: strings.TrimSpace(c.TrackingNumber),
@@ -213,7 +224,10 @@ func (c RecordCustomerShipment) decide(_ State, at time.Time, _ Policy) (Event, 
 	}, nil
 }
 
-func (c ReceiveClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
+func (c ReceiveClaim) decide(s State, at time.Time, p Policy) (Event, error) {
+	if err := documentsChecked(s, p); err != nil {
+		return nil, err
+	}
 	return ClaimReceived{
 		Condition:     strings.TrimSpace(c.Condition),
 		Accessories:   trimmed(c.Accessories),
@@ -227,15 +241,19 @@ func (c ReceiveClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
 
 // decide accepts a void reason only from the policy's list, when it has one: reports and the
 // release protocol group voids by these codes.
-func (c DiagnoseClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
+func (c DiagnoseClaim) decide(s State, at time.Time, p Policy) (Event, error) {
 	if c.Outcome == OutcomeWarrantyVoid && !p.Warranty.validVoidReason(c.VoidReasonCode) {
 		return nil, ValidationErrors{{Field: "void_reason_code", Problem: "must be one of the policy's void reasons: " + strings.Join(p.Warranty.VoidReasons, ", ")}}
 	}
+	if err := c.confirmable(s); err != nil {
+		return nil, err
+	}
 	return ClaimDiagnosed{
-		Outcome:        c.Outcome,
-		VoidReasonCode: c.VoidReasonCode,
-		Findings:       strings.TrimSpace(c.Findings),
-		At:             at,
+		Outcome:          c.Outcome,
+		VoidReasonCode:   c.VoidReasonCode,
+		Findings:         strings.TrimSpace(c.Findings),
+		ConfirmsEstimate: c.ConfirmsEstimate,
+		At:               at,
 	}, nil
 }
 
@@ -289,17 +307,14 @@ func (c RecordPayment) decide(s State, at time.Time, _ Policy) (Event, error) {
 	if slices.ContainsFunc(s.Payments, func(p Payment) bool { return p.Reference == ref }) {
 		return nil, fmt.Errorf("%w: payment %q is already recorded", ErrDuplicateReference, ref)
 	}
-	if s.Estimate == nil {
-		return nil, errors.New("domain: estimate_accepted claim without an estimate")
-	}
-	outstanding, err := s.Estimate.Total.Sub(Money{Amount: s.PaidTotal.Amount, Currency: s.Estimate.Total.Currency})
+	purpose, outstanding, err := s.paymentFor(c.For)
 	if err != nil {
 		return nil, err
 	}
 	if c.Amount.Amount > outstanding.Amount {
 		return nil, limitError(ErrPaymentExceedsOutstanding, c.Amount, outstanding, "%s paid, %s outstanding", c.Amount, outstanding)
 	}
-	return PaymentRecorded{Amount: c.Amount, Reference: ref, Method: c.Method, At: at}, nil
+	return PaymentRecorded{Amount: c.Amount, Reference: ref, Method: c.Method, For: purpose, At: at}, nil
 }
 
 func (c StartRepair) decide(_ State, at time.Time, _ Policy) (Event, error) {
@@ -317,20 +332,31 @@ func (c CompleteRepair) decide(_ State, at time.Time, _ Policy) (Event, error) {
 
 // decide records the replacement's value, when given, in the claim's currency: it is what
 // finance books as the compensation and may claim back from the supplier.
-func (c ReplaceItem) decide(s State, at time.Time, _ Policy) (Event, error) {
+func (c ReplaceItem) decide(s State, at time.Time, p Policy) (Event, error) {
 	if !c.Value.IsZero() {
 		if err := inClaimCurrency(s, "value", c.Value); err != nil {
 			return nil, err
 		}
 	}
-	return ItemReplaced{
-		NewSerial: strings.TrimSpace(c.NewSerial),
-		NewSKU:    strings.TrimSpace(c.NewSKU),
-		Notes:     strings.TrimSpace(c.Notes),
-		Value:     c.Value,
-		Reference: strings.TrimSpace(c.Reference),
-		At:        at,
-	}, nil
+	c.NewSKU = strings.TrimSpace(c.NewSKU)
+	refund, charge, err := c.priceDifference(s, p)
+	if err != nil {
+		return nil, err
+	}
+	e := ItemReplaced{
+		NewSerial:        strings.TrimSpace(c.NewSerial),
+		NewSKU:           c.NewSKU,
+		Notes:            strings.TrimSpace(c.Notes),
+		Value:            c.Value,
+		Reference:        strings.TrimSpace(c.Reference),
+		DifferenceRefund: refund,
+		DifferenceCharge: charge,
+		At:               at,
+	}
+	if !refund.IsZero() {
+		e.CapBasisPoints = p.RefundCapBasisPoints
+	}
+	return e, nil
 }
 
 // withinCap enforces the refund cap (seed 001: at most 70% of the price is ever given back):
@@ -480,12 +506,18 @@ func (c WithdrawClaim) decide(_ State, at time.Time, _ Policy) (Event, error) {
 
 // decide closes an authorized claim only for an expired shipment window (the SLA process
 // sends that); a customer who cancels withdraws instead, which keeps the two apart in reports.
+// That reason is accepted only when the window's clock says it expired.
 func (c CloseClaim) decide(s State, at time.Time, _ Policy) (Event, error) {
 	if s.Status == StatusAuthorized && c.ReasonCode != ReasonShipmentWindowExpired {
 		return nil, ValidationErrors{{
 			Field:   "reason_code",
 			Problem: fmt.Sprintf("an authorized claim is closed only with %q; use withdraw when the customer cancels", ReasonShipmentWindowExpired),
 		}}
+	}
+	if c.ReasonCode == ReasonShipmentWindowExpired {
+		if err := shipmentWindowExpired(s, c.Clocks, at); err != nil {
+			return nil, err
+		}
 	}
 	return ClaimClosed{ReasonCode: c.ReasonCode, Reason: strings.TrimSpace(c.Reason), At: at}, nil
 }

@@ -22,13 +22,18 @@ type gwt struct {
 	reason  string   // ... whose Reason contains this
 	fields  []string // the error is ValidationErrors naming exactly these fields
 	check   func(t *testing.T, s domain.State)
+	policy  *domain.Policy // decided under this policy instead of the fixtures' default
 }
 
 func run(t *testing.T, cases []gwt) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := domain.Decide(domain.Fold(tc.given), tc.when, whenAt, policy)
+			p := policy
+			if tc.policy != nil {
+				p = *tc.policy
+			}
+			got, err := domain.Decide(domain.Fold(tc.given), tc.when, whenAt, p)
 			wantErr := tc.err != nil || tc.invalid || tc.fields != nil
 			switch {
 			case !wantErr && err != nil:
@@ -90,7 +95,7 @@ func TestRegister(t *testing.T) {
 	empty := &domain.RegisterClaim{ClaimID: claimID, Number: "RMA-1"}
 
 	bad := registration()
-	bad.Customer.Phone = "0888 123 456"
+	bad.Customer.Phone = "call after 6"
 	bad.Customer.Email = "ivan at example"
 	bad.Product.Category = "Laptop"
 	bad.Product.IMEI = "490154203237517"
@@ -234,7 +239,7 @@ func TestReview(t *testing.T) {
 			{
 				name:  "window expired",
 				given: history(t, "authorized"),
-				when:  &domain.CloseClaim{ReasonCode: domain.ReasonShipmentWindowExpired},
+				when:  &domain.CloseClaim{ReasonCode: domain.ReasonShipmentWindowExpired, Clocks: expiredWindow},
 				then:  []domain.Event{domain.ClaimClosed{ReasonCode: domain.ReasonShipmentWindowExpired, At: whenAt}},
 			},
 			{

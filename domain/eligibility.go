@@ -468,8 +468,8 @@ func init() {
 // withEligibility decides the registration's eligibility under p, as of the claim date.
 func (e ClaimRegistered) withEligibility(p Policy) ClaimRegistered {
 	e.Eligibility = AssessEligibility(p, EligibilityInput{
-		Product: e.Product, PurchaseDate: e.PurchaseDate, ClaimDate: p.DayOf(e.At),
-		Coverages: e.Coverages, PriorRepairs: e.PriorRepairs,
+		Product: e.Product, PurchaseDate: e.PurchaseDate, ClaimDate: p.DayOf(e.RequestedAt()),
+		Coverages: e.Coverages, PriorRepairs: repairEvidence(p, e.PriorRepairs, e.RepairsOnRecord),
 	})
 	return e
 }
@@ -481,9 +481,9 @@ func authorizeEligibility(s State, e ClaimAuthorized, p Policy) (*Eligibility, e
 	current, fresh := s.Eligibility, (*Eligibility)(nil)
 	if len(e.Coverages)+len(e.PriorRepairs) > 0 {
 		fresh = AssessEligibility(p, EligibilityInput{
-			Product: s.Product, PurchaseDate: s.PurchaseDate, ClaimDate: p.DayOf(s.RegisteredAt),
+			Product: s.Product, PurchaseDate: s.PurchaseDate, ClaimDate: p.DayOf(s.RequestedAt()),
 			Coverages:    append(slices.Clone(s.Coverages), e.Coverages...),
-			PriorRepairs: append(slices.Clone(s.PriorRepairs), e.PriorRepairs...),
+			PriorRepairs: repairEvidence(p, append(slices.Clone(s.PriorRepairs), e.PriorRepairs...), s.RepairsOnRecord),
 		})
 		if fresh != nil {
 			current = fresh

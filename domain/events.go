@@ -37,6 +37,14 @@ type ClaimRegistered struct {
 	// before them decode with all three absent, which is what those events said.
 	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
 	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
+	// RepairsOnRecord are the unit's earlier repairs found in the ledger by serial number or
+	// IMEI, which eligibility counted besides PriorRepairs. Absent from events stored before the
+	// ledger looked them up, which counted none.
+	RepairsOnRecord []RepairOnRecord `json:"repairs_on_record,omitempty"`
+	// ReportedAt is when the request arrived, when it was entered later (a request taken by phone
+	// or e-mail): the SLA clocks start then and the claim date is its day. Zero in events of
+	// requests entered as they arrived, and in every event stored before it existed: At.
+	ReportedAt time.Time `json:"reported_at,omitzero"`
 	// Eligibility is decided at registration, as of the claim date, and kept: a later policy
 	// change never alters it. Nil when the policy has no warranty terms.
 	Eligibility *Eligibility `json:"eligibility,omitempty"`
@@ -112,11 +120,17 @@ type ClaimReceived struct {
 
 // ClaimDiagnosed records the technician's finding; a later one (second review) supersedes it
 // in State while this one stays in the history.
+//
+// ConfirmsEstimate is set when the finding confirms the estimate accepted before the goods
+// arrived: the claim is then ready for the paid repair (paid, or estimate_accepted while payments
+// fall short) instead of diagnosed. Absent from diagnoses that confirm none, and from every
+// diagnosis stored before it existed.
 type ClaimDiagnosed struct {
-	Outcome        string    `json:"outcome"`
-	VoidReasonCode string    `json:"void_reason_code,omitempty"`
-	Findings       string    `json:"findings"`
-	At             time.Time `json:"at"`
+	Outcome          string    `json:"outcome"`
+	VoidReasonCode   string    `json:"void_reason_code,omitempty"`
+	Findings         string    `json:"findings"`
+	ConfirmsEstimate bool      `json:"confirms_estimate,omitempty"`
+	At               time.Time `json:"at"`
 }
 
 // EstimateIssued quotes paid work. Total is computed by Decide and stored, so that finance
@@ -145,10 +159,14 @@ type EstimateDeclined struct {
 
 // PaymentRecorded records money received for the accepted estimate. The claim becomes paid
 // when the payments cover the estimate total.
+//
+// For is price_difference for a payment of a dearer replacement model's price difference; it is
+// absent from payments for the estimate, which every payment stored before it was.
 type PaymentRecorded struct {
 	Amount    Money     `json:"amount"`
 	Reference string    `json:"reference"`
 	Method    string    `json:"method"`
+	For       string    `json:"for,omitempty"`
 	At        time.Time `json:"at"`
 }
 
@@ -172,13 +190,21 @@ type RepairCompleted struct {
 // Value (the replacement unit's value, what finance books) and Reference (the delivery note or
 // invoice of the unit) were added later as optional fields: events stored before them decode
 // with both absent, which is what those events said, so no new version was needed.
+//
+// DifferenceRefund and DifferenceCharge settle a replacement by another model: the price paid
+// less the cheaper model's value, owed to the customer as a refund checked against the refund
+// cap (CapBasisPoints); or the dearer model's value less the price, owed by the customer. Both
+// are absent from a replacement by an equivalent, and from every replacement stored before them.
 type ItemReplaced struct {
-	NewSerial string    `json:"new_serial"`
-	NewSKU    string    `json:"new_sku,omitempty"`
-	Notes     string    `json:"notes,omitempty"`
-	Value     Money     `json:"value,omitzero"`
-	Reference string    `json:"reference,omitempty"`
-	At        time.Time `json:"at"`
+	NewSerial        string    `json:"new_serial"`
+	NewSKU           string    `json:"new_sku,omitempty"`
+	Notes            string    `json:"notes,omitempty"`
+	Value            Money     `json:"value,omitzero"`
+	Reference        string    `json:"reference,omitempty"`
+	DifferenceRefund Money     `json:"difference_refund,omitzero"`
+	DifferenceCharge Money     `json:"difference_charge,omitzero"`
+	CapBasisPoints   int64     `json:"cap_basis_points,omitempty"`
+	At               time.Time `json:"at"`
 }
 
 // RefundApproved resolves the claim with a refund to be paid. CapBasisPoints is the cap the
@@ -438,3 +464,12 @@ func (RepairEscalated) EventType() string { return "claim.repair_escalated.v1" }
 
 func (e SLABreached) occurredAt() time.Time     { return e.At }
 func (e RepairEscalated) occurredAt() time.Time { return e.At }
+
+// RequestedAt is when the customer's request arrived: ReportedAt for a request entered later,
+// else the registration's time.
+func (e ClaimRegistered) RequestedAt() time.Time {
+	if e.ReportedAt.IsZero() {
+		return e.At
+	}
+	return e.ReportedAt
+}

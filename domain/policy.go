@@ -37,10 +37,38 @@ type Policy struct {
 	Warranty *Warranty
 	// SLA holds the service-level targets; a zero target keeps no clock.
 	SLA SLATargets
+	// DocumentsBeforeShipment: the documents requested at authorization are checked before the
+	// goods may come in, so a customer shipment or an intake straight from authorized is refused
+	// while any is outstanding. False: the goods may come with the documents.
+	DocumentsBeforeShipment bool
+	// DefaultCountry (ISO 3166-1 alpha-2) is the country whose national form a phone number
+	// given at registration without its country code is read in ("0888 123 456" in BG), exactly
+	// as the status lookup reads it (NormalizePhoneIn). Empty: registration takes international
+	// numbers only.
+	DefaultCountry string
+	// MaxReportedAge bounds how long before its registration a request may have arrived
+	// (RegisterClaim.ReportedAt, for a request taken by phone or e-mail and entered later).
+	// Zero means DefaultMaxReportedAge.
+	MaxReportedAge time.Duration
 
 	// book is the set of versions this one belongs to, so that a decision can find the terms
 	// that were in force on another day (the sale date). Set by NewPolicyBook.
 	book *PolicyBook
+}
+
+// DefaultMaxReportedAge is Policy.MaxReportedAge when the policy sets none: two weeks, room
+// for a request e-mailed before a long holiday and entered after it.
+const DefaultMaxReportedAge = 14 * 24 * time.Hour
+
+// maxReportedAgeLimit is the longest MaxReportedAge a policy may set: a year.
+const maxReportedAgeLimit = 366 * 24 * time.Hour
+
+// maxReportedAge is the policy's bound on ReportedAt, DefaultMaxReportedAge when unset.
+func (p Policy) maxReportedAge() time.Duration {
+	if p.MaxReportedAge == 0 {
+		return DefaultMaxReportedAge
+	}
+	return p.MaxReportedAge
 }
 
 // DefaultPolicy is the policy of the seeds in its minimal form: refunds capped at 70% of the
@@ -60,6 +88,10 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: refund cap %d basis points is outside 0..10000", ErrInvalidPolicy, p.RefundCapBasisPoints)
 	case !p.EffectiveFrom.IsZero() && !p.EffectiveFrom.valid():
 		return fmt.Errorf("%w: effective_from is not a real calendar day", ErrInvalidPolicy)
+	case p.DefaultCountry != "" && !KnownPhoneCountry(p.DefaultCountry):
+		return fmt.Errorf("%w: default_country %q is not a country whose national phone numbers are known", ErrInvalidPolicy, p.DefaultCountry)
+	case p.MaxReportedAge < 0 || p.MaxReportedAge > maxReportedAgeLimit:
+		return fmt.Errorf("%w: max_reported_age %s is outside 0..%s", ErrInvalidPolicy, p.MaxReportedAge, maxReportedAgeLimit)
 	}
 	if err := p.Calendar.Validate(); err != nil {
 		return fmt.Errorf("policy %s: %w", p.Version, err)

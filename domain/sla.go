@@ -10,11 +10,16 @@ import (
 
 // The SLA clocks a claim can have.
 const (
-	// ClockFirstResponse runs from registration to the first action of staff on the claim
-	// (seed 002: respond within 2 hours).
+	// ClockFirstResponse runs from registration to the first response to the customer (seed 002:
+	// respond within 2 hours): a note written for the customer, an authorization, a rejection or
+	// a redirection to the manufacturer's service center. Internal notes answer no one.
 	ClockFirstResponse = "first_response"
 	// ClockDecision runs from registration to authorization, rejection or redirection (seed 000:
 	// processing in a couple of working days; seed 002: an accurate answer within 2 working days).
+	// It starts a new cycle when the claim comes back for another decision of ours: after the
+	// manufacturer's service center refused it or found it unrepairable (then until authorization,
+	// rejection or another redirection), and after an overturned appeal (then until the new
+	// remedy: an estimate, a repair, a replacement, a refund, a credit note or a return).
 	ClockDecision = "decision"
 	// ClockShipmentWindow is the customer's: from authorization (once requested documents are in)
 	// to the shipment or hand-in of the goods (seed 001: one working day, else the claim counts
@@ -199,6 +204,9 @@ type Clock struct {
 	Name   string      `json:"clock"`
 	Status ClockStatus `json:"status"`
 	Target Target      `json:"target"`
+	// Cycle numbers the runs of a clock that started again (2 for its second run); the first
+	// run has none. The clock shows its latest run.
+	Cycle int `json:"cycle,omitempty"`
 	// StartedAt is when it started; DueAt when it expires (running), expired or would have
 	// (stopped); zero while paused.
 	StartedAt time.Time `json:"started_at"`
@@ -296,20 +304,41 @@ func EvolveClocks(cs Clocks, s State, e Event, p Policy) Clocks {
 			cs, owned = slices.Clone(cs), true
 		}
 	}
-	start := func(name string) {
+	running := func(name string) (Clock, bool) {
 		target := p.SLA.Target(name)
 		if target.IsZero() {
-			return
-		}
-		if _, exists := cs.Get(name); exists {
-			return
+			return Clock{}, false
 		}
 		c := Clock{Name: name, Status: ClockRunning, Target: target, StartedAt: at.In(p.Calendar.Loc())}
 		c.DueAt = target.due(p.Calendar, at)
 		c.Budget = Duration(target.between(p.Calendar, at, c.DueAt))
 		c.SoonAt = c.soonAt(p, at, time.Duration(c.Budget))
-		own()
-		cs = append(cs, c)
+		return c, true
+	}
+	start := func(name string) {
+		if _, exists := cs.Get(name); exists {
+			return
+		}
+		if c, ok := running(name); ok {
+			own()
+			cs = append(cs, c)
+		}
+	}
+	// restart runs a stopped clock again, as its next cycle, in the place of the last one.
+	restart := func(name string) {
+		i := slices.IndexFunc(cs, func(c Clock) bool { return c.Name == name })
+		if i < 0 {
+			start(name)
+			return
+		}
+		if cs[i].Open() {
+			return
+		}
+		if c, ok := running(name); ok {
+			c.Cycle = max(cs[i].Cycle, 1) + 1
+			own()
+			cs[i] = c
+		}
 	}
 	update := func(name string, f func(c *Clock)) {
 		if i := slices.IndexFunc(cs, func(c Clock) bool { return c.Name == name }); i >= 0 {
@@ -325,6 +354,9 @@ func EvolveClocks(cs Clocks, s State, e Event, p Policy) Clocks {
 
 	switch e := e.(type) {
 	case ClaimRegistered:
+		// The clocks start when the request arrived, earlier than the registration for a request
+		// entered later; at is read by start, and nothing else runs on this event.
+		at = e.RequestedAt()
 		start(ClockFirstResponse)
 		start(ClockDecision)
 	case SLABreached:
@@ -336,6 +368,20 @@ func EvolveClocks(cs Clocks, s State, e Event, p Policy) Clocks {
 		start(ClockShipmentWindow)
 	case ClaimRejected, ClaimRedirectedToServiceCenter:
 		stop(ClockDecision, false)
+	case ServiceCenterActRecorded:
+		restart(ClockDecision)
+	case DisputeResolved:
+		if e.Outcome == DisputeOverturned {
+			restart(ClockDecision)
+		}
+	case EstimateIssued, RepairStarted, ItemReplaced, RefundApproved, CreditNoteIssued, ClaimReturnedUnrepaired:
+		stop(ClockDecision, false) // the new remedy after an overturned appeal
+	case ClaimResolvedRemotely:
+		// Help without the goods answers the customer and decides the claim; the goods no
+		// longer need to come in.
+		stop(ClockFirstResponse, false)
+		stop(ClockDecision, false)
+		stop(ClockShipmentWindow, true)
 	case CustomerShipmentRecorded:
 		stop(ClockShipmentWindow, false)
 	case ClaimReceived:
@@ -347,8 +393,12 @@ func EvolveClocks(cs Clocks, s State, e Event, p Policy) Clocks {
 			update(ClockShipmentWindow, func(c *Clock) { c.BreachRecordedAt = e.At })
 		}
 	}
-	// Any action of staff answers the customer; the timer process's own events do not.
-	if _, ok := e.(ClaimRegistered); !ok && !systemEvent(e) {
+	if _, ok := e.(EstimateIssued); ok && !s.goodsArrived() {
+		// Paid work quoted before the goods travel: they are sent once the estimate is paid,
+		// and a customer who paid is followed up by the desk, not closed by the window.
+		stop(ClockShipmentWindow, true)
+	}
+	if respondsToCustomer(e) {
 		stop(ClockFirstResponse, false)
 	}
 	if s.Resolution != nil {
@@ -379,13 +429,16 @@ func EvolveClocks(cs Clocks, s State, e Event, p Policy) Clocks {
 	return cs
 }
 
-// systemEvent reports whether e is recorded by the SLA timer process rather than by staff.
-func systemEvent(e Event) bool {
+// respondsToCustomer reports whether e answers the customer: a note written for them, or a
+// decision they are told (authorization, rejection, redirection to the manufacturer's service
+// center). Internal notes and work on the claim answer no one; the timer process's events
+// neither.
+func respondsToCustomer(e Event) bool {
 	switch e := e.(type) {
-	case SLABreached, RepairEscalated:
+	case ClaimAuthorized, ClaimRejected, ClaimRedirectedToServiceCenter:
 		return true
-	case ClaimClosed:
-		return e.ReasonCode == ReasonShipmentWindowExpired
+	case NoteAdded:
+		return e.Visibility == VisibilityCustomer
 	}
 	return false
 }

@@ -90,7 +90,10 @@ func TestClocksThroughAClaim(t *testing.T) {
 		}
 	}
 
+	// An internal note answers no one; a note to the customer is the response.
 	cs = step(domain.NoteAdded{Text: "called", Visibility: domain.VisibilityInternal, At: at("2026-03-09 09:00")})
+	expectClock(t, cs, domain.ClockFirstResponse, domain.ClockRunning, "2026-03-09 11:00")
+	cs = step(domain.NoteAdded{Text: "We are looking into it.", Visibility: domain.VisibilityCustomer, At: at("2026-03-09 10:30")})
 	expectClock(t, cs, domain.ClockFirstResponse, domain.ClockMet, "2026-03-09 11:00")
 
 	// Authorized on Tuesday evening, after the decision was due; documents requested.
@@ -149,7 +152,10 @@ func TestClocksPauseOnHold(t *testing.T) {
 		domain.ClaimPutOnHold{ReasonCode: "unpaid_debt", PreviousStatus: domain.StatusRegistered, At: sofiaAt(t, "2026-03-09 11:00")},
 	}
 	cs := domain.FoldClocks(events, p)
-	expectClock(t, cs, domain.ClockFirstResponse, domain.ClockMet, "2026-03-09 12:00")
+	// A hold is no response: the first response waits with the rest.
+	if fr := expectClock(t, cs, domain.ClockFirstResponse, domain.ClockPaused, ""); fr.Remaining != domain.Duration(time.Hour) {
+		t.Errorf("first response on hold: %+v", fr)
+	}
 	dec := expectClock(t, cs, domain.ClockDecision, domain.ClockPaused, "")
 	if dec.PauseReason != domain.PauseOnHold || dec.Remaining != domain.Duration(15*time.Hour) {
 		t.Errorf("decision on hold: %+v", dec)

@@ -28,7 +28,10 @@ type State struct {
 	Defect             string           `json:"defect"`
 	Channel            string           `json:"channel,omitempty"`
 	RegisteredAt       time.Time        `json:"registered_at"`
-	UpdatedAt          time.Time        `json:"updated_at"`
+	// ReportedAt is when the request arrived, for one entered later than it arrived (see
+	// RequestedAt); absent otherwise.
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at"`
 
 	ServiceCenter    *ServiceCenterReferral `json:"service_center,omitempty"`
 	Authorization    *Authorization         `json:"authorization,omitempty"`
@@ -52,16 +55,30 @@ type State struct {
 	Closure          *Closure               `json:"closure,omitempty"`
 	Withdrawn        bool                   `json:"withdrawn"`
 	SupplierRecovery *SupplierRecovery      `json:"supplier_recovery,omitempty"` // money claimed back from the manufacturer
+	// RemoteResolution is set once the claim was resolved without the goods (by phone, remote
+	// session or e-mail); it stays on record after an overturned appeal.
+	RemoteResolution *RemoteResolution `json:"remote_resolution,omitempty"`
 
 	// Coverages and PriorRepairs are the warranty evidence given so far; Eligibility is the
 	// latest recorded decision on coverage (registration, or authorization with new evidence).
 	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
 	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
 	Eligibility  *Eligibility       `json:"eligibility,omitempty"`
+	// RepairsOnRecord are the unit's earlier repairs the ledger held at registration.
+	RepairsOnRecord []RepairOnRecord `json:"repairs_on_record,omitempty"`
 	// SLABreaches are the breaches the timer process recorded; Escalation is set once the
 	// repair hard limit passed.
 	SLABreaches []SLABreach `json:"sla_breaches,omitempty"`
 	Escalation  *Escalation `json:"escalation,omitempty"`
+}
+
+// RequestedAt is when the customer's request arrived: ReportedAt for a request entered later,
+// else RegisteredAt. The claim date is its day.
+func (s State) RequestedAt() time.Time {
+	if s.ReportedAt.IsZero() {
+		return s.RegisteredAt
+	}
+	return s.ReportedAt
 }
 
 // Exists reports whether the state holds a claim, i.e. at least a registration was folded.
@@ -163,11 +180,13 @@ type Intake struct {
 }
 
 // Diagnosis is the latest technical finding. VoidReasonCode is set only for warranty_void.
+// ConfirmsEstimate is set when it confirmed the estimate accepted before the goods arrived.
 type Diagnosis struct {
-	Outcome        string    `json:"outcome"`
-	VoidReasonCode string    `json:"void_reason_code,omitempty"`
-	Findings       string    `json:"findings"`
-	DiagnosedAt    time.Time `json:"diagnosed_at"`
+	Outcome          string    `json:"outcome"`
+	VoidReasonCode   string    `json:"void_reason_code,omitempty"`
+	Findings         string    `json:"findings"`
+	ConfirmsEstimate bool      `json:"confirms_estimate,omitempty"`
+	DiagnosedAt      time.Time `json:"diagnosed_at"`
 }
 
 // Estimate is the latest quote for paid work (seed 004: a damage level 1 to 3, itemised as
@@ -191,6 +210,7 @@ type Payment struct {
 	Amount    Money     `json:"amount"`
 	Reference string    `json:"reference"`
 	Method    string    `json:"method"`
+	For       string    `json:"for,omitempty"` // price_difference, or empty for the estimate
 	PaidAt    time.Time `json:"paid_at"`
 	// Reversed marks a payment taken back (PaymentReversed); it no longer counts in PaidTotal.
 	Reversed       bool      `json:"reversed,omitempty"`
@@ -210,13 +230,18 @@ type Repair struct {
 }
 
 // Replacement is the unit given in place of the claimed one.
+// For another model with the price difference settled, DifferenceRefund is owed to the customer
+// (and counted in Refund) or DifferenceCharge by the customer, DifferencePaid of it so far.
 type Replacement struct {
-	NewSerial  string    `json:"new_serial"`
-	NewSKU     string    `json:"new_sku,omitempty"`
-	Notes      string    `json:"notes,omitempty"`
-	Value      Money     `json:"value,omitzero"`
-	Reference  string    `json:"reference,omitempty"`
-	ReplacedAt time.Time `json:"replaced_at"`
+	NewSerial        string    `json:"new_serial"`
+	NewSKU           string    `json:"new_sku,omitempty"`
+	Notes            string    `json:"notes,omitempty"`
+	Value            Money     `json:"value,omitzero"`
+	Reference        string    `json:"reference,omitempty"`
+	ReplacedAt       time.Time `json:"replaced_at"`
+	DifferenceRefund Money     `json:"difference_refund,omitzero"`
+	DifferenceCharge Money     `json:"difference_charge,omitzero"`
+	DifferencePaid   Money     `json:"difference_paid,omitzero"`
 }
 
 // Refund is what was approved to be paid back and what was paid. Approved is cumulative over
@@ -326,9 +351,10 @@ func Evolve(s State, e Event) State {
 		s.ID, s.Number, s.Status = e.ClaimID, e.Number, StatusRegistered
 		s.Customer, s.Product, s.PurchaseDate = e.Customer, e.Product, e.PurchaseDate
 		s.ProofOfPurchase, s.Price, s.Defect, s.Channel = e.ProofOfPurchase, e.Price, e.Defect, e.Channel
-		s.RegisteredAt = e.At
+		s.RegisteredAt, s.ReportedAt = e.At, e.ReportedAt
 		s.PaidTotal = Money{Currency: e.Price.Currency}
 		s.Coverages, s.PriorRepairs, s.Eligibility = e.Coverages, e.PriorRepairs, e.Eligibility
+		s.RepairsOnRecord = e.RepairsOnRecord
 		s.CustomerID = e.CustomerID
 	case ClaimRedirectedToServiceCenter:
 		s.Status = StatusRedirected
@@ -387,8 +413,8 @@ func Evolve(s State, e Event) State {
 			ReceivedAt:    e.At,
 		}
 	case ClaimDiagnosed:
-		s.Status = StatusDiagnosed
-		s.Diagnosis = &Diagnosis{Outcome: e.Outcome, VoidReasonCode: e.VoidReasonCode, Findings: e.Findings, DiagnosedAt: e.At}
+		s.Status = s.afterDiagnosis(e)
+		s.Diagnosis = &Diagnosis{Outcome: e.Outcome, VoidReasonCode: e.VoidReasonCode, Findings: e.Findings, ConfirmsEstimate: e.ConfirmsEstimate, DiagnosedAt: e.At}
 	case EstimateIssued:
 		s.Status = StatusEstimateIssued
 		s.Estimate = &Estimate{
@@ -412,9 +438,13 @@ func Evolve(s State, e Event) State {
 		est := s.estimate()
 		est.Decision, est.DecidedAt, est.DeclineReason = EstimateDecisionDeclined, e.At, e.Reason
 		s.Estimate = est
-		s = s.resolve(ResolutionReturnedUnrepaired, e.At)
+		s = s.declined(e)
 	case PaymentRecorded:
-		s.Payments = append(slices.Clip(s.Payments), Payment{Amount: e.Amount, Reference: e.Reference, Method: e.Method, PaidAt: e.At})
+		s.Payments = append(slices.Clip(s.Payments), Payment{Amount: e.Amount, Reference: e.Reference, Method: e.Method, For: e.For, PaidAt: e.At})
+		if e.For == PaymentForPriceDifference {
+			s = s.evolveDifferencePayment(e.Amount.Amount)
+			break
+		}
 		s.PaidTotal = Money{Amount: s.PaidTotal.Amount + e.Amount.Amount, Currency: e.Amount.Currency}
 		if s.Status == StatusEstimateAccepted && s.Estimate != nil && s.PaidTotal.Amount >= s.Estimate.Total.Amount {
 			s.Status = StatusPaid
@@ -431,8 +461,7 @@ func Evolve(s State, e Event) State {
 		s.Repair = &r
 		s = s.resolve(ResolutionRepaired, e.At)
 	case ItemReplaced:
-		s.Replacement = &Replacement{NewSerial: e.NewSerial, NewSKU: e.NewSKU, Notes: e.Notes, Value: e.Value, Reference: e.Reference, ReplacedAt: e.At}
-		s = s.resolve(ResolutionReplaced, e.At)
+		s = s.replaced(e)
 	case RefundApproved:
 		r := s.refund(e.Amount.Currency)
 		r.Approved.Amount += e.Amount.Amount
@@ -487,6 +516,8 @@ func Evolve(s State, e Event) State {
 		s.Escalation = &Escalation{DueAt: e.DueAt, Overrun: e.Overrun, Required: e.Required, EscalatedAt: e.At}
 	case PersonalDataErased:
 		s = s.erasePersonal()
+	case ClaimResolvedRemotely:
+		s = s.evolveRemote(e)
 	case SupplierRecoveryClaimed, SupplierRecoveryReceived, RefundApprovalReversed, RefundPaymentReversed, PaymentReversed, CreditNoteCancelled:
 		s = s.evolveFinance(e)
 	}
@@ -511,6 +542,11 @@ func (s State) resolveDispute(e DisputeResolved) State {
 	s.Disputes = disputes
 	if e.Outcome != DisputeOverturned {
 		s.Status = StatusResolved
+		return s
+	}
+	if s.resolvedRemotely() && s.RemoteResolution != nil {
+		// Fixed without the goods, and it did not hold: back to where the goods may come in.
+		s.Status, s.Resolution = s.RemoteResolution.PreviousStatus, nil
 		return s
 	}
 	s.Status, s.Resolution = StatusDiagnosed, nil

@@ -28,25 +28,35 @@ var transitions = map[Action]transition{
 	ActionRecordUnrepairabilityAct: {from: []Status{StatusRedirected}},
 	ActionAuthorize:                {from: []Status{StatusRegistered}},
 	ActionReject:                   {from: []Status{StatusRegistered, StatusRedirected}},
-	ActionReceiveDocuments:         {from: []Status{StatusAuthorized, StatusInTransit}},
-	ActionRecordCustomerShipment:   {from: []Status{StatusAuthorized}},
-	ActionReceive:                  {from: []Status{StatusAuthorized, StatusInTransit}},
+	// Help without the goods: before they are shipped (remote.go).
+	ActionResolveRemotely: {from: []Status{StatusRegistered, StatusAuthorized}},
+	// Documents are received until the claim is resolved: they may come with the goods.
+	ActionReceiveDocuments: {from: []Status{
+		StatusAuthorized, StatusInTransit, StatusReceived, StatusDiagnosed, StatusEstimateIssued,
+		StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusOnHold,
+	}, guard: documentsOpen},
+	// From paid: the goods of an estimate paid before they travel (prepaid.go).
+	ActionRecordCustomerShipment: {from: []Status{StatusAuthorized, StatusPaid}, guard: goodsAwaited},
+	ActionReceive:                {from: []Status{StatusAuthorized, StatusInTransit, StatusPaid}, guard: goodsAwaited},
 	// A diagnosed claim may be diagnosed again: the second review after an overturned appeal
 	// (seed 001), or a correction before anything was decided on it.
-	ActionDiagnose:        {from: []Status{StatusReceived, StatusDiagnosed}},
-	ActionIssueEstimate:   {from: []Status{StatusDiagnosed}},
+	ActionDiagnose: {from: []Status{StatusReceived, StatusDiagnosed}},
+	// From authorized: paid work quoted from the customer's description, before the goods travel.
+	ActionIssueEstimate:   {from: []Status{StatusDiagnosed, StatusAuthorized}, guard: estimable},
 	ActionAcceptEstimate:  {from: []Status{StatusEstimateIssued}},
-	ActionDeclineEstimate: {from: []Status{StatusEstimateIssued}},
+	ActionDeclineEstimate: {from: []Status{StatusEstimateIssued}, guard: declinable},
 	// A payment is also taken in repair or resolved when a reversed payment left the accepted
 	// estimate uncovered: the work is not released until it is paid (see returnable).
-	ActionRecordPayment:       {from: []Status{StatusEstimateAccepted, StatusInRepair, StatusResolved}, guard: paymentOutstanding},
-	ActionStartRepair:         {from: []Status{StatusDiagnosed, StatusPaid}, guard: defectConfirmed},
-	ActionCompleteRepair:      {from: []Status{StatusInRepair}, guard: notEscalated},
-	ActionReplace:             {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
-	ActionApproveRefund:       {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
-	ActionRecordRefundPayment: {from: []Status{StatusResolved}, guard: refundOutstanding},
+	ActionRecordPayment:  {from: []Status{StatusEstimateAccepted, StatusInRepair, StatusResolved}, guard: paymentOutstanding},
+	ActionStartRepair:    {from: []Status{StatusDiagnosed, StatusPaid}, guard: repairable},
+	ActionCompleteRepair: {from: []Status{StatusInRepair}, guard: notEscalated},
+	ActionReplace:        {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
+	ActionApproveRefund:  {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
+	// After a return too: the price difference of a cheaper replacement model is refunded while
+	// the new unit travels.
+	ActionRecordRefundPayment: {from: []Status{StatusResolved, StatusReturnShipped, StatusDelivered}, guard: refundOwed},
 	ActionIssueCreditNote:     {from: []Status{StatusDiagnosed, StatusInRepair}, guard: defectConfirmed},
-	ActionReturnUnrepaired:    {from: []Status{StatusDiagnosed, StatusEstimateAccepted}, guard: nothingPaid},
+	ActionReturnUnrepaired:    {from: []Status{StatusDiagnosed, StatusEstimateAccepted}, guard: unrepairedReturnable},
 	ActionShipReturn:          {from: []Status{StatusResolved}, guard: returnable},
 	ActionConfirmDelivery:     {from: []Status{StatusReturnShipped}},
 	ActionOpenDispute:         {from: []Status{StatusResolved}},
@@ -54,7 +64,7 @@ var transitions = map[Action]transition{
 	ActionAddNote:             {from: statuses},
 	ActionPutOnHold:           {from: statusesExcept(StatusOnHold, StatusClosed)},
 	ActionReleaseHold:         {from: []Status{StatusOnHold}},
-	ActionWithdraw:            {from: []Status{StatusRegistered, StatusRedirected, StatusAuthorized}},
+	ActionWithdraw:            {from: []Status{StatusRegistered, StatusRedirected, StatusAuthorized, StatusEstimateAccepted}, guard: withdrawable},
 	// An authorized claim closes only when its shipment window expired; the reason code is
 	// part of the command, so Decide checks it (see CloseClaim.decide).
 	ActionClose: {from: []Status{StatusRejected, StatusDelivered, StatusResolved, StatusAuthorized}, guard: settled},
@@ -66,7 +76,7 @@ var transitions = map[Action]transition{
 	ActionRecordSupplierRecovery: {from: recoveryStatuses, guard: recoveryOutstanding},
 	ActionReverseRefundApproval:  {from: []Status{StatusResolved}, guard: refundUnpaid},
 	ActionReverseRefundPayment:   {from: []Status{StatusResolved}, guard: refundPaymentStanding},
-	ActionReversePayment:         {from: []Status{StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
+	ActionReversePayment:         {from: []Status{StatusEstimateIssued, StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
 	ActionCancelCreditNote:       {from: []Status{StatusResolved}, guard: creditNoteStanding},
 
 	// The SLA timer process's actions (sla.go): a breach is noted on any claim not yet closed;
@@ -135,6 +145,9 @@ func returnable(s State) error {
 	if s.Resolution == nil {
 		return blocked("the claim has no resolution")
 	}
+	if err := notShippedBack(s); err != nil {
+		return err
+	}
 	switch s.Resolution.Kind {
 	case ResolutionRefunded, ResolutionCredited:
 		return blocked(fmt.Sprintf("the claim was %s: the item stays with the service; close the claim instead", s.Resolution.Kind))
@@ -142,18 +155,22 @@ func returnable(s State) error {
 		if e := s.Estimate; e != nil && e.Decision == EstimateDecisionAccepted && s.PaidTotal.Amount < e.Total.Amount {
 			return fmt.Errorf("%w: %s paid of the accepted estimate of %s", ErrPaymentNotCovered, s.PaidTotal, e.Total)
 		}
+		return differencePaidBeforeShipping(s)
 	}
 	return nil
 }
 
 // settled guards close: a resolved claim is closed only when nothing goes back to the customer
-// (refunded or credited) and no approved refund is unpaid; otherwise the item is shipped back
-// first.
+// (refunded or credited, or resolved without the goods) and no approved refund is unpaid;
+// otherwise the item is shipped back first.
 func settled(s State) error {
+	if r := s.Refund; s.Status == StatusDelivered && r != nil && r.Paid.Amount < r.Approved.Amount {
+		return fmt.Errorf("%w: %s of %s paid", ErrRefundNotPaid, r.Paid, r.Approved)
+	}
 	if s.Status != StatusResolved {
 		return nil
 	}
-	if s.Resolution == nil || (s.Resolution.Kind != ResolutionRefunded && s.Resolution.Kind != ResolutionCredited) {
+	if s.Resolution == nil || (s.Resolution.Kind != ResolutionRefunded && s.Resolution.Kind != ResolutionCredited && !s.resolvedRemotely()) {
 		return blocked("the item must be shipped back to the customer first (ship-return)")
 	}
 	if r := s.Refund; r != nil && r.Paid.Amount < r.Approved.Amount {

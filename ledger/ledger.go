@@ -84,6 +84,18 @@ type Config struct {
 	// between commands (see cache.go), default DefaultCacheSize. A negative
 	// size disables the cache: every command reads its claim's stream.
 	CacheSize int
+	// Repairs finds the earlier repairs of a unit that the ledger holds,
+	// which a registration counts in its eligibility (see RepairFinder);
+	// nil finds none.
+	Repairs RepairFinder
+}
+
+// RepairFinder finds the repairs the ledger holds of a unit: claims on
+// the same serial number or IMEI that were repaired and delivered
+// (domain.RepairOnRecordOf). projections.Runner finds them in the claims
+// read model.
+type RepairFinder interface {
+	RepairsOf(ctx context.Context, unit domain.Product) ([]domain.RepairOnRecord, error)
 }
 
 // DefaultCacheSize is the default Config.CacheSize: the claims being
@@ -207,6 +219,9 @@ func (s *Service) Register(ctx context.Context, cmd *domain.RegisterClaim, req R
 				return Result{}, err
 			}
 		}
+		if cmd.RepairsOnRecord, err = s.repairsOf(ctx, cmd.Product); err != nil {
+			return Result{}, err
+		}
 		now := s.cfg.Clock()
 		number, err := s.numbers.Next(ctx, now)
 		if err != nil {
@@ -313,6 +328,11 @@ func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.Record
 
 func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, cmd domain.Command, req Request, hash string, now time.Time, expected eventstore.ExpectedRevision) (Result, error) {
 	policy := s.governing(h, now)
+	if c, ok := cmd.(domain.ClockDependent); ok {
+		// The clocks as the timers read model folds them: from the
+		// claim's history under the policy that governs it.
+		c.SetClocks(domain.FoldClocks(h.events, policy))
+	}
 	events, err := domain.Decide(h.state, cmd, now, policy)
 	if err != nil {
 		return Result{}, err
@@ -468,4 +488,16 @@ func requestHash(action domain.Action, cmd domain.Command) (string, error) {
 	}
 	sum := sha256.Sum256(append([]byte(string(action)+"\x00"), body...))
 	return hex.EncodeToString(sum[:16]), nil
+}
+
+// repairsOf looks up the unit's earlier repairs for a registration.
+func (s *Service) repairsOf(ctx context.Context, unit domain.Product) ([]domain.RepairOnRecord, error) {
+	if s.cfg.Repairs == nil {
+		return nil, nil
+	}
+	repairs, err := s.cfg.Repairs.RepairsOf(ctx, unit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: looking up earlier repairs of the unit: %w", err)
+	}
+	return repairs, nil
 }

@@ -114,6 +114,11 @@ type (
 		RefundCapPercent string       `yaml:"refund_cap_percent"`
 		Warranty         *warrantyDoc `yaml:"warranty"`
 		SLA              *slaDoc      `yaml:"sla"`
+		DefaultCountry   string       `yaml:"default_country"`
+		MaxReportedAge   string       `yaml:"max_reported_age"`
+		// DocumentsBeforeShipment is false when left out: the goods may come
+		// with the documents.
+		DocumentsBeforeShipment bool `yaml:"documents_before_shipment"`
 	}
 	weekDoc struct {
 		Monday    []string `yaml:"monday"`
@@ -456,7 +461,32 @@ func (c *checker) version(at path, v versionDoc) domain.Policy {
 	if v.SLA != nil {
 		p.SLA = c.sla(at.with("sla"), *v.SLA)
 	}
+	p.DocumentsBeforeShipment = v.DocumentsBeforeShipment
+	if v.DefaultCountry != "" {
+		p.DefaultCountry = v.DefaultCountry
+		if !domain.KnownPhoneCountry(v.DefaultCountry) {
+			c.fail(at.with("default_country"), "%q is not a country whose national phone numbers are known (ISO 3166-1 alpha-2, e.g. BG)", v.DefaultCountry)
+		}
+	}
+	if v.MaxReportedAge != "" {
+		p.MaxReportedAge = c.age(at.with("max_reported_age"), v.MaxReportedAge)
+	}
 	return p
+}
+
+// age reads an elapsed time such as "14 days" or "48 hours": a target in elapsed units.
+func (c *checker) age(at path, s string) time.Duration {
+	t := c.target(at, s)
+	switch t.Unit {
+	case domain.UnitDays:
+		return time.Duration(t.Amount) * 24 * time.Hour
+	case domain.UnitHours:
+		return time.Duration(t.Amount) * time.Hour
+	case "":
+		return 0 // reported by target
+	}
+	c.fail(at, "%q: counts elapsed time, in hours or days, not working time", s)
+	return 0
 }
 
 func (c *checker) calendar(at path, v versionDoc) domain.Calendar {
