@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/rmaledger/rmaledger/storage"
@@ -46,5 +48,26 @@ func TestKeyStoreOnAFullDisk(t *testing.T) {
 	}
 	if _, err := ks.Lookup(ctx, "kept"); !errors.Is(err, ErrErased) {
 		t.Fatalf("the destroyed key: %v, want ErrErased", err)
+	}
+}
+
+// TestKeyStoreWALStaysSmall creates keys one by one, each its own commit of
+// two pages (the row and its index) for a few dozen bytes of key: the WAL
+// must be checkpointed and started over within maxKeyWAL, so that a
+// growing key store does not take the disk the event log needs (it took
+// 2.5 MB for 350 keys).
+func TestKeyStoreWALStaysSmall(t *testing.T) {
+	dir := t.TempDir()
+	ks := openStore(t, dir)
+	ctx := context.Background()
+	var peak int64
+	for i := range 500 {
+		if _, err := ks.Key(ctx, fmt.Sprintf("subject-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, storagetest.Size(t, filepath.Join(dir, KeyFile+"-wal")))
+	}
+	if bound := int64(2 * maxKeyWAL); peak > bound {
+		t.Errorf("the key store's WAL grew to %d bytes for 500 keys, want at most %d", peak, bound)
 	}
 }

@@ -60,6 +60,14 @@ type createRequest struct {
 // maxCreateBatch bounds the keys one transaction inserts.
 const maxCreateBatch = 512
 
+// maxKeyWAL bounds the key store's WAL, in bytes: each new key commits two
+// pages (its row and its index entry, 8 KiB) for a few dozen bytes of key,
+// so SQLite's default (a checkpoint every 1,000 pages, and the file never
+// cut back) let the WAL of a few hundred keys take megabytes of the disk
+// the event log needs. Past it, the commit checkpoints (one more fsync per
+// thirty keys), and the next starts the WAL over and cuts the file back.
+const maxKeyWAL = 256 << 10
+
 // KeyCacheSize bounds the keys the store keeps in memory, the subjects used
 // last: a key read with its subject costs about 210 bytes, so 16,384 keys
 // (the customers of the claims worked on lately, many times over) hold
@@ -82,7 +90,8 @@ func openSQLite(path string, cacheSize int) (*SQLiteKeyStore, error) {
 		return nil, fmt.Errorf("privacy: open key store: %w", storage.Fault(err))
 	}
 	f.Close()
-	q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)", "secure_delete(1)"}}
+	q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)", "secure_delete(1)",
+		fmt.Sprintf("wal_autocheckpoint(%d)", maxKeyWAL/4096), fmt.Sprintf("journal_size_limit(%d)", maxKeyWAL)}}
 	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
 	if err != nil {
 		return nil, fmt.Errorf("privacy: open key store %s: %w", path, err)
