@@ -51,6 +51,7 @@ type database struct {
 
 	stopCheckpointer chan struct{}
 	checkpointerDone chan struct{}
+	walBound         int // the WAL bound in force, in bytes (see boundWAL)
 
 	log        *slog.Logger
 	rebuildsMu sync.Mutex
@@ -173,7 +174,9 @@ func (db *database) open(cfg Config) error {
 	db.ck.SetMaxOpenConns(1)
 	db.stopCheckpointer = make(chan struct{})
 	db.checkpointerDone = make(chan struct{})
-	go db.checkpointer(cfg.CheckpointInterval, cfg.Logger)
+	db.walBound = cfg.walLimit
+	db.boundWAL(cfg.walLimit)
+	go db.checkpointer(cfg.CheckpointInterval, cfg.walLimit, cfg.Logger)
 	return nil
 }
 
@@ -181,14 +184,22 @@ func (db *database) open(cfg Config) error {
 // PASSIVE checkpoints never wait for, or block, the writer or the readers,
 // so the projections' commits stay short and even; done in a commit, as
 // SQLite does by default, every few hundred events one handler would pay
-// for copying and fsyncing megabytes.
-func (db *database) checkpointer(interval time.Duration, log *slog.Logger) {
+// for copying and fsyncing megabytes. It bounds the WAL by the space left
+// (boundWAL) as often.
+func (db *database) checkpointer(interval time.Duration, walLimit int, log *slog.Logger) {
 	defer close(db.checkpointerDone)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			// Over its bound, the WAL is checkpointed by the writer's
+			// next commit, which then starts it over; one here would
+			// make the writer's give up (SQLite runs one at a time),
+			// and the WAL grow on.
+			if db.walOver(db.boundWAL(walLimit)) {
+				continue
+			}
 			if _, err := db.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
 				log.Warn("read model WAL checkpoint failed", "err", err)
 			}
