@@ -116,6 +116,8 @@ func lifecycle(i int) []domain.Command {
 		ServiceCenter:      domain.ServiceCenter{Name: "Service Sofia", Country: "BG", Address: "1 Tsarigradsko shose, Sofia"},
 		DocumentsRequested: []string{"claim form", "copy of receipt"},
 	}
+	// The customer sends the documents for checking first, then ships (seed 000).
+	docs := &domain.ReceiveDocuments{Documents: []string{"claim form", "copy of receipt"}}
 	ship := &domain.RecordCustomerShipment{Carrier: "Speedy", TrackingNumber: fmt.Sprintf("SP%06d", i)}
 	receive := &domain.ReceiveClaim{Condition: "Scratches on the lid.", SealsIntact: yes(), ReceivedBy: intakeClerk}
 	confirmed := &domain.DiagnoseClaim{Outcome: domain.OutcomeDefectConfirmed, Findings: "Failed voltage regulator."}
@@ -129,12 +131,12 @@ func lifecycle(i int) []domain.Command {
 	case 0: // free repair
 		path = append([]domain.Command{authorize,
 			&domain.AddNote{Text: internalNote, Visibility: domain.VisibilityInternal},
-			ship, receive, confirmed,
+			docs, ship, receive, confirmed,
 			&domain.StartRepair{Where: domain.RepairOwn, Technician: staffName},
 			&domain.CompleteRepair{WorkDone: "Replaced the regulator.", Parts: []string{"VR-33"}},
 		}, back...)
 	case 1: // paid repair out of warranty
-		path = append([]domain.Command{authorize, ship, receive,
+		path = append([]domain.Command{authorize, docs, ship, receive,
 			&domain.DiagnoseClaim{Outcome: domain.OutcomeOutOfWarranty, Findings: "Bought too long ago."},
 			&domain.IssueEstimate{DamageLevel: 2, Parts: eur("40.00"), Labour: eur("25.00"), Shipping: eur("10.00")},
 			&domain.AddNote{Text: customerNote, Visibility: domain.VisibilityCustomer},
@@ -144,7 +146,7 @@ func lifecycle(i int) []domain.Command {
 			&domain.CompleteRepair{WorkDone: "Replaced the board."},
 		}, back...)
 	case 2: // refund
-		path = []domain.Command{authorize, ship, receive, confirmed,
+		path = []domain.Command{authorize, docs, ship, receive, confirmed,
 			&domain.ApproveRefund{Amount: eur("50.00"), Reason: "Hardware share of the price."},
 			&domain.RecordRefundPayment{Amount: eur("50.00"), Reference: "REF-1"},
 			&domain.CloseClaim{ReasonCode: "completed"},
@@ -163,13 +165,13 @@ func lifecycle(i int) []domain.Command {
 			&domain.WithdrawClaim{Reason: "Found the charger was broken."},
 		}
 	case 5: // dispute at release, upheld
-		path = append([]domain.Command{authorize, ship, receive, confirmed,
+		path = append([]domain.Command{authorize, docs, ship, receive, confirmed,
 			&domain.ReplaceItem{NewSerial: fmt.Sprintf("SN-R%06d", i)},
 			&domain.OpenDispute{Reason: "The replacement is a different colour."},
 			&domain.ResolveDispute{Outcome: domain.DisputeUpheld, Decision: "Same model and specification."},
 		}, back...)
 	default: // on hold for an unpaid debt, released
-		path = append([]domain.Command{authorize, ship, receive, confirmed,
+		path = append([]domain.Command{authorize, docs, ship, receive, confirmed,
 			&domain.StartRepair{Where: domain.RepairManufacturer},
 			&domain.PutOnHold{ReasonCode: "unpaid_debt", Reason: internalNote},
 			&domain.ReleaseHold{},

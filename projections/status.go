@@ -41,6 +41,10 @@ type StatusView struct {
 	// ShipTo and DocumentsRequested are the authorization's instructions.
 	ShipTo             *domain.ServiceCenter `json:"ship_to,omitempty"`
 	DocumentsRequested []string              `json:"documents_requested,omitempty"`
+	// DocumentsOutstanding are the requested documents not yet received,
+	// while the claim is open and not resolved (they are received until
+	// then).
+	DocumentsOutstanding []string `json:"documents_outstanding,omitempty"`
 	// ManufacturerServiceCenter is where a redirected claim must go first.
 	ManufacturerServiceCenter *domain.ServiceCenter `json:"manufacturer_service_center,omitempty"`
 	CustomerShipment          *StatusShipment       `json:"customer_shipment,omitempty"`
@@ -108,6 +112,7 @@ var statusSteps = map[string]string{
 	domain.RefundPaid{}.EventType():                     "refund_paid",
 	domain.CreditNoteIssued{}.EventType():               "credit_note_issued",
 	domain.ClaimReturnedUnrepaired{}.EventType():        "returned_unrepaired",
+	domain.ClaimResolvedRemotely{}.EventType():          "resolved_remotely",
 	domain.ReturnShipped{}.EventType():                  "return_shipped",
 	domain.DeliveryConfirmed{}.EventType():              "delivered",
 	domain.DisputeOpened{}.EventType():                  "appeal_opened",
@@ -147,7 +152,7 @@ type statusModel struct {
 	book *domain.PolicyBook
 }
 
-const statusSchema = "status-2" // 2: phone candidates, next_step_due
+const statusSchema = "status-3" // 2: phone candidates, next_step_due; 3: documents outstanding, send_documents, decision cycles
 
 func (statusModel) name() string   { return StatusPage }
 func (statusModel) schema() string { return statusSchema }
@@ -321,7 +326,7 @@ func statusView(e *statusEntry) StatusView {
 	v := StatusView{
 		Number:       s.Number,
 		Status:       s.Status,
-		NextStep:     nextSteps[s.Status],
+		NextStep:     nextStep(s, e.policy),
 		RegisteredAt: s.RegisteredAt,
 		UpdatedAt:    s.UpdatedAt,
 		Timeline:     e.timeline,
@@ -342,6 +347,9 @@ func statusView(e *statusEntry) StatusView {
 		sc := a.ServiceCenter
 		v.ShipTo = &sc
 		v.DocumentsRequested = a.DocumentsRequested
+		if s.Resolution == nil && s.Status != domain.StatusClosed && s.Status != domain.StatusRejected {
+			v.DocumentsOutstanding = s.DocumentsOutstanding()
+		}
 	}
 	if r := s.ServiceCenter; r != nil {
 		sc := r.ServiceCenter
@@ -467,9 +475,26 @@ func StepCodes() []string {
 	return slices.Compact(codes)
 }
 
+// nextStepSendDocuments asks an authorized customer for the requested
+// documents before the goods, under a policy that checks them first.
+const nextStepSendDocuments = "send_documents"
+
+// nextStep is what the customer should expect or do next.
+func nextStep(s domain.State, p domain.Policy) string {
+	switch {
+	case s.Status == domain.StatusAuthorized && p.DocumentsBeforeShipment && len(s.DocumentsOutstanding()) > 0:
+		return nextStepSendDocuments
+	case s.Status == domain.StatusPaid && s.Intake == nil:
+		return nextSteps[domain.StatusAuthorized] // an estimate paid before the goods travel: send them
+	case s.Status == domain.StatusResolved && s.Resolution != nil && s.Resolution.Kind == domain.ResolutionResolvedRemotely:
+		return nextSteps[domain.StatusDelivered] // fixed without the goods: nothing comes back
+	}
+	return nextSteps[s.Status]
+}
+
 // NextStepCodes lists the codes StatusView.NextStep takes, for the same reason.
 func NextStepCodes() []string {
-	codes := slices.Collect(maps.Values(nextSteps))
+	codes := append(slices.Collect(maps.Values(nextSteps)), nextStepSendDocuments)
 	slices.Sort(codes)
 	return slices.Compact(codes)
 }

@@ -30,7 +30,7 @@ type timersModel struct {
 }
 
 // timersSchema changes with the table layout or the fold.
-const timersSchema = "timers-3" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks
+const timersSchema = "timers-4" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks; 4: decision cycles, first response to the customer
 
 func (m timersModel) policies() *domain.PolicyBook {
 	if m.book == nil {

@@ -241,7 +241,7 @@ func TestTimerQueries(t *testing.T) {
 
 	// An answer stops the clock: the claim's view shows it missed.
 	l.now = T.Add(170 * time.Minute)
-	res, err = l.Execute(ctx, a, &domain.AddNote{Text: "called back"}, req)
+	res, err = l.Execute(ctx, a, &domain.AddNote{Text: "called back", Visibility: domain.VisibilityCustomer}, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,12 @@ func generate(ctx context.Context, dir string, events, workers int, progress fun
 	if err != nil {
 		return Generation{}, nil, err
 	}
+	// The SLA process's closures are decided slaLate ahead, once the
+	// shipment window they close has expired.
+	late, err := ledger.New(store, ledger.Config{Policies: policy.Default(), Clock: func() time.Time { return time.Now().Add(slaLate) }})
+	if err != nil {
+		return Generation{}, nil, err
+	}
 	const open = 16 // claims each worker has under way at once
 	var (
 		next     atomic.Int64 // the next claim's index
@@ -105,13 +111,13 @@ func generate(ctx context.Context, dir string, events, workers int, progress fun
 				kept := mine[:0]
 				for _, c := range mine {
 					s := c.steps[0]
-					req := requests[s.by]
+					req, by := requests[s.by], svc
 					if s.by == bySLA {
 						// What the SLA process sends when the shipment window
 						// ends: its own actor and a key derived from the clock.
-						req = ledger.Request{Actor: sla.Actor, IdempotencyKey: fmt.Sprintf("sla:shipment_window:%s", c.id)}
+						req, by = ledger.Request{Actor: sla.Actor, IdempotencyKey: fmt.Sprintf("sla:shipment_window:%s", c.id)}, late
 					}
-					if _, err := svc.Execute(ctx, c.id, s.cmd, req); err != nil {
+					if _, err := by.Execute(ctx, c.id, s.cmd, req); err != nil {
 						errs.add(fmt.Errorf("claim %d (%s): %s: %w", c.i, outcomeOf(c.i), s.cmd.Action(), err))
 						failed.Store(true)
 						return

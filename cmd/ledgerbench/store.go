@@ -44,10 +44,17 @@ func sampleEvents() ([]eventstore.EventData, error) {
 		steps := append([]step{{reg, byAgent}}, lifecycle(i)...)
 		var (
 			state  domain.State
+			past   []domain.Event
 			stream []eventstore.EventData
 		)
 		for k, s := range steps {
 			at := now.Add(time.Duration(k) * time.Minute)
+			if s.by == bySLA {
+				at = at.Add(slaLate)
+			}
+			if c, ok := s.cmd.(domain.ClockDependent); ok {
+				c.SetClocks(domain.FoldClocks(past, pol))
+			}
 			events, err := domain.Decide(state, s.cmd, at, pol)
 			if err != nil {
 				return nil, fmt.Errorf("sample claim %d step %d: %w", i, k, err)
@@ -66,6 +73,7 @@ func sampleEvents() ([]eventstore.EventData, error) {
 				}
 				stream = append(stream, eventstore.EventData{ID: uuid.New(), Type: typ, Data: data, Metadata: meta})
 				state = domain.Evolve(state, e)
+				past = append(past, e)
 			}
 		}
 		if err := audit.SealEvents(ledger.StreamName(id), nil, stream); err != nil {

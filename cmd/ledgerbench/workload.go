@@ -111,6 +111,13 @@ const (
 	bySLA        = "sla"
 )
 
+// slaLate is how long after the authorization a workload that decides the
+// SLA process's closure itself decides it: the closure is accepted only
+// once the shipment window (1 working day) expired, and eight days outlast
+// the longest run of holidays and weekend in the default calendar. The
+// HTTP load leaves the closure to the service, as production does.
+const slaLate = 8 * 24 * time.Hour
+
 // lifecycle is what happens to claim i after its registration, to the end:
 // every claim in the mix is driven to closure.
 func lifecycle(i int) []step {
@@ -119,6 +126,8 @@ func lifecycle(i int) []step {
 		ServiceCenter:      domain.ServiceCenter{Name: "Service Sofia", Country: "BG", Address: "1 Tsarigradsko shose, Sofia"},
 		DocumentsRequested: []string{"claim form", "copy of receipt"},
 	}, byAgent}
+	// The default policy checks the documents before the goods ship (seed 000).
+	docs := step{&domain.ReceiveDocuments{Documents: []string{"claim form", "copy of receipt"}}, byAgent}
 	ship := step{&domain.RecordCustomerShipment{Carrier: "Speedy", TrackingNumber: fmt.Sprintf("SP%08d", i)}, byAgent}
 	receive := step{&domain.ReceiveClaim{Condition: "Scratches on the lid.", Accessories: []string{"charger"}, SealsIntact: &yes, ReceivedBy: "M. Ivanova"}, byTechnician}
 	confirmed := step{&domain.DiagnoseClaim{Outcome: domain.OutcomeDefectConfirmed, Findings: "Failed voltage regulator."}, byTechnician}
@@ -132,9 +141,9 @@ func lifecycle(i int) []step {
 	var path []step
 	switch outcomeOf(i) {
 	case outcomeRepaired:
-		path = []step{authorize, ship, receive, confirmed, startRepair, completeRepair}
+		path = []step{authorize, docs, ship, receive, confirmed, startRepair, completeRepair}
 	case outcomePaidRepair:
-		path = []step{authorize, ship, receive,
+		path = []step{authorize, docs, ship, receive,
 			{&domain.DiagnoseClaim{Outcome: domain.OutcomeOutOfWarranty, Findings: "Liquid traces under the keyboard; not covered."}, byTechnician},
 			{&domain.IssueEstimate{DamageLevel: 2, Parts: money("40.00"), Labour: money("25.00"), Shipping: money("10.00")}, byTechnician},
 			{&domain.AcceptEstimate{Reference: "signed form"}, byAgent},
@@ -143,11 +152,11 @@ func lifecycle(i int) []step {
 			{&domain.CompleteRepair{WorkDone: "Replaced the keyboard and cleaned the board."}, byTechnician},
 		}
 	case outcomeReplaced:
-		path = []step{authorize, ship, receive, confirmed,
+		path = []step{authorize, docs, ship, receive, confirmed,
 			{&domain.ReplaceItem{NewSerial: fmt.Sprintf("SN-R%08d", i)}, byTechnician},
 		}
 	case outcomeRefunded:
-		return []step{authorize, ship, receive, confirmed,
+		return []step{authorize, docs, ship, receive, confirmed,
 			{&domain.ApproveRefund{Amount: money("500.00"), Reason: "Hardware share of the price."}, byAgent},
 			{&domain.RecordRefundPayment{Amount: money("500.00"), Reference: fmt.Sprintf("REF-%d", i)}, byAgent},
 			{&domain.CloseClaim{ReasonCode: "completed", Reason: "Refunded."}, byAgent},
@@ -159,23 +168,24 @@ func lifecycle(i int) []step {
 			{&domain.CloseClaim{ReasonCode: "completed", Reason: "Rejected."}, byAgent},
 		}
 	case outcomeDisputed:
-		path = []step{authorize, ship, receive, confirmed,
+		path = []step{authorize, docs, ship, receive, confirmed,
 			{&domain.ReplaceItem{NewSerial: fmt.Sprintf("SN-R%08d", i)}, byTechnician},
 			{&domain.OpenDispute{Reason: "The replacement is a different colour."}, byAgent},
 			{&domain.ResolveDispute{Outcome: domain.DisputeUpheld, Decision: "Same model and specification."}, byAgent},
 		}
 	case outcomeAutoClosed:
-		return []step{authorize,
+		// The documents came, the goods never did.
+		return []step{authorize, docs,
 			{&domain.CloseClaim{ReasonCode: domain.ReasonShipmentWindowExpired, Reason: "The goods were not handed in within the shipment window; the claim counts as resolved."}, bySLA},
 		}
 	case outcomeRedirected:
 		path = []step{
 			{&domain.RedirectToServiceCenter{ServiceCenter: domain.ServiceCenter{Name: "Lenovo ASC Sofia", Country: "BG", Contact: "+35929000000"}}, byAgent},
 			{&domain.RecordUnrepairabilityAct{Kind: domain.ActUnrepairability, Reference: fmt.Sprintf("ACT-%d", i), IssuedOn: domain.Date{Year: 2026, Month: time.January, Day: 20}}, byAgent},
-			authorize, ship, receive, confirmed, startRepair, completeRepair,
+			authorize, docs, ship, receive, confirmed, startRepair, completeRepair,
 		}
 	case outcomeOnHold:
-		path = []step{authorize, ship, receive, confirmed,
+		path = []step{authorize, docs, ship, receive, confirmed,
 			{&domain.PutOnHold{ReasonCode: "unpaid_debt", Reason: "Customer owes 40 BGN from an earlier repair."}, byAgent},
 			{&domain.ReleaseHold{Notes: "Debt paid."}, byAgent},
 			startRepair, completeRepair,

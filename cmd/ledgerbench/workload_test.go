@@ -24,9 +24,15 @@ func TestLifecyclesDecideToClosure(t *testing.T) {
 		if err != nil {
 			t.Fatalf("claim %d: register: %v", i, err)
 		}
-		state := domain.Fold(events)
+		state, past := domain.Fold(events), events
 		for k, s := range lifecycle(i) {
 			at := now.Add(time.Duration(k+1) * time.Minute)
+			if s.by == bySLA {
+				at = at.Add(slaLate)
+			}
+			if c, ok := s.cmd.(domain.ClockDependent); ok {
+				c.SetClocks(domain.FoldClocks(past, pol))
+			}
 			events, err := domain.Decide(state, s.cmd, at, pol)
 			if err != nil {
 				t.Fatalf("claim %d (%s) step %d %s: %v", i, outcomeOf(i), k, s.cmd.Action(), err)
@@ -34,6 +40,7 @@ func TestLifecyclesDecideToClosure(t *testing.T) {
 			for _, e := range events {
 				state = domain.Evolve(state, e)
 			}
+			past = append(past, events...)
 			// The HTTP load sends the command as JSON: it must survive the
 			// round trip the API makes (strict decoding into the same type).
 			body, err := json.Marshal(s.cmd)

@@ -69,10 +69,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer closeKeys()
-	service, err := ledger.New(store, ledger.Config{Policies: policies, Privacy: codec, Clock: clk.Now})
-	if err != nil {
-		return err
-	}
 	auditCfg, stopAudit, err := startAudit(ctx, cfg, store, logger)
 	if err != nil {
 		return err
@@ -90,6 +86,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		}
 	}()
 	if err := reads.Start(ctx); err != nil {
+		return err
+	}
+	// A registration finds the unit's earlier repairs in the claims read model.
+	service, err := ledger.New(store, ledger.Config{Policies: policies, Privacy: codec, Repairs: reads, Clock: clk.Now})
+	if err != nil {
 		return err
 	}
 	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
