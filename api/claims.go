@@ -29,6 +29,9 @@ type ClaimResponse struct {
 	// Clocks are the claim's SLA clocks, from the timers read model (reads
 	// only).
 	Clocks []ClockView `json:"clocks,omitempty"`
+	// DocumentsOutstanding are the documents requested at authorization
+	// that have not been received.
+	DocumentsOutstanding []string `json:"documents_outstanding,omitempty"`
 }
 
 func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {
@@ -36,7 +39,7 @@ func claimResponse(state domain.State, pos eventstore.Position) ClaimResponse {
 	if allowed == nil {
 		allowed = []domain.Action{}
 	}
-	return ClaimResponse{State: state, AllowedActions: allowed, Position: positionString(pos)}
+	return ClaimResponse{State: state, AllowedActions: allowed, Position: positionString(pos), DocumentsOutstanding: state.DocumentsOutstanding()}
 }
 
 // EventResponse is one stored event in a claim's history.

@@ -22,6 +22,7 @@ type result struct {
 	NextDue      *stamp
 	ShipTo       *place
 	Documents    []string
+	Outstanding  []string // requested documents not yet received
 	Manufacturer *place
 	Shipments    []shipment
 	Estimate     *estimate
@@ -73,6 +74,8 @@ func (p *Page) result(loc *locale, v projections.StatusView, phone string) *resu
 		Next:       translated(loc, "next."+v.NextStep, ""),
 		Documents:  v.DocumentsRequested,
 		Resolution: translated(loc, "resolution."+v.Resolution, v.Resolution),
+		// The read model lists them only while the claim is open and unresolved.
+		Outstanding: v.DocumentsOutstanding,
 	}
 	if v.NextStepDue != nil {
 		due := at(*v.NextStepDue)
