@@ -10,9 +10,9 @@ import (
 
 // The SLA clocks a claim can have.
 const (
-	// ClockFirstResponse runs from registration to the first response to the customer (seed 002:
-	// respond within 2 hours): a note written for the customer, an authorization, a rejection or
-	// a redirection to the manufacturer's service center. Internal notes answer no one.
+	// ClockFirstResponse runs from registration to the first response to the customer: a note
+	// written for the customer, an authorization, a rejection or a redirection to the
+	// manufacturer's service center. Internal notes answer no one.
 	ClockFirstResponse = "first_response"
 	// ClockDecision runs from registration to authorization, rejection or redirection (seed 000:
 	// processing in a couple of working days; seed 002: an accurate answer within 2 working days).

@@ -116,7 +116,7 @@ func lifecycle(i int) []domain.Command {
 		ServiceCenter:      domain.ServiceCenter{Name: "Service Sofia", Country: "BG", Address: "1 Tsarigradsko shose, Sofia"},
 		DocumentsRequested: []string{"claim form", "copy of receipt"},
 	}
-	// The customer sends the documents for checking first, then ships (seed 000).
+	// The customer sends the documents for checking first, then ships.
 	docs := &domain.ReceiveDocuments{Documents: []string{"claim form", "copy of receipt"}}
 	ship := &domain.RecordCustomerShipment{Carrier: "Speedy", TrackingNumber: fmt.Sprintf("SP%06d", i)}
 	receive := &domain.ReceiveClaim{Condition: "Scratches on the lid.", SealsIntact: yes(), ReceivedBy: intakeClerk}

@@ -126,7 +126,7 @@ func lifecycle(i int) []step {
 		ServiceCenter:      domain.ServiceCenter{Name: "Service Sofia", Country: "BG", Address: "1 Tsarigradsko shose, Sofia"},
 		DocumentsRequested: []string{"claim form", "copy of receipt"},
 	}, byAgent}
-	// The default policy checks the documents before the goods ship (seed 000).
+	// The default policy checks the documents before the goods ship.
 	docs := step{&domain.ReceiveDocuments{Documents: []string{"claim form", "copy of receipt"}}, byAgent}
 	ship := step{&domain.RecordCustomerShipment{Carrier: "Speedy", TrackingNumber: fmt.Sprintf("SP%08d", i)}, byAgent}
 	receive := step{&domain.ReceiveClaim{Condition: "Scratches on the lid.", Accessories: []string{"charger"}, SealsIntact: &yes, ReceivedBy: "M. Ivanova"}, byTechnician}
