@@ -106,7 +106,7 @@ func TestFullDisk(t *testing.T) {
 			t.Errorf("%s on a full disk: %d %v %v, want 503 unavailable with Retry-After", c.name, code, header, got)
 		}
 	}
-	if code, reason := p.readyz(t); code != http.StatusServiceUnavailable || !strings.Contains(reason, "free") {
+	if code, reason := p.readyz(t); code != http.StatusServiceUnavailable || !strings.Contains(reason, "no space left") {
 		t.Errorf("/readyz on a full disk: %d %q, want 503 saying the disk is full", code, reason)
 	}
 	out, err := keysCmdErr(t, dataDir, "add", "--role", "agent", "--name", "desk-2")
