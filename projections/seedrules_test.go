@@ -120,3 +120,20 @@ func TestStatusShowsOutstandingDocuments(t *testing.T) {
 		t.Errorf("NextStepCodes lacks %s, so the page would not be made to translate it", nextStepSendDocuments)
 	}
 }
+
+// BenchmarkRepairsOf is the lookup each registration makes: one unit's claims by serial number,
+// among many claims.
+func BenchmarkRepairsOf(b *testing.B) {
+	w := newWorld(b)
+	w.register(0, 700)
+	r := startRunner(b, w.store, testConfig(b.TempDir()))
+	waitFor(b, r, w.head())
+	unit := domain.Product{Category: "laptop", Serial: "SN-000336"}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if got, err := r.RepairsOf(ctx, unit); err != nil || len(got) != 1 {
+			b.Fatalf("%v %v", got, err)
+		}
+	}
+}
