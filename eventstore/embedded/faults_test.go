@@ -6,37 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/storage"
+	"github.com/rmaledger/rmaledger/storage/storagetest"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes, so a test can fill a real file
-// system. Mounting needs root (CI runs as root); elsewhere the test skips.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("a real disk-full test mounts a small tmpfs, which needs root: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Logf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-func resizeTmpfs(t *testing.T, dir, size string) {
-	t.Helper()
-	if out, err := exec.Command("mount", "-o", "remount,size="+size, dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount %s: %v: %s", dir, err, out)
-	}
-}
 
 // allEvents reads $all.
 func allEvents(t *testing.T, s *Store) []eventstore.RecordedEvent {
@@ -53,7 +30,7 @@ func allEvents(t *testing.T, s *Store) []eventstore.RecordedEvent {
 // acknowledged event stays, and appends work again once space returns, in
 // the same process and after a restart.
 func TestRealDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "2m")
+	dir := storagetest.Mount(t, "2m")
 	s := openStore(t, dir, Config{})
 	ctx := context.Background()
 	var acked []eventstore.EventData
@@ -91,7 +68,7 @@ func TestRealDiskFull(t *testing.T) {
 	}
 	check(s, acked)
 
-	resizeTmpfs(t, dir, "64m")
+	storagetest.Resize(t, dir, "64m")
 	ev := event("t", 16<<10)
 	if _, err := s.Append(ctx, "after", eventstore.NoStream, ev); err != nil {
 		t.Fatalf("append after space returned: %v", err)
