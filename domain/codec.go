@@ -67,6 +67,7 @@ var eventTypes, registry = newRegistry(
 	decoderFor[SLABreached],
 	decoderFor[RepairEscalated],
 	decoderFor[PersonalDataErased],
+	decoderFor[ClaimResolvedRemotely],
 )
 
 // newRegistry builds the registry, refusing duplicate names at start-up.

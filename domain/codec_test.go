@@ -27,7 +27,8 @@ func everyEvent() []domain.Event {
 			PriorRepairs: []domain.PriorRepair{{Reference: "RMA-0", ReceivedOn: date("2025-12-01"), DeliveredOn: date("2025-12-09")}},
 			Eligibility: &domain.Eligibility{Covered: true, Coverage: domain.CoverageExtended, Reference: "EW-1", Until: date("2028-11-19"),
 				AsOf: date("2026-03-02"), PolicyVersion: "v1"},
-			At: t0,
+			ReportedAt: t0.Add(-time.Hour),
+			At:         t0,
 		},
 		domain.ClaimRedirectedToServiceCenter{ServiceCenter: sc, Notes: "n", At: t0},
 		domain.ServiceCenterActRecorded{Kind: domain.ActRefusal, Reference: "A-1", IssuedOn: date("2026-01-02"), Notes: "n", At: t0},
@@ -41,14 +42,15 @@ func everyEvent() []domain.Event {
 		domain.DocumentsReceived{Documents: []string{"form"}, At: t0},
 		domain.CustomerShipmentRecorded{Carrier: "Econt", TrackingNumber: "E1", At: t0},
 		domain.ClaimReceived{Condition: "ok", Accessories: []string{"charger"}, SealsIntact: true, Photos: []string{"p1"}, ServiceCenter: "Sofia", ReceivedBy: "M", At: t0},
-		domain.ClaimDiagnosed{Outcome: domain.OutcomeWarrantyVoid, VoidReasonCode: "liquid_damage", Findings: "f", At: t0},
+		domain.ClaimDiagnosed{Outcome: domain.OutcomeWarrantyVoid, VoidReasonCode: "liquid_damage", Findings: "f", ConfirmsEstimate: true, At: t0},
 		domain.EstimateIssued{DamageLevel: 3, Parts: eur("1"), Labour: eur("2"), Shipping: eur("3"), Total: eur("6"), Description: "d", At: t0},
 		domain.EstimateAccepted{Reference: "r", At: t0},
 		domain.EstimateDeclined{Reason: "r", At: t0},
-		domain.PaymentRecorded{Amount: eur("6"), Reference: "P", Method: domain.PaymentBankTransfer, At: t0},
+		domain.PaymentRecorded{Amount: eur("6"), Reference: "P", Method: domain.PaymentBankTransfer, For: domain.PaymentForPriceDifference, At: t0},
 		domain.RepairStarted{Where: domain.RepairManufacturer, Technician: "T", Notes: "n", At: t0},
 		domain.RepairCompleted{WorkDone: "w", Parts: []string{"p"}, At: t0},
-		domain.ItemReplaced{NewSerial: "N", NewSKU: "K", Notes: "n", Value: eur("99"), Reference: "DN-1", At: t0},
+		domain.ItemReplaced{NewSerial: "N", NewSKU: "K", Notes: "n", Value: eur("99"), Reference: "DN-1",
+			DifferenceRefund: eur("30"), DifferenceCharge: eur("1"), CapBasisPoints: 7000, At: t0},
 		domain.RefundApproved{Amount: eur("5"), Reason: "r", CapBasisPoints: 7000, Reference: "FIN-1", At: t0},
 		domain.RefundPaid{Amount: eur("5"), Reference: "R", At: t0},
 		domain.CreditNoteIssued{Number: "CN", Amount: eur("4"), Reason: "r", CapBasisPoints: 7000, At: t0},
@@ -71,6 +73,7 @@ func everyEvent() []domain.Event {
 		domain.SLABreached{Clock: domain.ClockDecision, DueAt: t0.Add(-time.Hour), Overrun: domain.Duration(90 * time.Minute), At: t0},
 		domain.RepairEscalated{DueAt: t0.Add(-time.Hour), Overrun: domain.Duration(time.Hour), Required: []domain.Action{domain.ActionReplace, domain.ActionApproveRefund}, At: t0},
 		domain.PersonalDataErased{CustomerID: "c0ffee", At: t0},
+		domain.ClaimResolvedRemotely{Method: domain.RemoteBySession, WorkDone: "w", Technician: "T", Reference: "SR-1", PreviousStatus: domain.StatusAuthorized, At: t0},
 	}
 }
 
@@ -115,6 +118,7 @@ func TestEventTypeNames(t *testing.T) {
 		"claim.payment_reversed.v1", "claim.credit_note_cancelled.v1",
 		"claim.sla_breached.v1", "claim.repair_escalated.v1",
 		"claim.personal_data_erased.v1",
+		"claim.resolved_remotely.v1",
 	}
 	if got := domain.EventTypes(); !slices.Equal(got, want) {
 		t.Errorf("event types\n got %v\nwant %v", got, want)

@@ -386,9 +386,10 @@ func (c CancelCreditNote) decide(s State, at time.Time, _ Policy) (Event, error)
 // no sense for the claim as it stands, whatever the amount.
 
 // remedyGiven guards supplier recovery: something was given or is under repair that a supplier
-// could owe for. A rejected or withdrawn claim has nothing to recover.
+// could owe for. A rejected or withdrawn claim has nothing to recover, nor one fixed without the
+// goods.
 func remedyGiven(s State) error {
-	if s.Status != StatusInRepair && s.Resolution == nil {
+	if s.Status != StatusInRepair && (s.Resolution == nil || s.resolvedRemotely()) {
 		return blocked("the claim has no remedy (repair, replacement, refund or credit note) to recover from a supplier")
 	}
 	return nil
@@ -430,13 +431,17 @@ func paymentStanding(s State) error {
 	return nil
 }
 
-// paymentOutstanding guards recording a customer payment: an accepted estimate not yet covered.
-// Besides estimate_accepted, this lets a claim whose payment was reversed during or after the
-// repair be paid again; otherwise it could never be shipped back.
+// paymentOutstanding guards recording a customer payment: an accepted estimate not yet covered,
+// or the price difference of a dearer replacement model. Besides estimate_accepted, this lets a
+// claim whose payment was reversed during or after the repair be paid again; otherwise it could
+// never be shipped back.
 func paymentOutstanding(s State) error {
+	if s.differenceOutstanding().Amount > 0 {
+		return nil
+	}
 	e := s.Estimate
 	if e == nil || e.Decision != EstimateDecisionAccepted {
-		return blocked("no accepted estimate to pay")
+		return blocked("no accepted estimate or price difference to pay")
 	}
 	if s.PaidTotal.Amount >= e.Total.Amount {
 		return blocked(fmt.Sprintf("the accepted estimate of %s is paid", e.Total))
@@ -484,6 +489,9 @@ func (s State) evolveFinance(e Event) State {
 		s.Payments = slices.Clone(s.Payments)
 		if i := slices.IndexFunc(s.Payments, func(p Payment) bool { return p.Reference == e.Reference && !p.Reversed }); i >= 0 {
 			s.Payments[i].Reversed, s.Payments[i].ReversedAt, s.Payments[i].ReversalReason = true, e.At, e.Reason
+			if s.Payments[i].For == PaymentForPriceDifference {
+				return s.evolveDifferencePayment(-e.Amount.Amount)
+			}
 		}
 		s.PaidTotal = Money{Amount: s.PaidTotal.Amount - e.Amount.Amount, Currency: s.PaidTotal.Currency}
 		if s.Status == StatusPaid && s.Estimate != nil && s.PaidTotal.Amount < s.Estimate.Total.Amount {

@@ -142,8 +142,17 @@ func sample(a domain.Action) domain.Command {
 		return &domain.ReversePayment{Reference: "PAY-1", Reason: "Card chargeback."}
 	case domain.ActionCancelCreditNote:
 		return &domain.CancelCreditNote{Number: "CN-1", Reason: "Issued in error."}
+	case domain.ActionResolveRemotely:
+		return &domain.ResolveRemotely{Method: domain.RemoteBySession, WorkDone: "Reinstalled the power management driver.", Technician: "G. Georgiev"}
 	}
 	panic("no sample for " + a)
+}
+
+// paidRepair authorizes the sample claim as paid work.
+func paidRepair() *domain.AuthorizeClaim {
+	c := sample(domain.ActionAuthorize).(*domain.AuthorizeClaim)
+	c.PaidRepair = true
+	return c
 }
 
 // fixture is a named history: the parent's, then these commands.
@@ -179,6 +188,13 @@ var fixtures = map[string]fixture{
 	"closed":                      {"delivered", []domain.Command{sample(domain.ActionClose)}},
 	"on_hold":                     {"in_repair", []domain.Command{sample(domain.ActionPutOnHold)}},
 	"resolved/recovery-claimed":   {"resolved", []domain.Command{sample(domain.ActionClaimSupplierRecovery)}},
+	"resolved/remotely":           {"authorized", []domain.Command{sample(domain.ActionResolveRemotely)}},
+	// Paid work quoted, accepted and paid before the goods travel.
+	"authorized/paid-repair":         {"registered", []domain.Command{paidRepair()}},
+	"estimate_issued/before-goods":   {"authorized/paid-repair", []domain.Command{sample(domain.ActionIssueEstimate)}},
+	"estimate_accepted/before-goods": {"estimate_issued/before-goods", []domain.Command{sample(domain.ActionAcceptEstimate)}},
+	"paid/before-goods":              {"estimate_accepted/before-goods", []domain.Command{sample(domain.ActionRecordPayment)}},
+	"received/paid-before":           {"paid/before-goods", []domain.Command{sample(domain.ActionReceive)}},
 }
 
 // history returns the events of a fixture, produced by Decide one hour apart from t0.

@@ -12,6 +12,7 @@ import (
 // mobiles, which start with 1). The national significant number that follows has minLen to
 // maxLen digits and, when lead is set, starts with one of lead's digits.
 type numberingPlan struct {
+	countries      string // the countries (ISO 3166-1 alpha-2, space-separated) that write numbers so
 	code           string // the country calling code, digits only
 	trunk          string // the trunk prefix written before the national number, "" for none
 	lead           string // the digits a national number may start with, "" for 1-9
@@ -25,25 +26,25 @@ type numberingPlan struct {
 // its trunk prefix is deliberately not offered where a trunk prefix exists: there such digits
 // can be a local number dialled without the area code, i.e. another subscriber.
 var numberingPlans = []numberingPlan{
-	{code: "7", trunk: "8", minLen: 10, maxLen: 10},                   // Russia, Kazakhstan: 8 916 123-45-67
-	{code: "359", trunk: "0", minLen: 8, maxLen: 9},                   // Bulgaria: 0888 123 456, 02 123 4567
-	{code: "86", trunk: "0", minLen: 9, maxLen: 11},                   // China, fixed lines: 010 1234 5678
-	{code: "86", trunk: "", lead: "1", minLen: 11, maxLen: 11},        // China, mobiles: 138 0013 8000
-	{code: "30", trunk: "", lead: "2689", minLen: 10, maxLen: 10},     // Greece: 210 123 4567, 69x xxx xxxx
-	{code: "357", trunk: "", lead: "2789", minLen: 8, maxLen: 8},      // Cyprus: 22 123456
-	{code: "380", trunk: "0", minLen: 9, maxLen: 9},                   // Ukraine: 050 123 4567
-	{code: "40", trunk: "0", minLen: 9, maxLen: 9},                    // Romania: 0721 234 567
-	{code: "90", trunk: "0", minLen: 10, maxLen: 10},                  // Turkey: 0532 123 45 67
-	{code: "381", trunk: "0", minLen: 8, maxLen: 9},                   // Serbia: 060 1234567
-	{code: "389", trunk: "0", minLen: 8, maxLen: 8},                   // North Macedonia: 070 123 456
-	{code: "44", trunk: "0", minLen: 9, maxLen: 10},                   // United Kingdom: 07700 900123
-	{code: "49", trunk: "0", minLen: 6, maxLen: 13},                   // Germany: 030 1234567
-	{code: "33", trunk: "0", minLen: 9, maxLen: 9},                    // France: 06 12 34 56 78
-	{code: "39", trunk: "", lead: "03", minLen: 6, maxLen: 11},        // Italy: 06 1234 5678 (the 0 belongs to the number)
-	{code: "34", trunk: "", lead: "6789", minLen: 9, maxLen: 9},       // Spain: 612 34 56 78
-	{code: "48", trunk: "", minLen: 9, maxLen: 9},                     // Poland: 512 345 678
-	{code: "1", trunk: "1", lead: "23456789", minLen: 10, maxLen: 10}, // North America: 1 212 555 0123
-	{code: "1", trunk: "", lead: "23456789", minLen: 10, maxLen: 10},  // North America: (212) 555-0123
+	{countries: "RU KZ", code: "7", trunk: "8", minLen: 10, maxLen: 10},                   // Russia, Kazakhstan: 8 916 123-45-67
+	{countries: "BG", code: "359", trunk: "0", minLen: 8, maxLen: 9},                      // Bulgaria: 0888 123 456, 02 123 4567
+	{countries: "CN", code: "86", trunk: "0", minLen: 9, maxLen: 11},                      // China, fixed lines: 010 1234 5678
+	{countries: "CN", code: "86", trunk: "", lead: "1", minLen: 11, maxLen: 11},           // China, mobiles: 138 0013 8000
+	{countries: "GR", code: "30", trunk: "", lead: "2689", minLen: 10, maxLen: 10},        // Greece: 210 123 4567, 69x xxx xxxx
+	{countries: "CY", code: "357", trunk: "", lead: "2789", minLen: 8, maxLen: 8},         // Cyprus: 22 123456
+	{countries: "UA", code: "380", trunk: "0", minLen: 9, maxLen: 9},                      // Ukraine: 050 123 4567
+	{countries: "RO", code: "40", trunk: "0", minLen: 9, maxLen: 9},                       // Romania: 0721 234 567
+	{countries: "TR", code: "90", trunk: "0", minLen: 10, maxLen: 10},                     // Turkey: 0532 123 45 67
+	{countries: "RS", code: "381", trunk: "0", minLen: 8, maxLen: 9},                      // Serbia: 060 1234567
+	{countries: "MK", code: "389", trunk: "0", minLen: 8, maxLen: 8},                      // North Macedonia: 070 123 456
+	{countries: "GB", code: "44", trunk: "0", minLen: 9, maxLen: 10},                      // United Kingdom: 07700 900123
+	{countries: "DE", code: "49", trunk: "0", minLen: 6, maxLen: 13},                      // Germany: 030 1234567
+	{countries: "FR", code: "33", trunk: "0", minLen: 9, maxLen: 9},                       // France: 06 12 34 56 78
+	{countries: "IT", code: "39", trunk: "", lead: "03", minLen: 6, maxLen: 11},           // Italy: 06 1234 5678 (the 0 belongs to the number)
+	{countries: "ES", code: "34", trunk: "", lead: "6789", minLen: 9, maxLen: 9},          // Spain: 612 34 56 78
+	{countries: "PL", code: "48", trunk: "", minLen: 9, maxLen: 9},                        // Poland: 512 345 678
+	{countries: "US CA", code: "1", trunk: "1", lead: "23456789", minLen: 10, maxLen: 10}, // North America: 1 212 555 0123
+	{countries: "US CA", code: "1", trunk: "", lead: "23456789", minLen: 10, maxLen: 10},  // North America: (212) 555-0123
 }
 
 // maxPhoneInput bounds what PhoneCandidates reads: a phone number with generous formatting
@@ -70,6 +71,32 @@ const maxPhoneInput = 64
 // candidate per numbering plan plus one, depends only on s (so a lookup does the same work
 // whether or not the claim exists), and is empty when s is not a phone number at all.
 func PhoneCandidates(s string) []string {
+	readings := phoneReadings(s)
+	if len(readings) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(readings))
+	for _, r := range readings {
+		if !slices.Contains(out, r.number) {
+			out = append(out, r.number)
+		}
+	}
+	return out
+}
+
+// phoneReading is one way of reading a typed phone number: the E.164 number, and the numbering
+// plan whose national form it was written in (nil when read as an international number).
+// Explicit is set for a number written in international form, with "+" or "00".
+type phoneReading struct {
+	number   string
+	plan     *numberingPlan
+	explicit bool
+}
+
+// phoneReadings returns every reading of s that PhoneCandidates and NormalizePhoneIn choose
+// from: they share it, so that a number registered in national form is found by a lookup typed
+// the same way.
+func phoneReadings(s string) []phoneReading {
 	if len(s) > maxPhoneInput {
 		return nil
 	}
@@ -93,13 +120,14 @@ func PhoneCandidates(s string) []string {
 	}
 	d := string(digits)
 	if international {
-		return validE164("+" + d)
+		return validE164("+"+d, true)
 	}
 	if rest, ok := strings.CutPrefix(d, "00"); ok {
-		return validE164("+" + rest)
+		return validE164("+"+rest, true)
 	}
-	out := validE164("+" + d) // the international number without its "+"
-	for _, p := range numberingPlans {
+	out := validE164("+"+d, false) // the international number without its "+"
+	for i := range numberingPlans {
+		p := &numberingPlans[i]
 		national, ok := strings.CutPrefix(d, p.trunk)
 		if !ok || len(national) < p.minLen || len(national) > p.maxLen {
 			continue
@@ -109,17 +137,56 @@ func PhoneCandidates(s string) []string {
 		}
 		// A country code starts with 1-9, so this is an E.164 number when its
 		// length is; NormalizePhone would say the same, at the price of a parse.
-		if n := "+" + p.code + national; len(n) >= 8 && len(n) <= 16 && !slices.Contains(out, n) {
-			out = append(out, n)
+		if n := "+" + p.code + national; len(n) >= 8 && len(n) <= 16 {
+			out = append(out, phoneReading{number: n, plan: p})
 		}
 	}
 	return out
 }
 
-// validE164 returns n alone if NormalizePhone accepts it as a registered number could be.
-func validE164(n string) []string {
+// NormalizePhoneIn returns the E.164 number that s means when typed in country (ISO 3166-1
+// alpha-2), and whether it means exactly one: a number in international form ("+" or "00") is
+// that number; digits without a prefix are read as country writes its own numbers, with the
+// readings PhoneCandidates offers a lookup, so that what the customer types later finds the
+// claim. Bare digits that country does not write ("888 123 456" in Bulgaria, where the trunk
+// prefix 0 is missing) or an unknown country are refused: a guess could be another subscriber.
+func NormalizePhoneIn(s, country string) (string, bool) {
+	var found string
+	for _, r := range phoneReadings(s) {
+		switch {
+		case r.explicit:
+			return r.number, true
+		case r.plan == nil || country == "" || !slices.Contains(strings.Fields(r.plan.countries), country):
+		case found != "" && found != r.number:
+			return "", false
+		default:
+			found = r.number
+		}
+	}
+	return found, found != ""
+}
+
+// KnownPhoneCountry reports whether NormalizePhoneIn reads national numbers of country.
+func KnownPhoneCountry(country string) bool {
+	return slices.ContainsFunc(numberingPlans, func(p numberingPlan) bool {
+		return slices.Contains(strings.Fields(p.countries), country)
+	})
+}
+
+// validE164 returns the reading of n alone if NormalizePhone accepts it as a registered number
+// could be.
+func validE164(n string, explicit bool) []phoneReading {
 	if norm, ok := NormalizePhone(n); ok {
-		return []string{norm}
+		return []phoneReading{{number: norm, explicit: explicit}}
 	}
 	return nil
+}
+
+// phoneProblem explains a registration phone number NormalizePhoneIn did not read in country.
+func phoneProblem(country string) string {
+	if country == "" {
+		return "must be an international number: '+', the country code and the number, 7 to 15 digits"
+	}
+	return "must be an international number ('+', the country code and the number) or a national number as written in " + country +
+		", with its trunk prefix where the country has one"
 }

@@ -98,7 +98,7 @@ const (
 // this order so that clients can show buttons in a sensible sequence.
 var actions = []Action{
 	ActionRedirectToServiceCenter, ActionRecordUnrepairabilityAct, ActionAuthorize, ActionReject,
-	ActionReceiveDocuments, ActionRecordCustomerShipment, ActionReceive, ActionDiagnose,
+	ActionResolveRemotely, ActionReceiveDocuments, ActionRecordCustomerShipment, ActionReceive, ActionDiagnose,
 	ActionIssueEstimate, ActionAcceptEstimate, ActionDeclineEstimate, ActionRecordPayment,
 	ActionStartRepair, ActionCompleteRepair, ActionReplace, ActionApproveRefund,
 	ActionRecordRefundPayment, ActionIssueCreditNote, ActionReturnUnrepaired, ActionShipReturn,

@@ -167,12 +167,14 @@ func (v *validation) date(field string, d Date) {
 	}
 }
 
-// phone checks a required phone number (see NormalizePhone).
+// phone checks a required phone number's form: international, or as some country writes its
+// own numbers (see PhoneCandidates). Which country a national number is read in is the policy's
+// (Policy.DefaultCountry), so Decide reads it (NormalizePhoneIn).
 func (v *validation) phone(field, value string) {
 	if value == "" {
 		v.fail(field, "is required")
-	} else if _, ok := NormalizePhone(value); !ok {
-		v.fail(field, "must be an international number: '+', the country code and the number, 7 to 15 digits")
+	} else if len(PhoneCandidates(value)) == 0 {
+		v.fail(field, "must be a phone number: '+', the country code and the number, 7 to 15 digits, or a national number as the policy's default country writes it")
 	}
 }
 
