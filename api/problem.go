@@ -14,6 +14,7 @@ import (
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/privacy"
 	"github.com/rmaledger/rmaledger/projections"
 	"github.com/rmaledger/rmaledger/storage"
 )
@@ -105,6 +106,11 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The event store is unavailable; retry later", "")
 	case errors.Is(err, storage.ErrUnavailable):
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service's storage is full or failing; retry later", "")
+	case errors.Is(err, privacy.ErrCorrupt):
+		// A real failure of the deployment, not of the request: the operator restores the key
+		// store, or audit verify names the altered event.
+		return newProblem(http.StatusInternalServerError, "personal-data-unreadable", "The claim's personal data does not open",
+			"the key store does not hold this customer's key (restore it with rmaledger restore-keys), or an event was altered (run rmaledger audit verify)")
 	case errors.Is(err, context.DeadlineExceeded):
 		return newProblem(http.StatusServiceUnavailable, "timeout", "The request took too long; retry later", "")
 	case errors.Is(err, projections.ErrTotalOverflow):

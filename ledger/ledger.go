@@ -314,7 +314,7 @@ func (s *Service) Claim(ctx context.Context, id uuid.UUID) (domain.State, events
 	return h.state, h.records[len(h.records)-1].Position, nil
 }
 
-// Events returns the claim's stored events in order.
+// Events returns the claim's stored events in order, for reading (see openForReading).
 func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.RecordedEvent, error) {
 	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -323,7 +323,7 @@ func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.Record
 	if err != nil {
 		return nil, err
 	}
-	return s.openRecords(ctx, records)
+	return s.openForReading(ctx, records)
 }
 
 func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, cmd domain.Command, req Request, hash string, now time.Time, expected eventstore.ExpectedRevision) (Result, error) {

@@ -98,6 +98,30 @@ func (s *Service) openRecords(ctx context.Context, records []eventstore.Recorded
 	return out, nil
 }
 
+// openForReading opens a history to be shown, as the read models open theirs:
+// an envelope that does not open (its key missing from the key store, or the
+// envelope altered) stays sealed instead of failing the whole history, so the
+// history can still be read and audit verify names the alteration. A key
+// store that does not answer is still an error.
+func (s *Service) openForReading(ctx context.Context, records []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
+	if s.cfg.Privacy == nil {
+		return records, nil
+	}
+	out := make([]eventstore.RecordedEvent, len(records))
+	for i, r := range records {
+		opened, err := s.cfg.Privacy.OpenRecord(ctx, r)
+		switch {
+		case errors.Is(err, privacy.ErrCorrupt):
+			out[i] = r
+		case err != nil:
+			return nil, fmt.Errorf("ledger: %s revision %d: %w", r.Stream, r.Revision, err)
+		default:
+			out[i] = opened
+		}
+	}
+	return out, nil
+}
+
 // Erasure is what EraseCustomer did.
 type Erasure struct {
 	CustomerID string

@@ -88,3 +88,34 @@ func TestEraseWithoutKeyStore(t *testing.T) {
 		t.Fatalf("erase without a key store: %v", err)
 	}
 }
+
+// A log restored without its key store still shows its histories, with the personal fields
+// sealed, as the read models show them; a command on such a claim is refused, naming why.
+func TestHistoryReadableWithoutItsKeys(t *testing.T) {
+	ctx := context.Background()
+	s, _ := privateService(t)
+	res, err := s.Register(ctx, registration(t), agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Claim.ID
+	empty, err := privacy.OpenSQLite(filepath.Join(t.TempDir(), privacy.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { empty.Close() })
+	restored, err := New(s.Store(), Config{Privacy: privacy.NewCodec(empty)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := restored.Events(ctx, id)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("Events without the keys: %d events, %v", len(events), err)
+	}
+	if bytes.Contains(events[0].Data, []byte("Eleni")) || !bytes.Contains(events[0].Data, []byte(privacy.Prefix)) {
+		t.Errorf("the personal fields should stay sealed: %s", events[0].Data)
+	}
+	if _, err := restored.Execute(ctx, id, &domain.AddNote{Text: "called", Visibility: domain.VisibilityInternal}, agent); !errors.Is(err, privacy.ErrCorrupt) {
+		t.Errorf("a command on a claim whose fields do not open: %v, want privacy.ErrCorrupt", err)
+	}
+}
