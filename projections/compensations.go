@@ -21,8 +21,13 @@ import (
 const Compensations = "compensations"
 
 // The kinds of compensation row. Payments received from customers are the
-// settlement of paid repair charges; refund and supplier recovery rows
-// hold both approvals and payments (see Entry).
+// settlement of paid repair charges; refund, supplier recovery and price
+// difference rows hold both approvals and payments (see Entry).
+//
+// A replacement by another model settles a price difference: a cheaper
+// model's is a refund row of the replacement's event (line 1), a dearer
+// model's a price_difference row (line 1), owed by the customer and settled
+// by the payments made for it.
 const (
 	KindRefund           = "refund"
 	KindReplacement      = "replacement"
@@ -30,11 +35,12 @@ const (
 	KindPaidRepairCharge = "paid_repair_charge"
 	KindPaymentReceived  = "payment_received"
 	KindSupplierRecovery = "supplier_recovery"
+	KindPriceDifference  = "price_difference"
 )
 
 // CompensationKinds lists every kind, for validating filters.
 func CompensationKinds() []string {
-	return []string{KindRefund, KindReplacement, KindCreditNote, KindPaidRepairCharge, KindPaymentReceived, KindSupplierRecovery}
+	return []string{KindRefund, KindReplacement, KindCreditNote, KindPaidRepairCharge, KindPaymentReceived, KindSupplierRecovery, KindPriceDifference}
 }
 
 // What a row records: money (or goods) approved, given or owed, or money
@@ -86,7 +92,7 @@ const (
 
 // compensationsSchema changes whenever the tables or what goes into them
 // change; an active generation of another schema is rebuilt at startup.
-const compensationsSchema = "compensations-1"
+const compensationsSchema = "compensations-2" // 2: price differences, approvals told apart by kind
 
 // compensationsModel is the "compensations" read model.
 type compensationsModel struct{}
@@ -165,7 +171,7 @@ func (compensationsModel) indexes(gen int64) []string {
 // events alone, and a rebuild writes the same rows as live delivery.
 type compFact struct {
 	eventID   string
-	line      int // a second fact from the same event (a superseded charge's reversal) is line 1
+	line      int // a second fact from the same event (a superseded charge's reversal, a replacement's price difference) is line 1
 	revision  uint64
 	position  eventstore.Position
 	at        time.Time
@@ -256,13 +262,25 @@ func (e compEntry) advance(it item) (compEntry, bool, error) {
 			value = domain.Money{Currency: e.currency} // given, value not recorded
 		}
 		add = append(add, fact(KindReplacement, EntryApproval, value, ev.Reference, ""))
+		// Another model: the price difference, owed to or by the customer.
+		var difference compFact
+		switch {
+		case !ev.DifferenceRefund.IsZero():
+			difference = fact(KindRefund, EntryApproval, ev.DifferenceRefund, ev.Reference, "")
+		case !ev.DifferenceCharge.IsZero():
+			difference = fact(KindPriceDifference, EntryApproval, ev.DifferenceCharge, ev.Reference, "")
+		}
+		if difference.kind != "" {
+			difference.line = 1
+			add = append(add, difference)
+		}
 	case domain.EstimateAccepted:
 		// The customer now owes the latest estimate; an earlier accepted
 		// one it replaces (after an overturned appeal) is owed no more.
 		// The reversal goes first, so that what was paid on the old charge
 		// is free when the new one is settled.
 		if prev := e.openApproval(KindPaidRepairCharge); prev != "" {
-			f := fact(KindPaidRepairCharge, EntryApproval, negate(e.approvalNet(prev)), "", prev)
+			f := fact(KindPaidRepairCharge, EntryApproval, negate(e.approvalNet(prev, KindPaidRepairCharge)), "", prev)
 			f.line = 1
 			add = append(add, f)
 		}
@@ -270,17 +288,33 @@ func (e compEntry) advance(it item) (compEntry, bool, error) {
 	case domain.ClaimReturnedUnrepaired:
 		// An accepted estimate abandoned: the work was never done.
 		if prev := e.openApproval(KindPaidRepairCharge); prev != "" {
-			add = append(add, fact(KindPaidRepairCharge, EntryApproval, negate(e.approvalNet(prev)), "", prev))
+			add = append(add, fact(KindPaidRepairCharge, EntryApproval, negate(e.approvalNet(prev, KindPaidRepairCharge)), "", prev))
 		}
 	case domain.PaymentRecorded:
-		add = append(add, fact(KindPaymentReceived, EntryPayment, ev.Amount, ev.Reference, ""))
+		kind := KindPaymentReceived
+		if ev.For == domain.PaymentForPriceDifference {
+			kind = KindPriceDifference
+		}
+		add = append(add, fact(kind, EntryPayment, ev.Amount, ev.Reference, ""))
 	case domain.PaymentReversed:
-		add = append(add, fact(KindPaymentReceived, EntryPayment, negate(ev.Amount), ev.Reference, e.standing(KindPaymentReceived, EntryPayment, ev.Reference)))
+		kind, reversed := KindPaymentReceived, e.standing(KindPaymentReceived, EntryPayment, ev.Reference)
+		if reversed == "" {
+			if id := e.standing(KindPriceDifference, EntryPayment, ev.Reference); id != "" {
+				kind, reversed = KindPriceDifference, id
+			}
+		}
+		add = append(add, fact(kind, EntryPayment, negate(ev.Amount), ev.Reference, reversed))
 	case domain.SupplierRecoveryClaimed:
 		add = append(add, fact(KindSupplierRecovery, EntryApproval, ev.Amount, ev.Reference, ""))
 	case domain.SupplierRecoveryReceived:
 		add = append(add, fact(KindSupplierRecovery, EntryPayment, ev.Amount, ev.Reference, ""))
-	case domain.ClaimClosed, domain.ClaimWithdrawn:
+	case domain.ClaimWithdrawn:
+		// An estimate accepted before the goods travelled, abandoned unpaid.
+		if prev := e.openApproval(KindPaidRepairCharge); prev != "" {
+			add = append(add, fact(KindPaidRepairCharge, EntryApproval, negate(e.approvalNet(prev, KindPaidRepairCharge)), "", prev))
+		}
+		e.closedBy, e.closedAt = it.rec.ID.String(), factTime(it, meta)
+	case domain.ClaimClosed:
 		e.closedBy, e.closedAt = it.rec.ID.String(), factTime(it, meta)
 	}
 	e.facts = append(slices.Clip(e.facts), add...)
@@ -299,16 +333,18 @@ func factTime(it item, meta ledger.Metadata) time.Time {
 	return it.rec.Created.UTC()
 }
 
-// approvalNet is an approval's amount less the reversals of it so far.
-func (e compEntry) approvalNet(id string) domain.Money {
+// approvalNet is an approval's amount less the reversals of it so far. An
+// approval is named by its event and kind: one event may approve two things
+// (a replacement and its price difference), never two of one kind.
+func (e compEntry) approvalNet(id, kind string) domain.Money {
 	var net domain.Money
 	for _, f := range e.facts {
-		if f.eventID == id && f.line == 0 {
+		if f.eventID == id && f.kind == kind && !f.reversal() {
 			net = f.amount
 		}
 	}
 	for _, f := range e.facts {
-		if f.reverses == id {
+		if f.reverses == id && f.kind == kind {
 			net.Amount += f.amount.Amount
 		}
 	}
@@ -320,7 +356,7 @@ func (e compEntry) approvalNet(id string) domain.Money {
 func (e compEntry) openApproval(kind string) string {
 	for i := len(e.facts) - 1; i >= 0; i-- {
 		f := e.facts[i]
-		if f.kind == kind && f.entry == EntryApproval && !f.reversal() && e.approvalNet(f.eventID).Amount > 0 {
+		if f.kind == kind && f.entry == EntryApproval && !f.reversal() && e.approvalNet(f.eventID, kind).Amount > 0 {
 			return f.eventID
 		}
 	}
@@ -375,7 +411,7 @@ func group(kind string) string {
 // cashKind reports whether approvals of the kind are settled by payments;
 // credit notes and replacements are settled when issued.
 func cashKind(kind string) bool {
-	return kind == KindRefund || kind == KindPaidRepairCharge || kind == KindSupplierRecovery
+	return kind == KindRefund || kind == KindPaidRepairCharge || kind == KindSupplierRecovery || kind == KindPriceDifference
 }
 
 // derive computes every row's status and the discrepancies of a claim from
@@ -385,24 +421,24 @@ func cashKind(kind string) bool {
 // payments towards a new estimate), and reported.
 func (e *compEntry) derive() ([]compRow, []discrepancy) {
 	rows := make([]compRow, len(e.facts))
-	index := make(map[string]int, len(e.facts)) // event id of a line-0 fact -> row
+	index := make(map[string]int, len(e.facts)) // factKey of a fact that is no reversal -> row
 	for i, f := range e.facts {
 		rows[i] = compRow{compFact: f}
-		if f.line == 0 {
-			index[f.eventID] = i
+		if !f.reversal() {
+			index[factKey(f.eventID, f.kind)] = i
 		}
 	}
 	for _, f := range e.facts {
-		if j, ok := index[f.reverses]; ok && f.reversal() {
+		if j, ok := index[factKey(f.reverses, f.kind)]; ok && f.reversal() {
 			rows[j].reversedBy = append(rows[j].reversedBy, f.eventID)
 		}
 	}
 	var found []discrepancy
-	for _, kind := range []string{KindRefund, KindPaidRepairCharge, KindSupplierRecovery, KindCreditNote, KindReplacement} {
+	for _, kind := range []string{KindRefund, KindPaidRepairCharge, KindSupplierRecovery, KindCreditNote, KindReplacement, KindPriceDifference} {
 		found = append(found, e.deriveKind(kind, rows, index)...)
 	}
 	if e.closedBy != "" {
-		for _, kind := range []string{KindRefund, KindPaidRepairCharge} {
+		for _, kind := range []string{KindRefund, KindPaidRepairCharge, KindPriceDifference} {
 			var (
 				owed int64
 				ids  []string
@@ -424,11 +460,16 @@ func (e *compEntry) derive() ([]compRow, []discrepancy) {
 	return rows, found
 }
 
+// factKey names a fact that is no reversal: its event and kind (see
+// approvalNet). A reversal names the fact it reverses by its event, and is
+// of the same kind.
+func factKey(eventID, kind string) string { return eventID + "/" + kind }
+
 // approvalNetOf is an approval row's amount net of its reversals.
 func (e *compEntry) approvalNetOf(r compRow, rows []compRow) int64 {
 	net := r.amount.Amount
 	for _, o := range rows {
-		if o.reverses == r.eventID && o.reversal() {
+		if o.reverses == r.eventID && o.kind == r.kind && o.reversal() {
 			net += o.amount.Amount
 		}
 	}
@@ -516,7 +557,7 @@ func (e *compEntry) deriveKind(kind string, rows []compRow, index map[string]int
 				rows[i].status, rows[i].settledAt, rows[i].closedAt = StatusSettled, r.at, r.at
 			}
 		case r.entry == EntryApproval: // a reversal of an approval
-			j, ok := index[r.reverses]
+			j, ok := index[factKey(r.reverses, r.kind)]
 			if !ok {
 				continue
 			}

@@ -124,7 +124,8 @@ var AgingBuckets = []string{"0-30", "31-60", "61-90", "91+"}
 
 // ReconciliationTotal is one currency and kind of compensation. Kind is
 // one of refund, replacement, credit_note, paid_repair_charge (settled by
-// the payments received) and supplier_recovery.
+// the payments received), price_difference (a dearer replacement model's,
+// settled by the payments made for it) and supplier_recovery.
 type ReconciliationTotal struct {
 	Currency string
 	Kind     string
@@ -417,7 +418,7 @@ func (q compensationsQueries) reconcile(ctx context.Context, rq ReconciliationQu
 	for _, tot := range totals {
 		out.Totals = append(out.Totals, *tot)
 	}
-	order := []string{KindRefund, KindReplacement, KindCreditNote, KindPaidRepairCharge, KindSupplierRecovery}
+	order := []string{KindRefund, KindReplacement, KindCreditNote, KindPaidRepairCharge, KindPriceDifference, KindSupplierRecovery}
 	slices.SortFunc(out.Totals, func(a, b ReconciliationTotal) int {
 		if c := strings.Compare(a.Currency, b.Currency); c != 0 {
 			return c
