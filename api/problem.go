@@ -104,7 +104,7 @@ func problemFor(err error) *Problem {
 		return newProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", "")
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The event store is unavailable; retry later", "")
-	case errors.Is(err, storage.ErrUnavailable):
+	case errors.Is(storage.Fault(err), storage.ErrUnavailable): // a read's fault too, unmarked by its store
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service's storage is full or failing; retry later", "")
 	case errors.Is(err, privacy.ErrCorrupt):
 		// A real failure of the deployment, not of the request: the operator restores the key
