@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -34,6 +35,7 @@ type testOption func(*testWiring)
 type testWiring struct {
 	ledgerStore func(eventstore.Store) eventstore.Store
 	config      func(*Config)
+	policies    *domain.PolicyBook // nil: the ledger's and projections' default
 }
 
 func newTestServer(t *testing.T, opts ...testOption) *testServer {
@@ -49,7 +51,7 @@ func newTestServer(t *testing.T, opts ...testOption) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
+	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger, Policies: wiring.policies})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func newTestServer(t *testing.T, opts ...testOption) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reads.Close() })
-	service, err := ledger.New(wiring.ledgerStore(store), ledger.Config{})
+	service, err := ledger.New(wiring.ledgerStore(store), ledger.Config{Policies: wiring.policies})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func TestCatalogueComplete(t *testing.T) {
 		needed = append(needed, "next."+code)
 	}
 	for _, kind := range []string{domain.ResolutionRepaired, domain.ResolutionReplaced, domain.ResolutionRefunded,
-		domain.ResolutionCredited, domain.ResolutionReturnedUnrepaired, domain.ResolutionNoFaultFound} {
+		domain.ResolutionCredited, domain.ResolutionReturnedUnrepaired, domain.ResolutionNoFaultFound, domain.ResolutionResolvedRemotely} {
 		needed = append(needed, "resolution."+kind)
 	}
 	page, err := assets.ReadFile("assets/page.html")
