@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,7 +173,8 @@ func claimVolatile(extended bool) map[string]bool {
 }
 
 // compareJSON reports every value of want that got lacks or answers differently; skip names
-// top-level keys of objects not compared.
+// top-level keys of objects not compared. allowed_actions may gain actions the new code adds
+// (help without the goods, documents received later), never lose one the old code allowed.
 func compareJSON(t *testing.T, path string, want, got any, skip map[string]bool) {
 	t.Helper()
 	switch w := want.(type) {
@@ -191,6 +193,10 @@ func compareJSON(t *testing.T, path string, want, got any, skip map[string]bool)
 				t.Errorf("%s.%s: missing, the old code answered %v", path, k, wv)
 				continue
 			}
+			if k == "allowed_actions" {
+				keepsActions(t, path+"."+k, wv, gv)
+				continue
+			}
 			compareJSON(t, path+"."+k, wv, gv, nil)
 		}
 	case []any:
@@ -206,6 +212,27 @@ func compareJSON(t *testing.T, path string, want, got any, skip map[string]bool)
 		if !reflect.DeepEqual(want, got) {
 			t.Errorf("%s: got %v, the old code answered %v", path, got, want)
 		}
+	}
+}
+
+// keepsActions reports an action the old code allowed that got no longer lists, in the old
+// code's order.
+func keepsActions(t *testing.T, path string, want, got any) {
+	t.Helper()
+	w, _ := want.([]any)
+	g, ok := got.([]any)
+	if !ok {
+		t.Errorf("%s: got %v, want a list", path, got)
+		return
+	}
+	at := 0
+	for _, action := range w {
+		i := slices.Index(g[at:], action)
+		if i < 0 {
+			t.Errorf("%s: got %v, which lacks %v or lists it out of the old order %v", path, got, action, want)
+			return
+		}
+		at += i + 1
 	}
 }
 
