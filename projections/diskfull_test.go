@@ -38,6 +38,15 @@ func TestFullDiskStallsTheReadModelsUntilSpaceReturns(t *testing.T) {
 			t.Fatalf("%s stopped on a full disk: %s", h.Name, h.Reason)
 		}
 	}
+	statuses, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statuses {
+		if st.StorageFault == "" {
+			t.Errorf("the status of %s does not say it waits for space", st.Name)
+		}
+	}
 	if err := r.StartRebuild(Claims); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("a rebuild on a full disk: %v, want storage.ErrUnavailable", err)
 	}

@@ -102,6 +102,9 @@ type Status struct {
 	LagSeconds   float64 `json:"lag_seconds"`
 	Rebuilding   bool    `json:"rebuilding"`
 	RebuildError string  `json:"rebuild_error,omitempty"` // see Health
+	// StorageFault says why the read model cannot write now (a full disk); it
+	// keeps its place and goes on by itself once the storage takes writes.
+	StorageFault string `json:"storage_fault,omitempty"`
 }
 
 // Runner runs the projections and answers queries from their read models.
@@ -417,6 +420,9 @@ func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 			Name: p.name, State: h.State, Generation: generation, Checkpoint: checkpoint, Head: checkpoint,
 			LagEvents: len(sc.recs), LagCapped: len(sc.recs) >= r.cfg.LagScanLimit,
 			Rebuilding: h.Rebuilding, RebuildError: h.RebuildError,
+		}
+		if err := p.storageFault(); err != nil {
+			st.StorageFault = err.Error()
 		}
 		if n := len(sc.recs); n > 0 {
 			st.Head = sc.recs[n-1].Position
