@@ -71,16 +71,12 @@ const maxPhoneInput = 64
 // candidate per numbering plan plus one, depends only on s (so a lookup does the same work
 // whether or not the claim exists), and is empty when s is not a phone number at all.
 func PhoneCandidates(s string) []string {
-	readings := phoneReadings(s)
-	if len(readings) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(readings))
-	for _, r := range readings {
+	var out []string
+	eachPhoneReading(s, func(r phoneReading) {
 		if !slices.Contains(out, r.number) {
 			out = append(out, r.number)
 		}
-	}
+	})
 	return out
 }
 
@@ -93,12 +89,13 @@ type phoneReading struct {
 	explicit bool
 }
 
-// phoneReadings returns every reading of s that PhoneCandidates and NormalizePhoneIn choose
-// from: they share it, so that a number registered in national form is found by a lookup typed
-// the same way.
-func phoneReadings(s string) []phoneReading {
+// eachPhoneReading calls yield with every reading of s that PhoneCandidates and NormalizePhoneIn
+// choose from: they share it, so that a number registered in national form is found by a lookup
+// typed the same way. A callback rather than a list keeps the lookup's hot path to the
+// allocations of its result.
+func eachPhoneReading(s string, yield func(phoneReading)) {
 	if len(s) > maxPhoneInput {
-		return nil
+		return
 	}
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
@@ -115,17 +112,19 @@ func phoneReadings(s string) []phoneReading {
 			digits = append(digits, byte(r))
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '/' || r == '\u00a0':
 		default:
-			return nil
+			return
 		}
 	}
 	d := string(digits)
 	if international {
-		return validE164("+"+d, true)
+		yieldE164("+"+d, true, yield)
+		return
 	}
 	if rest, ok := strings.CutPrefix(d, "00"); ok {
-		return validE164("+"+rest, true)
+		yieldE164("+"+rest, true, yield)
+		return
 	}
-	out := validE164("+"+d, false) // the international number without its "+"
+	yieldE164("+"+d, false, yield) // the international number without its "+"
 	for i := range numberingPlans {
 		p := &numberingPlans[i]
 		national, ok := strings.CutPrefix(d, p.trunk)
@@ -138,10 +137,9 @@ func phoneReadings(s string) []phoneReading {
 		// A country code starts with 1-9, so this is an E.164 number when its
 		// length is; NormalizePhone would say the same, at the price of a parse.
 		if n := "+" + p.code + national; len(n) >= 8 && len(n) <= 16 {
-			out = append(out, phoneReading{number: n, plan: p})
+			yield(phoneReading{number: n, plan: p})
 		}
 	}
-	return out
 }
 
 // NormalizePhoneIn returns the E.164 number that s means when typed in country (ISO 3166-1
@@ -151,19 +149,26 @@ func phoneReadings(s string) []phoneReading {
 // claim. Bare digits that country does not write ("888 123 456" in Bulgaria, where the trunk
 // prefix 0 is missing) or an unknown country are refused: a guess could be another subscriber.
 func NormalizePhoneIn(s, country string) (string, bool) {
-	var found string
-	for _, r := range phoneReadings(s) {
+	var international, national string
+	ambiguous := false
+	eachPhoneReading(s, func(r phoneReading) {
 		switch {
 		case r.explicit:
-			return r.number, true
+			international = r.number
 		case r.plan == nil || country == "" || !slices.Contains(strings.Fields(r.plan.countries), country):
-		case found != "" && found != r.number:
-			return "", false
+		case national != "" && national != r.number:
+			ambiguous = true
 		default:
-			found = r.number
+			national = r.number
 		}
+	})
+	switch {
+	case international != "":
+		return international, true
+	case ambiguous:
+		return "", false
 	}
-	return found, found != ""
+	return national, national != ""
 }
 
 // KnownPhoneCountry reports whether NormalizePhoneIn reads national numbers of country.
@@ -173,13 +178,11 @@ func KnownPhoneCountry(country string) bool {
 	})
 }
 
-// validE164 returns the reading of n alone if NormalizePhone accepts it as a registered number
-// could be.
-func validE164(n string, explicit bool) []phoneReading {
+// yieldE164 yields n alone if NormalizePhone accepts it as a registered number could be.
+func yieldE164(n string, explicit bool, yield func(phoneReading)) {
 	if norm, ok := NormalizePhone(n); ok {
-		return []phoneReading{{number: norm, explicit: explicit}}
+		yield(phoneReading{number: norm, explicit: explicit})
 	}
-	return nil
 }
 
 // phoneProblem explains a registration phone number NormalizePhoneIn did not read in country.
