@@ -28,8 +28,18 @@ func TestRedecide(t *testing.T) {
 	withCertificate.PaidRepair = true
 	withCertificate.Coverages = []domain.CoveragePurchase{{Kind: domain.CoverageExtended, Reference: "EW-1", PurchasedOn: date("2025-01-10"), Months: 36}}
 	authorizedWithCertificate := record(long, []domain.Event{registered}, withCertificate)
-	under := func(p domain.Policy, e domain.Event) domain.Event {
-		out, err := domain.Redecide(domain.Fold(nil), domain.ActionRegister, e, p)
+	withDocuments := record(long, []domain.Event{registered}, &domain.AuthorizeClaim{ServiceCenter: sample(domain.ActionAuthorize).(*domain.AuthorizeClaim).ServiceCenter, DocumentsRequested: []string{"receipt copy"}})
+	documentsFirst := long
+	documentsFirst.DocumentsBeforeShipment = true
+	lowCap := long
+	lowCap.RefundCapBasisPoints = 5000
+	diagnosed := []domain.Event{registered, authorized}
+	diagnosed = append(diagnosed, record(long, diagnosed, sample(domain.ActionReceive)))
+	diagnosed = append(diagnosed, record(long, diagnosed, &domain.DiagnoseClaim{Outcome: domain.OutcomeDefectConfirmed, Findings: "dead board"}))
+	refund := record(long, diagnosed, &domain.ApproveRefund{Amount: eur("80.00"), Reason: "no parts"}) // 62% of 129.90
+	// under re-decides a given event under p, with the action that recorded it.
+	under := func(p domain.Policy, e domain.Event, s domain.State) domain.Event {
+		out, err := domain.Redecide(s, actionOf(e), e, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,12 +69,18 @@ func TestRedecide(t *testing.T) {
 		{name: "an action the candidate's state does not allow is refused", policy: long, given: []domain.Event{registered},
 			when: record(long, []domain.Event{registered, authorized}, sample(domain.ActionRecordCustomerShipment)),
 			action: domain.ActionRecordCustomerShipment, err: &domain.InvalidTransitionError{}},
+		{name: "goods before the requested documents, where the candidate checks documents first", policy: documentsFirst,
+			given: []domain.Event{registered, withDocuments}, when: record(long, []domain.Event{registered, withDocuments}, sample(domain.ActionRecordCustomerShipment)),
+			action: domain.ActionRecordCustomerShipment, err: domain.ErrDocumentsOutstanding},
+		{name: "the same refund above a lower cap", policy: lowCap, given: diagnosed, when: refund,
+			action: domain.ActionApproveRefund, err: domain.ErrRefundExceedsCap},
+		{name: "the same refund within the recorded cap", policy: long, given: diagnosed, when: refund, action: domain.ActionApproveRefund},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var given []domain.Event
 			for _, e := range tc.given {
-				given = append(given, under(tc.policy, e))
+				given = append(given, under(tc.policy, e, domain.Fold(given)))
 			}
 			got, err := domain.Redecide(domain.Fold(given), tc.action, tc.when, tc.policy)
 			var transition *domain.InvalidTransitionError
@@ -114,4 +130,19 @@ func policyWithLaptopMonths(t *testing.T, months int) domain.Policy {
 		t.Fatal(err)
 	}
 	return book.Latest()
+}
+
+// actionOf is the action that records a sample event.
+func actionOf(e domain.Event) domain.Action {
+	switch e.(type) {
+	case domain.ClaimRegistered:
+		return domain.ActionRegister
+	case domain.ClaimAuthorized:
+		return domain.ActionAuthorize
+	case domain.ClaimReceived:
+		return domain.ActionReceive
+	case domain.ClaimDiagnosed:
+		return domain.ActionDiagnose
+	}
+	panic("no action for " + e.EventType())
 }
