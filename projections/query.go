@@ -68,8 +68,9 @@ type SearchQuery struct {
 	Number string
 	// Serial matches the product's serial number or its IMEI.
 	Serial string
-	// Phone matches the customer's phone after normalising it as
-	// registration did ("+359 88 123-4567" finds "+359881234567").
+	// Phone matches the customer's phone in international or national form,
+	// read as the status lookup reads it ("+359 88 123-4567" and
+	// "0881 234 567" both find "+359881234567").
 	Phone string
 	// Email matches the customer's email, case-insensitively.
 	Email string
@@ -170,12 +171,16 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 		args = append(args, s, imei)
 	}
 	if sq.Phone != "" {
-		phone, ok := domain.NormalizePhone(sq.Phone)
-		if !ok {
+		// Every reading of what was typed, as the status lookup reads it: "0888 123 456" finds
+		// +359 888 123 456, registered from the same national form.
+		phones := domain.PhoneCandidates(sq.Phone)
+		if len(phones) == 0 {
 			return Page{}, fmt.Errorf("%w: phone %q is not a phone number", ErrInvalidQuery, sq.Phone)
 		}
-		where = append(where, `customer_phone = ?`)
-		args = append(args, phone)
+		where = append(where, `customer_phone IN (?`+strings.Repeat(`, ?`, len(phones)-1)+`)`)
+		for _, p := range phones {
+			args = append(args, p)
+		}
 	}
 	if e := strings.TrimSpace(sq.Email); e != "" {
 		where = append(where, `customer_email = ?`)

@@ -69,6 +69,7 @@ func TestSearch(t *testing.T) {
 		{"imei", SearchQuery{Serial: imei(3)}, func(c claimInfo, _ domain.State) bool { return c.i == 3 }},
 		{"imei typed with dashes", SearchQuery{Serial: imei(7)[:5] + "-" + imei(7)[5:]}, func(c claimInfo, _ domain.State) bool { return c.i == 7 }},
 		{"phone typed another way", SearchQuery{Phone: "+35988 000 0002"}, func(c claimInfo, _ domain.State) bool { return c.i/2 == 2 }},
+		{"phone in its national form", SearchQuery{Phone: "088 000 0002"}, func(c claimInfo, _ domain.State) bool { return c.i/2 == 2 }},
 		{"email in another case", SearchQuery{Email: "CUSTOMER3@example.BG"}, func(c claimInfo, _ domain.State) bool { return c.i/2 == 3 }},
 		{"statuses", SearchQuery{Statuses: []domain.Status{domain.StatusClosed, domain.StatusInTransit}}, func(_ claimInfo, s domain.State) bool {
 			return s.Status == domain.StatusClosed || s.Status == domain.StatusInTransit
