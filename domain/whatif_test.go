@@ -67,7 +67,7 @@ func TestRedecide(t *testing.T) {
 		{name: "new evidence is assessed under the candidate", policy: short, given: []domain.Event{registered}, when: authorizedWithCertificate,
 			action: domain.ActionAuthorize, covered: new(true), until: date("2028-01-09")},
 		{name: "an action the candidate's state does not allow is refused", policy: long, given: []domain.Event{registered},
-			when: record(long, []domain.Event{registered, authorized}, sample(domain.ActionRecordCustomerShipment)),
+			when:   record(long, []domain.Event{registered, authorized}, sample(domain.ActionRecordCustomerShipment)),
 			action: domain.ActionRecordCustomerShipment, err: &domain.InvalidTransitionError{}},
 		{name: "goods before the requested documents, where the candidate checks documents first", policy: documentsFirst,
 			given: []domain.Event{registered, withDocuments}, when: record(long, []domain.Event{registered, withDocuments}, sample(domain.ActionRecordCustomerShipment)),
