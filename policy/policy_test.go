@@ -24,13 +24,29 @@ func date(s string) domain.Date {
 func TestDefault(t *testing.T) {
 	book := policy.Default()
 	versions := book.Versions()
-	if len(versions) != 1 {
+	if len(versions) != 2 {
 		t.Fatalf("%d versions", len(versions))
 	}
-	p := versions[0]
+	// seeds-2 repeats seeds-1 and adds the registration and intake rules; claims registered
+	// under seeds-1 keep the terms they were decided with.
+	if v1, v2 := versions[0], versions[1]; v1.Version != "seeds-1" || v1.DocumentsBeforeShipment || v1.DefaultCountry != "" || v1.MaxReportedAge != 0 ||
+		v2.Version != "seeds-2" || v2.EffectiveFrom != date("2026-12-07") || !v2.DocumentsBeforeShipment || v2.DefaultCountry != "BG" || v2.MaxReportedAge != 14*24*time.Hour {
+		t.Errorf("versions: %+v\n%+v", v1, v2)
+	}
+	for _, p := range versions {
+		checkSeedTerms(t, p)
+	}
+	if !strings.Contains(string(policy.DefaultYAML()), "versions:") {
+		t.Errorf("DefaultYAML is not the file")
+	}
+}
+
+// checkSeedTerms checks the terms every default version takes from the seeds.
+func checkSeedTerms(t *testing.T, p domain.Policy) {
+	t.Helper()
 	w := p.Warranty
 	switch {
-	case p.Version != "seeds-1" || p.RefundCapBasisPoints != 7000 || p.Calendar.Loc().String() != "Europe/Sofia":
+	case p.RefundCapBasisPoints != 7000 || p.Calendar.Loc().String() != "Europe/Sofia":
 		t.Errorf("version %s, cap %d, zone %s", p.Version, p.RefundCapBasisPoints, p.Calendar.Loc())
 	case w == nil || w.Categories["laptop"].ManufacturerMonths != 24 || w.Categories["default"].ManufacturerMonths != 12:
 		t.Errorf("categories %+v", w)
@@ -51,10 +67,7 @@ func TestDefault(t *testing.T) {
 		PurchaseDate: date("2026-01-10"), ClaimDate: date("2026-05-01"),
 	})
 	if e == nil || e.Covered || e.Until != date("2026-04-09") {
-		t.Errorf("used laptop HDD: %+v", e)
-	}
-	if !strings.Contains(string(policy.DefaultYAML()), "versions:") {
-		t.Errorf("DefaultYAML is not the file")
+		t.Errorf("%s: used laptop HDD: %+v", p.Version, e)
 	}
 }
 

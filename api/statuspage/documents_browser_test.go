@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -15,6 +16,7 @@ import (
 func TestBrowserOutstandingDocuments(t *testing.T) {
 	browser := newBrowser(t)
 	s := newStack(t, nil)
+	s.clock.Advance(300 * 24 * time.Hour) // into December 2026, where the default policy's seeds-2 checks documents first
 	c := s.register(t, "+359 888 123 456")
 	act := func(action string, body any) map[string]any {
 		return s.call(t, s.agent, "/v1/claims/"+c.ID+"/actions/"+action, body)

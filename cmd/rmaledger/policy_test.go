@@ -93,7 +93,7 @@ func TestLoadPolicyNotYetInForce(t *testing.T) {
 	if _, err := loadPolicy(file, time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Errorf("on its first day: %v", err)
 	}
-	if book, err := loadPolicy("", time.Now()); err != nil || book.Latest().Version != "seeds-1" {
+	if book, err := loadPolicy("", time.Now()); err != nil || book.Latest().Version != "seeds-2" {
 		t.Errorf("the default: %v", err)
 	}
 }

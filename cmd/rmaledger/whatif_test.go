@@ -62,7 +62,7 @@ func TestPolicyWhatIf(t *testing.T) {
 	}
 	for _, want := range []string{
 		`2 claims replayed, 2 would differ`,
-		`RMA-2030-000001 +registered 2030-06-03 10:00 \+03:00 +governed by seeds-1 +candidate seeds-1`,
+		`RMA-2030-000001 +registered 2030-06-03 10:00 \+03:00 +governed by seeds-2 +candidate seeds-2`,
 		`breach shipment_window \(moved\) +due 2030-06-04 10:00 \+03:00, acted on 2030-06-04 11:00 \+03:00 +due 2030-06-05 10:00 \+03:00, acted on 2030-06-05 10:00 \+03:00`,
 		`history +as recorded +closed by the timer process: the shipment_window expired at 2030-06-05 10:00 \+03:00; 0 recorded events`,
 		`clock shipment_window +met, due 2030-06-04 10:00 \+03:00 +met, due 2030-06-05 10:00 \+03:00`,
