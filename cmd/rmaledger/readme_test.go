@@ -12,21 +12,56 @@ import (
 // TestREADMEWalkthrough runs the README's curl walk-through, as written,
 // against the real binary started the way `make run` starts it.
 func TestREADMEWalkthrough(t *testing.T) {
+	lines, got := runREADMEBlock(t, "walkthrough")
+	if len(lines) < 2 || !strings.Contains(lines[len(lines)-2], `"status":"closed"`) {
+		t.Errorf("the claim did not end closed:\n%s", got)
+	}
+	if !strings.Contains(lines[len(lines)-1], `"type":"claim.closed.v1"`) {
+		t.Errorf("the history does not end with the closure:\n%s", lines[len(lines)-1])
+	}
+}
+
+// TestREADMEOtherPaths runs the README's block of other paths (help without the goods, an
+// estimate paid before the goods travel, another model with the price difference), as written,
+// against the real binary started the way `make run` starts it.
+func TestREADMEOtherPaths(t *testing.T) {
+	lines, got := runREADMEBlock(t, "otherpaths")
+	has := func(line string, parts ...string) bool {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				return false
+			}
+		}
+		return true
+	}
+	find := func(what string, parts ...string) {
+		t.Helper()
+		for _, line := range lines {
+			if has(line, parts...) {
+				return
+			}
+		}
+		t.Errorf("no answer shows %s (%v):\n%s", what, parts, got)
+	}
+	find("the remote fix closed", `"status":"closed"`, `"kind":"resolved_remotely"`, `"phone":"+359888765432"`, `"reported_at":`)
+	find("the confirmed estimate ready for the paid repair", `"status":"paid"`, `"confirms_estimate":true`)
+	find("the paid repair started", `"status":"in_repair"`)
+	find("the price difference owed", `"difference_charge":{"amount":"200.00","currency":"BGN"}`)
+	if last := lines[len(lines)-1]; !has(last, `"kind":"price_difference","entry":"approval"`, `"kind":"price_difference","entry":"payment"`) ||
+		strings.Count(last, `"status":"settled"`) != 2 {
+		t.Errorf("finance does not show the price difference owed and paid:\n%s", last)
+	}
+}
+
+// runREADMEBlock starts the real binary the way `make run` does, on a new data directory, and
+// runs the README's block of that name against it with bash; it returns the non-empty lines of
+// the output (one JSON answer per line) and the whole output.
+func runREADMEBlock(t *testing.T, name string) ([]string, string) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed; .ci/run installs it so that CI runs this test")
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(readme), "<!-- walkthrough:begin -->")
-	block, _, ok2 := strings.Cut(block, "<!-- walkthrough:end -->")
-	if !ok || !ok2 {
-		t.Fatal("README has no walkthrough block")
-	}
-	block = strings.TrimSpace(block)
-	block = strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
-
+	block := readmeBlock(t, name)
 	workDir := t.TempDir()
 	addr := freeAddr(t)
 	server := exec.Command(buildBinary(t), "serve", "--dev", "--addr", addr, "--data-dir", filepath.Join(workDir, "data"))
@@ -49,18 +84,30 @@ func TestREADMEWalkthrough(t *testing.T) {
 	script.Env = append(os.Environ(), "BASE=http://"+addr)
 	got, err := script.CombinedOutput()
 	if err != nil {
-		t.Fatalf("walkthrough failed: %v\n%s\nserver:\n%s", err, got, out)
+		t.Fatalf("the README's %s block failed: %v\n%s\nserver:\n%s", name, err, got, out)
 	}
-	var lines []string // one JSON answer per line
+	var lines []string
 	for _, line := range strings.Split(string(got), "\n") {
 		if strings.TrimSpace(line) != "" {
 			lines = append(lines, line)
 		}
 	}
-	if len(lines) < 2 || !strings.Contains(lines[len(lines)-2], `"status":"closed"`) {
-		t.Errorf("the claim did not end closed:\n%s", got)
+	return lines, string(got)
+}
+
+// readmeBlock returns the shell block between <!-- name:begin --> and
+// <!-- name:end --> in the README.
+func readmeBlock(t *testing.T, name string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(lines[len(lines)-1], `"type":"claim.closed.v1"`) {
-		t.Errorf("the history does not end with the closure:\n%s", lines[len(lines)-1])
+	_, block, ok := strings.Cut(string(readme), "<!-- "+name+":begin -->")
+	block, _, ok2 := strings.Cut(block, "<!-- "+name+":end -->")
+	if !ok || !ok2 {
+		t.Fatalf("README has no %s block", name)
 	}
+	block = strings.TrimSpace(block)
+	return strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
 }

@@ -355,23 +355,6 @@ func equalFiles(a, b map[string]string) bool {
 	return true
 }
 
-// readmeBlock returns the shell block between <!-- name:begin --> and
-// <!-- name:end --> in the README.
-func readmeBlock(t *testing.T, name string) string {
-	t.Helper()
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(readme), "<!-- "+name+":begin -->")
-	block, _, ok2 := strings.Cut(block, "<!-- "+name+":end -->")
-	if !ok || !ok2 {
-		t.Fatalf("README has no %s block", name)
-	}
-	block = strings.TrimSpace(block)
-	return strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
-}
-
 // TestREADMESandbox runs the README's sandbox walk-through, as written,
 // with the real binary on the PATH: a claim moved past its shipment window
 // in seconds, then the policy what-if on the stopped sandbox.
