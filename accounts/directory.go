@@ -3,6 +3,7 @@ package accounts
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,8 @@ type Directory struct {
 	absolute  time.Duration
 	idle      time.Duration
 	now       func() time.Time
-	key       []byte
+	keyMu     sync.Mutex
+	key       []byte // read or created at the first sign-in or verification
 	dummy     string // a hash compared when the name is unknown, so time does not tell
 	byAccount *failures
 	byAddress *failures
@@ -63,8 +65,9 @@ type account struct {
 	ended    map[string]time.Time // signed-out sessions, until they would have expired anyway
 }
 
-// New opens the directory over the store, reading (or creating) the shared
-// session key and the accounts.
+// New opens the directory over the store and reads the accounts. The
+// shared session key is read (or created) at the first sign-in or
+// verification, so a service nobody signs in to writes nothing.
 func New(ctx context.Context, cfg Config) (*Directory, error) {
 	if cfg.Store == nil || len(cfg.Roles) == 0 {
 		return nil, errors.New("accounts: Config needs a Store and Roles")
@@ -81,9 +84,6 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 		d.now = time.Now
 	}
 	var err error
-	if d.key, err = sessionKey(ctx, cfg.Store); err != nil {
-		return nil, err
-	}
 	if d.dummy, err = hashPassword(GeneratePassword()); err != nil {
 		return nil, err
 	}
@@ -132,19 +132,37 @@ func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr strin
 	if snapshot.Disabled {
 		return Session{}, ErrDisabled
 	}
+	key, err := d.signingKey(ctx)
+	if err != nil {
+		return Session{}, err
+	}
 	c := tokenClaims{Account: snapshot.ID, Session: newSessionID(), Issued: now.Unix(), Seen: now.Unix(), Epoch: snapshot.epoch}
-	return d.session(c), nil
+	return d.session(key, c), nil
+}
+
+// signingKey is the shared session key, read or created on first use.
+func (d *Directory) signingKey(ctx context.Context) ([]byte, error) {
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
+	if d.key == nil {
+		key, err := sessionKey(ctx, d.store)
+		if err != nil {
+			return nil, err
+		}
+		d.key = key
+	}
+	return d.key, nil
 }
 
 // session renders the Session of claims.
-func (d *Directory) session(c tokenClaims) Session {
+func (d *Directory) session(key []byte, c tokenClaims) Session {
 	issued := time.Unix(c.Issued, 0)
 	expires := issued.Add(d.absolute)
 	if idle := time.Unix(c.Seen, 0).Add(d.idle); idle.Before(expires) {
 		expires = idle
 	}
 	return Session{ID: c.Session, AccountID: c.Account, IssuedAt: issued, ExpiresAt: expires,
-		Token: sign(d.key, c), CSRF: csrfToken(d.key, c.Session)}
+		Token: sign(key, c), CSRF: csrfToken(key, c.Session)}
 }
 
 // Verify checks a session token: signed with the shared key, within its
@@ -152,7 +170,11 @@ func (d *Directory) session(c tokenClaims) Session {
 // password unchanged since the sign-in. It returns the account and the
 // session with a renewed token.
 func (d *Directory) Verify(ctx context.Context, token string) (Account, Session, error) {
-	c, err := parse(d.key, token)
+	key, err := d.signingKey(ctx)
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	c, err := parse(key, token)
 	if err != nil {
 		return Account{}, Session{}, err
 	}
@@ -178,12 +200,15 @@ func (d *Directory) Verify(ctx context.Context, token string) (Account, Session,
 		return Account{}, Session{}, ErrSessionExpired
 	}
 	c.Seen = now.Unix()
-	return a.Account, d.session(c), nil
+	return a.Account, d.session(key, c), nil
 }
 
 // CheckCSRF reports whether a form's token is the session's.
 func (d *Directory) CheckCSRF(s Session, formToken string) bool {
-	return s.ID != "" && csrfToken(d.key, s.ID) == formToken && len(formToken) > 0
+	d.keyMu.Lock()
+	key := d.key
+	d.keyMu.Unlock()
+	return key != nil && s.ID != "" && hmac.Equal([]byte(csrfToken(key, s.ID)), []byte(formToken))
 }
 
 // SignOut ends the token's session on every instance (an event on the
