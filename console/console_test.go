@@ -1,0 +1,406 @@
+package console_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/console"
+	"github.com/rmaledger/rmaledger/domain"
+)
+
+func actionPath(id uuid.UUID, action string) string {
+	return console.Prefix + "/claims/" + id.String() + "/actions/" + action
+}
+
+// formOf reads the hidden fields of an action's form on a claim page.
+func formOf(t *testing.T, body, action string) url.Values {
+	t.Helper()
+	i := strings.Index(body, `id="action-`+action+`"`)
+	if i < 0 {
+		t.Fatalf("no %s form on the page", action)
+	}
+	form := body[i:]
+	form = form[:strings.Index(form, "</form>")]
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`type="hidden" name="([a-z]+)" value="([^"]*)"`).FindAllStringSubmatch(form, -1) {
+		v.Set(m[1], m[2])
+	}
+	return v
+}
+
+func TestSignIn(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t)
+	if p := c.get(console.QueuesPath); p.Code != http.StatusSeeOther || p.Location != console.SignInPath {
+		t.Fatalf("signed out, queues: %d %q, want a redirect to sign in", p.Code, p.Location)
+	}
+	token := c.csrf()
+	p := c.post(console.SignInPath, url.Values{"csrf": {token}, "name": {"Ana Agent"}, "password": {"wrong"}})
+	if p.Code != http.StatusUnauthorized || !strings.Contains(p.Body, "The name or the password is wrong.") {
+		t.Fatalf("wrong password: %d %s", p.Code, p.Body)
+	}
+	if !strings.Contains(p.Body, `value="Ana Agent"`) {
+		t.Error("the name typed is not kept after a refusal")
+	}
+	c.signIn("Ana Agent", "pw-agent")
+	p = c.get(console.QueuesPath)
+	if p.Code != http.StatusOK || !strings.Contains(p.Body, "Ana Agent") || !strings.Contains(p.Body, `class="role">agent<`) {
+		t.Fatalf("queues after sign in: %d %s", p.Code, p.Body)
+	}
+	token = csrfInput.FindStringSubmatch(p.Body)[1]
+	if p := c.post(console.SignOutPath, url.Values{"csrf": {token}}); p.Code != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", p.Code)
+	}
+	if p := c.get(console.QueuesPath); p.Code != http.StatusSeeOther {
+		t.Fatalf("after sign out, queues: %d, want a redirect", p.Code)
+	}
+}
+
+func TestSignInLimited(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t)
+	token := c.csrf()
+	var p page
+	for range 6 {
+		p = c.post(console.SignInPath, url.Values{"csrf": {token}, "name": {"Ana Agent"}, "password": {"guess"}})
+	}
+	if p.Code != http.StatusTooManyRequests || !strings.Contains(p.Body, "Too many failed attempts") {
+		t.Fatalf("after 6 failures: %d %s", p.Code, p.Body)
+	}
+	p = c.post(console.SignInPath, url.Values{"csrf": {token}, "name": {"Ana Agent"}, "password": {""}})
+	if p.Code != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "Enter your name and your password.") {
+		t.Fatalf("empty password: %d", p.Code)
+	}
+}
+
+// TestCSRF: a state-changing post without the form's token, or with
+// another, is refused with 403 and writes nothing.
+func TestCSRF(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-CSRF-1")
+	c, _ := s.agent(t)
+	page := c.get(console.Prefix + "/claims/" + claim.ID.String())
+	form := formOf(t, page.Body, "add-note")
+	form.Set("text", "forged note")
+	for name, token := range map[string]string{"missing": "", "wrong": "not-the-token"} {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		f.Del("csrf")
+		if token != "" {
+			f.Set("csrf", token)
+		}
+		p := c.post(actionPath(claim.ID, "add-note"), f)
+		if p.Code != http.StatusForbidden || !strings.Contains(p.Body, "did not come from this console") {
+			t.Errorf("%s token: %d, want 403 with the reason", name, p.Code)
+		}
+		if v := s.version(t, claim.ID); v != claim.Version {
+			t.Fatalf("%s token: the claim moved to version %d", name, v)
+		}
+	}
+	// A cross-site post is refused on the browser's own word.
+	req, _ := http.NewRequest(http.MethodPost, s.server.URL+actionPath(claim.ID, "add-note"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if p := c.do(req); p.Code != http.StatusForbidden {
+		t.Errorf("cross-site post: %d, want 403", p.Code)
+	}
+	// The same form with its token is accepted: the refusals were the token's.
+	if p := c.post(actionPath(claim.ID, "add-note"), form); p.Code != http.StatusSeeOther {
+		t.Fatalf("with the token: %d %s", p.Code, p.Body)
+	}
+	if v := s.version(t, claim.ID); v != claim.Version+1 {
+		t.Fatalf("version %d after the note, want %d", v, claim.Version+1)
+	}
+}
+
+// TestRoles: a role the API does not let write sees no action form, and a
+// post forged for it is refused with 403 and writes nothing; the console's
+// rights are the API's table.
+func TestRoles(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-ROLE-1")
+	agent, _ := s.agent(t)
+	genuine := formOf(t, agent.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "add-note")
+	for _, who := range []struct{ name, role string }{
+		{"Ana Agent", "agent"}, {"Tom Technician", "technician"}, {"Fay Finance", "finance"}, {"Al Auditor", "auditor"},
+	} {
+		c := s.client(t)
+		token := c.signIn(who.name, "pw-"+who.role)
+		writes := api.Allowed(api.Role(who.role), api.PermWriteClaims)
+		p := c.get(console.Prefix + "/claims/" + claim.ID.String())
+		if p.Code != http.StatusOK {
+			t.Fatalf("%s: claim page %d", who.role, p.Code)
+		}
+		if got := strings.Contains(p.Body, `id="action-add-note"`); got != writes {
+			t.Errorf("%s sees the add-note form: %v, the API lets it write: %v", who.role, got, writes)
+		}
+		if got := strings.Contains(p.Body, `href="/console/register"`); got != true {
+			t.Errorf("%s: no menu", who.role)
+		}
+		if writes {
+			continue
+		}
+		before := s.version(t, claim.ID)
+		f := url.Values{"csrf": {token}, "version": {genuine.Get("version")}, "key": {uuid.NewString()}, "text": {"forged"}}
+		if p := c.post(actionPath(claim.ID, "add-note"), f); p.Code != http.StatusForbidden || !strings.Contains(p.Body, "Your role may not do this") {
+			t.Errorf("%s forged post: %d, want 403", who.role, p.Code)
+		}
+		if p := c.get(console.RegisterPath); p.Code != http.StatusForbidden {
+			t.Errorf("%s register form: %d, want 403", who.role, p.Code)
+		}
+		if v := s.version(t, claim.ID); v != before {
+			t.Errorf("%s forged post wrote: version %d -> %d", who.role, before, v)
+		}
+	}
+}
+
+// TestStaleVersion: a form sent on a version the claim has left shows
+// what changed since, and writes nothing.
+func TestStaleVersion(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-STALE-1")
+	c, _ := s.agent(t)
+	form := formOf(t, c.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "reject")
+	// Someone else authorizes the claim meanwhile.
+	s.execute(t, claim.ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
+	before := s.version(t, claim.ID)
+	form.Set("reason_code", "other")
+	p := c.post(actionPath(claim.ID, "reject"), form)
+	if p.Code != http.StatusConflict {
+		t.Fatalf("stale post: %d %s", p.Code, p.Body)
+	}
+	for _, want := range []string{"The claim changed meanwhile", "Authorize", "Other Agent", "version 1"} {
+		if !strings.Contains(p.Body, want) && !strings.Contains(p.Body, strings.ReplaceAll(want, "version 1", "at version 1 when")) {
+			t.Errorf("the conflict page does not say %q", want)
+		}
+	}
+	if v := s.version(t, claim.ID); v != before {
+		t.Fatalf("the stale post wrote: version %d -> %d", before, v)
+	}
+}
+
+// TestValidationNextToField: the domain's problem with a field is shown
+// beside that field, with what was typed kept.
+func TestValidationNextToField(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-VAL-1")
+	c, _ := s.agent(t)
+	form := formOf(t, c.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "authorize")
+	form.Set("service_center.name", "Sofia center") // no address: the domain requires one
+	form.Set("notes", "kept text")
+	p := c.post(actionPath(claim.ID, "authorize"), form)
+	if p.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid post: %d", p.Code)
+	}
+	problem := regexp.MustCompile(`<p class="problem" id="authorize-service_center.address-problem">([^<]+)</p>`).FindStringSubmatch(p.Body)
+	if problem == nil || !strings.Contains(problem[1], "required") {
+		t.Fatalf("no problem beside service_center.address:\n%s", p.Body)
+	}
+	if !strings.Contains(p.Body, `aria-describedby="authorize-service_center.address-problem"`) || !strings.Contains(p.Body, ">kept text<") {
+		t.Error("the field is not tied to its problem, or the typed text was lost")
+	}
+	if v := s.version(t, claim.ID); v != claim.Version {
+		t.Fatalf("an invalid form wrote: version %d", v)
+	}
+	// An amount the form cannot read is a problem of its field too.
+	s.execute(t, claim.ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
+	form = formOf(t, c.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "add-note")
+	_ = form
+}
+
+// TestDoubleSubmit: the same form posted twice (a double click, a resend)
+// writes once.
+func TestDoubleSubmit(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-TWICE-1")
+	c, _ := s.agent(t)
+	form := formOf(t, c.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "add-note")
+	form.Set("text", "called the customer")
+	for i := range 2 {
+		if p := c.post(actionPath(claim.ID, "add-note"), form); p.Code != http.StatusSeeOther {
+			t.Fatalf("post %d: %d %s", i+1, p.Code, p.Body)
+		}
+	}
+	if v := s.version(t, claim.ID); v != claim.Version+1 {
+		t.Fatalf("two posts of one form: version %d, want %d", v, claim.Version+1)
+	}
+	events, _ := s.ledger.Events(t.Context(), claim.ID)
+	var meta struct{ Actor, Role string }
+	_ = json.Unmarshal(events[len(events)-1].Metadata, &meta)
+	if meta.Actor != "Ana Agent" || meta.Role != "agent" {
+		t.Errorf("the note's actor is %+v, want the signed-in person", meta)
+	}
+}
+
+// TestQueues: tabs count their claims, a search finds by phone and serial,
+// a column sorts, and the CSV holds the queue's rows.
+func TestQueues(t *testing.T) {
+	s := newStack(t)
+	a := s.registerClaim(t, "SN-Q-1")
+	b := s.registerClaim(t, "SN-Q-2")
+	s.execute(t, b.ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
+	c, _ := s.agent(t)
+	p := c.get(console.QueuesPath)
+	tab := regexp.MustCompile(`Needs a decision <span class="count">(\d+)</span>`).FindStringSubmatch(p.Body)
+	arrival := regexp.MustCompile(`Awaiting arrival <span class="count">(\d+)</span>`).FindStringSubmatch(p.Body)
+	if tab == nil || tab[1] != "1" || arrival == nil || arrival[1] != "1" {
+		t.Fatalf("tab counts: decision %v, arrival %v", tab, arrival)
+	}
+	if !strings.Contains(p.Body, a.Number) || strings.Contains(p.Body, ">"+b.Number+"<") {
+		t.Error("the decision queue does not hold exactly the registered claim")
+	}
+	for _, q := range []string{"+359 888 123 456", "0888123456", "SN-Q-2", b.Number, "maria@example.com"} {
+		p := c.get(console.QueuesPath + "?q=" + url.QueryEscape(q))
+		if !strings.Contains(p.Body, b.Number) {
+			t.Errorf("search %q does not find %s", q, b.Number)
+		}
+	}
+	p = c.get(console.QueuesPath + "?q=SN-Q&sort=number&dir=desc")
+	_ = p
+	res := c.get(console.ExportPath + "?tab=arrival")
+	if res.Code != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV: %d %s", res.Code, res.Header.Get("Content-Type"))
+	}
+	rows, err := csv.NewReader(strings.NewReader(res.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][0] != "number" || rows[1][0] != b.Number || rows[1][1] != "authorized" {
+		t.Fatalf("CSV rows: %v", rows)
+	}
+}
+
+// TestSortByNumber: the number column sorts both ways.
+func TestSortByNumber(t *testing.T) {
+	s := newStack(t)
+	first := s.registerClaim(t, "SN-S-1")
+	second := s.registerClaim(t, "SN-S-2")
+	c, _ := s.agent(t)
+	asc := c.get(console.QueuesPath + "?tab=decision&sort=number").Body
+	desc := c.get(console.QueuesPath + "?tab=decision&sort=number&dir=desc").Body
+	if strings.Index(asc, first.Number) > strings.Index(asc, second.Number) {
+		t.Error("ascending: the later number comes first")
+	}
+	if strings.Index(desc, first.Number) < strings.Index(desc, second.Number) {
+		t.Error("descending: the earlier number comes first")
+	}
+	if !strings.Contains(desc, `aria-sort="descending"`) {
+		t.Error("the sorted column does not say so")
+	}
+}
+
+// TestSecurityHeaders: every page sets the status page's headers and keeps
+// personal data out of caches.
+func TestSecurityHeaders(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-H-1")
+	c, _ := s.agent(t)
+	for _, path := range []string{console.SignInPath, console.QueuesPath, console.RegisterPath, console.Prefix + "/claims/" + claim.ID.String(), console.ExportPath} {
+		p := c.get(path)
+		h := p.Header
+		if p.Code != http.StatusOK {
+			t.Errorf("%s: %d", path, p.Code)
+		}
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+	for _, cookie := range c.http.Jar.Cookies(mustURL(t, s.server.URL+console.Prefix+"/")) {
+		_ = cookie // the jar hides the attributes; checked below on the raw header
+	}
+	p := s.client(t).get(console.SignInPath)
+	if sc := p.Header.Get("Set-Cookie"); !strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "HttpOnly") {
+		t.Errorf("CSRF cookie %q, want SameSite=Strict and HttpOnly", sc)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestLanguages: the switcher's choice, then the person's, then the
+// browser's Accept-Language.
+func TestLanguages(t *testing.T) {
+	s := newStack(t)
+	rita := s.client(t)
+	rita.signIn("Rita Agent", "pw-agent")
+	if p := rita.get(console.QueuesPath); !strings.Contains(p.Body, `lang="ru"`) || !strings.Contains(p.Body, "Очереди") {
+		t.Error("a person who chose Russian does not get it")
+	}
+	p := rita.get(console.LanguagePath + "?to=el&back=" + url.QueryEscape(console.QueuesPath+"?tab=hold"))
+	if p.Code != http.StatusSeeOther || p.Location != console.QueuesPath+"?tab=hold" {
+		t.Fatalf("switch: %d %q", p.Code, p.Location)
+	}
+	if p := rita.get(console.QueuesPath); !strings.Contains(p.Body, `<html lang="el"`) {
+		t.Error("the switcher's choice does not win")
+	}
+	if p := rita.get(console.LanguagePath + "?to=bg&back=https://evil.example/"); p.Location != console.QueuesPath {
+		t.Errorf("the switcher goes back to %q", p.Location)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.server.URL+console.SignInPath, nil)
+	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9")
+	if p := s.client(t).do(req); !strings.Contains(p.Body, `lang="zh-Hans"`) || !strings.Contains(p.Body, "登录") {
+		t.Error("Accept-Language zh does not give Chinese")
+	}
+}
+
+// TestCatalogueComplete: every language has every English key, with the
+// same arguments.
+func TestCatalogueComplete(t *testing.T) {
+	read := func(lang string) map[string]string {
+		raw, err := os.ReadFile(filepath.Join("messages", lang+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	en := read("en")
+	args := regexp.MustCompile(`%\[\d\][a-z]`)
+	for _, lang := range []string{"ru", "bg", "zh-Hans", "el"} {
+		m := read(lang)
+		for k, v := range en {
+			tr, ok := m[k]
+			if !ok || tr == "" {
+				t.Errorf("%s lacks %s", lang, k)
+				continue
+			}
+			if strings.Join(args.FindAllString(v, -1), ",") != strings.Join(args.FindAllString(tr, -1), ",") && len(args.FindAllString(v, -1)) != len(args.FindAllString(tr, -1)) {
+				t.Errorf("%s %s has other arguments: %q vs %q", lang, k, tr, v)
+			}
+		}
+	}
+	for _, a := range domain.Actions() {
+		if _, ok := en["action."+string(a)]; !ok {
+			t.Errorf("no name for action %s", a)
+		}
+	}
+	for _, st := range domain.Statuses() {
+		if _, ok := en["status."+string(st)]; !ok {
+			t.Errorf("no name for status %s", st)
+		}
+	}
+}
