@@ -23,7 +23,7 @@ type config struct {
 	DataDir       string `conf:"default:./data,help:directory of the embedded event store and read models"`
 	APIKeys       string `conf:"mask,help:API keys as role:key pairs separated by commas (roles: agent technician finance auditor admin)"`
 	EventStoreURL string `conf:"env:EVENTSTORE_URL,flag:eventstore-url,mask,help:KurrentDB connection string (kurrentdb:// or esdb://); empty uses the embedded store"`
-	Dev           bool   `conf:"help:development mode: with no API keys configured generate one per role in the data directory and print them"`
+	Dev           bool   `conf:"help:development mode: with no API keys configured generate one per role in the data directory and print them; likewise a console account per role (dev-agent ... dev-admin) with its password"`
 	Sandbox       bool   `conf:"help:sandbox mode: a data directory of its own (marked SANDBOX when created; a directory without the mark is refused and a normal service refuses one with it) whose test clock stands still until moved with POST /v1/admin/clock or rmaledger clock; embedded store only"`
 	APIKeysFile   string `conf:"help:the API keys file that rmaledger keys add|list|revoke edit and serve follows while running; empty: DATA-DIR/api-keys.json"`
 
@@ -59,8 +59,8 @@ type config struct {
 	// The clock command's option (rmaledger clock ...); it reaches the service at --addr.
 	AdminKey string `conf:"env:ADMIN_KEY,flag:admin-key,mask,noprint,help:clock: an admin API key of the sandbox service (default: the admin key --dev generated in the data directory)"`
 	// The API key commands' options (rmaledger keys add ...).
-	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add: the new key's role (agent technician finance auditor admin)"`
-	KeyName    string        `conf:"env:KEYS_NAME,flag:name,noprint,help:keys add: the new key's name: the actor on its events (default: role and fingerprint)"`
+	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add and users add: the new key's or account's role (agent technician finance auditor admin)"`
+	KeyName    string        `conf:"env:KEYS_NAME,flag:name,noprint,help:keys add and users add: the new key's or account's name: the actor on its events (a key's default: role and fingerprint)"`
 	KeyExpires time.Duration `conf:"env:KEYS_EXPIRES,flag:expires,noprint,help:keys add: how long the new key works e.g. 720h (default: until revoked)"`
 }
 

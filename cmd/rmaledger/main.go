@@ -11,6 +11,8 @@
 //	rmaledger keys list                              the API keys: names, roles, times (never keys)
 //	rmaledger keys revoke NAME                       refuse a key from the running service's next request on
 //	rmaledger keys generate [FILE]                   an Ed25519 key pair that signs audit checkpoints
+//	rmaledger users add --name N --role R            a person who signs in to the console (password from stdin, or generated and printed once)
+//	rmaledger users list|disable NAME|enable NAME|reset-password NAME  the people; a disable or reset ends their sessions
 //	rmaledger audit verify [--claim ID] [--from POS] recompute the hash chains; exit 1 at the first break
 //	rmaledger audit export [--from] [--to] [--claim] JSON Lines an auditor can check offline
 //	rmaledger audit check FILE --public-key K        check an export without the service
@@ -73,7 +75,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], audit verify|export|check, policy whatif, clock show|advance|set"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], users add|list|disable|enable|reset-password, audit verify|export|check, policy whatif, clock show|advance|set"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
@@ -113,6 +115,8 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return restoreKeysCommand(cfg, stdout)
 	case "keys":
 		return keysMain(cfg, stdout)
+	case "users":
+		return usersCommand(ctx, cfg, logger, stdout)
 	case "audit":
 		return auditCommand(ctx, cfg, logger, stdout)
 	case "policy":
@@ -120,7 +124,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	case "clock":
 		return clockCommand(ctx, cfg, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, audit, policy, clock)", command)
+		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, users, audit, policy, clock)", command)
 	}
 }
 

@@ -59,6 +59,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 			logger.Error("closing the event store", "error", err)
 		}
 	}()
+	// The people who sign in to the console; with --dev one of each role.
+	people, err := openAccounts(ctx, store)
+	if err != nil {
+		return err
+	}
+	if err := devAccounts(ctx, cfg, people, stdout); err != nil {
+		return err
+	}
 	policies, err := loadPolicy(cfg.PolicyFile, time.Now())
 	if err != nil {
 		return err
