@@ -3,7 +3,9 @@ package accounts
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 )
@@ -527,18 +530,22 @@ func TestEventsRecordTheActor(t *testing.T) {
 	}
 	var got []string
 	for _, r := range recs {
-		got = append(got, r.Type+" by "+string(r.Metadata))
+		var m struct{ Actor, Role, ContentHash, PrevHash string }
+		if err := json.Unmarshal(r.Metadata, &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s by %s (%s)", r.Type, m.Actor, m.Role))
 		if strings.Contains(string(r.Data), password) {
 			t.Errorf("%s holds the password in clear", r.Type)
 		}
 	}
 	want := []string{
-		`account.added.v1 by {"actor":"root","role":"admin"}`,
-		`account.language_set.v1 by {"actor":"maria","role":"agent"}`,
-		`account.role_changed.v1 by {"actor":"root","role":"admin"}`,
-		`account.password_changed.v1 by {"actor":"root","role":"admin"}`,
-		`account.disabled.v1 by {"actor":"root","role":"admin"}`,
-		`account.enabled.v1 by {"actor":"root","role":"admin"}`,
+		"account.added.v1 by root (admin)",
+		"account.language_set.v1 by maria (agent)",
+		"account.role_changed.v1 by root (admin)",
+		"account.password_changed.v1 by root (admin)",
+		"account.disabled.v1 by root (admin)",
+		"account.enabled.v1 by root (admin)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -546,6 +553,15 @@ func TestEventsRecordTheActor(t *testing.T) {
 	acc, err := instance(t, store, newClock()).Get(ctx, "MARIA")
 	if err != nil || acc.Role != "finance" || acc.Language != "bg" || acc.Disabled {
 		t.Fatalf("a new instance folds %+v, %v", acc, err)
+	}
+	// The account events and the session key are sealed into the audit
+	// hash chain like the ledger's own.
+	if _, err := d.SignIn(ctx, "maria", "another long password", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	report, err := audit.Verify(ctx, store, audit.VerifyOptions{})
+	if err != nil || !report.OK || report.Events != len(recs)+1 {
+		t.Fatalf("audit verify: %+v, %v (break %+v)", report, err, report.Break)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/language"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -60,9 +61,10 @@ type Directory struct {
 type account struct {
 	Account
 	hash     string
-	epoch    uint64               // advanced by a password change or a disable: older sessions end
-	revision uint64               // the stream's last revision
-	ended    map[string]time.Time // signed-out sessions, until they would have expired anyway
+	epoch    uint64                    // advanced by a password change or a disable: older sessions end
+	revision uint64                    // the stream's last revision
+	last     *eventstore.RecordedEvent // the stream's last event, which the next one is chained to
+	ended    map[string]time.Time      // signed-out sessions, until they would have expired anyway
 }
 
 // New opens the directory over the store and reads the accounts. The
@@ -275,11 +277,12 @@ func (d *Directory) Add(ctx context.Context, by Actor, name, role, password stri
 		return Account{}, err
 	}
 	id := IDFor(name)
-	ev, err := d.event(by, typeAdded, added{Name: name, Role: role, PasswordHash: hash})
+	stream := StreamPrefix + id.String()
+	ev, err := d.event(stream, nil, by, typeAdded, added{Name: name, Role: role, PasswordHash: hash})
 	if err != nil {
 		return Account{}, err
 	}
-	if _, err := d.store.Append(ctx, StreamPrefix+id.String(), eventstore.NoStream, ev); err != nil {
+	if _, err := d.store.Append(ctx, stream, eventstore.NoStream, ev); err != nil {
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			return Account{}, ErrNameTaken
 		}
@@ -385,11 +388,12 @@ func (d *Directory) change(ctx context.Context, by Actor, name string, decide fu
 		if err != nil || typ == "" {
 			return err
 		}
-		ev, err := d.event(by, typ, data)
+		stream := StreamPrefix + snapshot.ID.String()
+		ev, err := d.event(stream, snapshot.last, by, typ, data)
 		if err != nil {
 			return err
 		}
-		_, err = d.store.Append(ctx, StreamPrefix+snapshot.ID.String(), eventstore.Exact(snapshot.revision), ev)
+		_, err = d.store.Append(ctx, stream, eventstore.Exact(snapshot.revision), ev)
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			continue
 		}
@@ -407,7 +411,9 @@ type metadata struct {
 	Role  string `json:"role"`
 }
 
-func (d *Directory) event(by Actor, typ string, data any) (eventstore.EventData, error) {
+// event is the event to append to stream after prev (nil: the stream is
+// new), sealed into the audit hash chain like every event of the ledger.
+func (d *Directory) event(stream string, prev *eventstore.RecordedEvent, by Actor, typ string, data any) (eventstore.EventData, error) {
 	if by.Name == "" {
 		return eventstore.EventData{}, errors.New("accounts: a change needs an actor")
 	}
@@ -416,7 +422,11 @@ func (d *Directory) event(by Actor, typ string, data any) (eventstore.EventData,
 		return eventstore.EventData{}, err
 	}
 	meta, _ := json.Marshal(metadata{Actor: by.Name, Role: by.Role})
-	return eventstore.EventData{ID: uuid.New(), Type: typ, Data: body, Metadata: meta}, nil
+	events := []eventstore.EventData{{ID: uuid.New(), Type: typ, Data: body, Metadata: meta}}
+	if err := audit.SealEvents(stream, prev, events); err != nil {
+		return eventstore.EventData{}, err
+	}
+	return events[0], nil
 }
 
 // The events' data.
@@ -478,7 +488,7 @@ func (d *Directory) apply(rec *eventstore.RecordedEvent) error {
 			return malformed(err)
 		}
 		a := &account{Account: Account{ID: id, Name: e.Name, Role: e.Role, Created: rec.Created, PasswordChanged: rec.Created},
-			hash: e.PasswordHash, revision: rec.Revision}
+			hash: e.PasswordHash, revision: rec.Revision, last: rec}
 		d.byID[id] = a
 		d.byName[strings.ToLower(e.Name)] = a
 		return nil
@@ -487,7 +497,7 @@ func (d *Directory) apply(rec *eventstore.RecordedEvent) error {
 	if !ok {
 		return malformed(errors.New("an event before the account was added"))
 	}
-	a.revision = rec.Revision
+	a.revision, a.last = rec.Revision, rec
 	switch rec.Type {
 	case typePasswordChanged:
 		var e passwordChanged

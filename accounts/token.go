@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -49,7 +50,11 @@ func sessionKey(ctx context.Context, store eventstore.Store) ([]byte, error) {
 			return nil, err
 		}
 		data, _ := json.Marshal(keyEvent{Key: key})
-		_, err = store.Append(ctx, KeyStream, eventstore.NoStream, eventstore.EventData{ID: uuid.New(), Type: keyEventType, Data: data, Metadata: []byte(`{"actor":"rmaledger","role":"system"}`)})
+		events := []eventstore.EventData{{ID: uuid.New(), Type: keyEventType, Data: data, Metadata: []byte(`{"actor":"rmaledger","role":"system"}`)}}
+		if err := audit.SealEvents(KeyStream, nil, events); err != nil {
+			return nil, err
+		}
+		_, err = store.Append(ctx, KeyStream, eventstore.NoStream, events...)
 		if err == nil {
 			return key, nil
 		}
