@@ -51,10 +51,13 @@ func (c ReplaceItem) priceDifference(s State, p Policy) (refund, charge Money, e
 	return refund, charge, nil
 }
 
-// differenceOutstanding is what the customer still owes for a dearer replacement model.
+// differenceOutstanding is what the customer still owes for a dearer replacement model: only
+// while the replacement is the claim's standing resolution. After an overturned appeal the unit
+// was not given, so its difference is owed no more (what was paid on it counts towards the next
+// replacement, see replaced).
 func (s State) differenceOutstanding() Money {
 	r := s.Replacement
-	if r == nil || r.DifferenceCharge.IsZero() {
+	if r == nil || r.DifferenceCharge.IsZero() || s.Resolution == nil || s.Resolution.Kind != ResolutionReplaced {
 		return Money{Currency: s.Price.Currency}
 	}
 	return Money{Amount: max(0, r.DifferenceCharge.Amount-r.DifferencePaid.Amount), Currency: r.DifferenceCharge.Currency}

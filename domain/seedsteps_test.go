@@ -395,6 +395,10 @@ func TestReplacementByAnotherModel(t *testing.T) {
 	delivered := decided(t, cheaper, sample(domain.ActionShipReturn), sample(domain.ActionConfirmDelivery))
 	sameModel := anotherModel("99.00")
 	sameModel.NewSKU = "NB-1540"
+	overturned := func(given []domain.Event) []domain.Event {
+		return decided(t, given, sample(domain.ActionOpenDispute), &domain.ResolveDispute{Outcome: domain.DisputeOverturned, Decision: "Repair the claimed unit instead."})
+	}
+	repairedInstead := decided(t, overturned(dearer), sample(domain.ActionStartRepair), sample(domain.ActionCompleteRepair))
 	run(t, []gwt{
 		{
 			name: "a cheaper model: the difference is refunded", given: history(t, "diagnosed"), when: anotherModel("99.00"),
@@ -450,6 +454,22 @@ func TestReplacementByAnotherModel(t *testing.T) {
 			check: func(t *testing.T, s domain.State) {
 				if s.Replacement.DifferencePaid != eur("0") || s.PaidTotal != eur("0") || slices.Contains(domain.AllowedActions(s), domain.ActionShipReturn) {
 					t.Errorf("difference paid %s, paid total %s, allowed %v", s.Replacement.DifferencePaid, s.PaidTotal, domain.AllowedActions(s))
+				}
+			},
+		},
+		{
+			name: "overturned and repaired instead: the difference of the unit not given is owed no more", given: repairedInstead, when: sample(domain.ActionShipReturn),
+			check: func(t *testing.T, s domain.State) {
+				if slices.Contains(domain.AllowedActions(s), domain.ActionRecordPayment) {
+					t.Errorf("allowed %v: a payment for the price difference of a replacement that no longer stands", domain.AllowedActions(s))
+				}
+			},
+		},
+		{
+			name: "what was paid on the overturned replacement counts towards the next one", given: overturned(differencePaid), when: anotherModel("149.90"),
+			check: func(t *testing.T, s domain.State) {
+				if s.Replacement.DifferencePaid != eur("20.00") || !slices.Contains(domain.AllowedActions(s), domain.ActionShipReturn) {
+					t.Errorf("replacement %+v, allowed %v", s.Replacement, domain.AllowedActions(s))
 				}
 			},
 		},

@@ -208,7 +208,7 @@ func moneyEvent(e domain.Event) bool {
 		domain.SupplierRecoveryClaimed, domain.SupplierRecoveryReceived, domain.ClaimClosed, domain.ClaimWithdrawn:
 		return true
 	case domain.DisputeResolved:
-		return !e.RefundCancelled.IsZero()
+		return !e.RefundCancelled.IsZero() || e.Outcome == domain.DisputeOverturned
 	}
 	return false
 }
@@ -249,7 +249,16 @@ func (e compEntry) advance(it item) (compEntry, bool, error) {
 	case domain.RefundApprovalReversed:
 		add = append(add, fact(KindRefund, EntryApproval, negate(ev.Amount), "", e.openApproval(KindRefund)))
 	case domain.DisputeResolved:
-		add = append(add, fact(KindRefund, EntryApproval, negate(ev.RefundCancelled), "", e.openApproval(KindRefund)))
+		if !ev.RefundCancelled.IsZero() {
+			add = append(add, fact(KindRefund, EntryApproval, negate(ev.RefundCancelled), "", e.openApproval(KindRefund)))
+		}
+		// Overturned: the replacement by a dearer model no longer stands, nor its price
+		// difference; what was paid on it is credit for the next decision.
+		if prev := e.openApproval(KindPriceDifference); ev.Outcome == domain.DisputeOverturned && prev != "" {
+			f := fact(KindPriceDifference, EntryApproval, negate(e.approvalNet(prev, KindPriceDifference)), "", prev)
+			f.line = 1
+			add = append(add, f)
+		}
 	case domain.RefundPaymentReversed:
 		add = append(add, fact(KindRefund, EntryPayment, negate(ev.Amount), ev.Reference, e.standing(KindRefund, EntryPayment, ev.Reference)))
 	case domain.CreditNoteIssued:

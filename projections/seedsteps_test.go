@@ -85,6 +85,16 @@ func TestDerivePriceDifferencesAndPrepaidWork(t *testing.T) {
 			found: []string{DiscrepancyClosedOutstanding},
 		},
 		{
+			name: "a dearer model's difference unpaid when the appeal is overturned: owed no more",
+			events: []domain.Event{reg, dearer, domain.DisputeOpened{Reason: "r"}, domain.DisputeResolved{Outcome: domain.DisputeOverturned},
+				domain.RepairCompleted{WorkDone: "Repaired instead."}, domain.ClaimClosed{ReasonCode: "completed"}},
+			rows: []want{
+				{KindReplacement, StatusSettled, 0, 120000, 120000, -1},
+				{KindPriceDifference, StatusReversed, 1, 20000, 0, -1},
+				{KindPriceDifference, StatusReversal, 1, -20000, -20000, 1},
+			},
+		},
+		{
 			name: "an estimate accepted before the goods travelled, withdrawn unpaid",
 			events: []domain.Event{reg, domain.EstimateIssued{DamageLevel: 1, Total: eurAmount(7500)}, domain.EstimateAccepted{},
 				domain.ClaimWithdrawn{Reason: "Changed their mind."}},
