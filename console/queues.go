@@ -214,6 +214,8 @@ type queuesView struct {
 	Columns []columnView
 	Rows    []rowView
 	Export  string
+	// Descending is the sort direction, for the sort form.
+	Descending bool
 }
 
 // sortParams reads and checks ?sort= and ?dir=, defaulting to the next due
@@ -288,6 +290,7 @@ func (s *console) queues(c *echo.Context) error {
 		v.Tabs = append(v.Tabs, tabView{Name: q.Name, Href: QueuesPath + "?tab=" + q.Name, Count: counts[q.Name], Current: q.Name == tab})
 	}
 	by, desc := sortParams(c)
+	v.Descending = desc
 	base := QueuesPath + "?tab=" + tab
 	if text != "" {
 		base = QueuesPath + "?q=" + urlQuery(text)
