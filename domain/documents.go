@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// ErrDocumentsOutstanding is returned for a customer shipment or an intake straight from
-// authorized while documents requested at authorization are still outstanding, under a policy
+// ErrDocumentsOutstanding is returned for a customer shipment or an intake not preceded by a
+// shipment while documents requested at authorization are still outstanding, under a policy
 // that checks documents before the goods come in (Policy.DocumentsBeforeShipment).
 var ErrDocumentsOutstanding = errors.New("requested documents outstanding")
 
@@ -45,10 +45,11 @@ func documentsOpen(s State) error {
 	return nil
 }
 
-// documentsChecked refuses goods coming in straight from authorized while requested documents
-// are outstanding, when policy p checks documents first.
+// documentsChecked refuses goods coming in while requested documents are outstanding, when
+// policy p checks documents first: straight from authorized, or from paid for the goods of an
+// estimate paid before they travel (in transit, they were checked when they were shipped).
 func documentsChecked(s State, p Policy) error {
-	if !p.DocumentsBeforeShipment || s.Status != StatusAuthorized {
+	if !p.DocumentsBeforeShipment || (s.Status != StatusAuthorized && s.Status != StatusPaid) {
 		return nil
 	}
 	if missing := s.DocumentsOutstanding(); len(missing) > 0 {

@@ -73,6 +73,9 @@ func TestRequestedDocuments(t *testing.T) {
 			{name: "no shipment while both are awaited", given: history(t, "authorized"), when: sample(domain.ActionRecordCustomerShipment), err: domain.ErrDocumentsOutstanding},
 			{name: "no hand-in at the counter either", given: history(t, "authorized"), when: sample(domain.ActionReceive), err: domain.ErrDocumentsOutstanding},
 			{name: "no shipment while one is awaited", given: with(history(t, "authorized"), claimForm), when: sample(domain.ActionRecordCustomerShipment), err: domain.ErrDocumentsOutstanding},
+			{name: "the goods of an estimate paid in advance wait for them too", given: history(t, "paid/before-goods"), when: sample(domain.ActionRecordCustomerShipment), err: domain.ErrDocumentsOutstanding},
+			{name: "and are not handed in without them", given: history(t, "paid/before-goods"), when: sample(domain.ActionReceive), err: domain.ErrDocumentsOutstanding},
+			{name: "they travel once all are in", given: with(history(t, "paid/before-goods"), both), when: sample(domain.ActionRecordCustomerShipment), check: outstanding()},
 			{
 				name:  "the shipment once all are in",
 				given: with(history(t, "authorized"), both),
