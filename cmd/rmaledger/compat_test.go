@@ -151,9 +151,17 @@ func compareWithGolden(t *testing.T, p *process, ids []string, keys map[string]s
 	if verify["ok"] != true {
 		t.Errorf("the old data directory's chain does not verify: %v", verify)
 	}
+	// serve --dev added a console account per role after the fixture's
+	// events: one event in a stream of its own each.
+	dev := float64(len(roleNames()))
+	for _, k := range []string{"events", "event_count", "streams", "uncovered"} {
+		if n, ok := verify[k].(float64); ok {
+			verify[k] = n - dev
+		}
+	}
 	compareJSON(t, "verify", wantVerify, verify, map[string]bool{
-		"took_seconds": true, "events": len(extended) > 0, "head_hash": len(extended) > 0,
-		"event_count": len(extended) > 0, "position": len(extended) > 0, "uncovered": len(extended) > 0,
+		"took_seconds": true, "events": len(extended) > 0, "head_hash": true,
+		"event_count": len(extended) > 0, "position": true, "uncovered": len(extended) > 0,
 	})
 }
 
