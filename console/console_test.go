@@ -16,6 +16,7 @@ import (
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 func actionPath(id uuid.UUID, action string) string {
@@ -403,4 +404,59 @@ func TestCatalogueComplete(t *testing.T) {
 			t.Errorf("no name for status %s", st)
 		}
 	}
+}
+
+// TestRegister: the form registers a claim as the signed-in person; a
+// serial with an open claim brings a warning first, and nothing is
+// registered until the person confirms; a missing field is named beside it.
+func TestRegister(t *testing.T) {
+	s := newStack(t)
+	open := s.registerClaim(t, "SN-REG-1")
+	c, _ := s.agent(t)
+	p := c.get(console.RegisterPath)
+	hidden := formValues(p.Body)
+	form := url.Values{
+		"csrf": {hidden.Get("csrf")}, "key": {hidden.Get("key")}, "currency": {"BGN"},
+		"customer.name": {"Petar Ivanov"}, "customer.phone": {"+359 888 765 432"}, "product.category": {"laptop"},
+		"product.serial": {"SN-REG-1"}, "purchase_date": {"2026-02-01"}, "price": {"999.00"}, "defect": {"cracked screen"},
+		"channel": {"phone"},
+	}
+	missing := url.Values{}
+	for k, v := range form {
+		missing[k] = v
+	}
+	missing.Del("customer.name")
+	p = c.post(console.RegisterPath, missing)
+	if p.Code != http.StatusUnprocessableEntity || !strings.Contains(p.Body, `id="register-customer.name-problem"`) {
+		t.Fatalf("without a name: %d", p.Code)
+	}
+	p = c.post(console.RegisterPath, form)
+	if p.Code != http.StatusOK || !strings.Contains(p.Body, "This unit already has an open claim") || !strings.Contains(p.Body, open.Number) {
+		t.Fatalf("open claim on the serial: %d, no warning naming %s", p.Code, open.Number)
+	}
+	if page, _ := s.reads.Search(t.Context(), projections.SearchQuery{Serial: "SN-REG-1"}); len(page.Items) != 1 {
+		t.Fatalf("the warning registered a claim: %d on the serial", len(page.Items))
+	}
+	form.Set("confirmed", formValues(p.Body).Get("confirmed"))
+	p = c.post(console.RegisterPath, form)
+	if p.Code != http.StatusSeeOther || !strings.HasPrefix(p.Location, console.Prefix+"/claims/") {
+		t.Fatalf("confirmed: %d %s", p.Code, p.Body)
+	}
+	id := uuid.MustParse(strings.TrimPrefix(p.Location, console.Prefix+"/claims/"))
+	st, _, err := s.ledger.Claim(t.Context(), id)
+	if err != nil || st.Customer.Name != "Petar Ivanov" || st.Price.Currency != "BGN" || st.Price.Amount != 99900 {
+		t.Fatalf("registered %+v, %v", st, err)
+	}
+	// The same form again (a double submit) answers the same claim.
+	if again := c.post(console.RegisterPath, form); again.Location != p.Location {
+		t.Fatalf("double submit went to %q, first to %q", again.Location, p.Location)
+	}
+}
+
+func formValues(body string) url.Values {
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`type="hidden" name="([a-z]+)" value="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		v.Set(m[1], m[2])
+	}
+	return v
 }

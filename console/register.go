@@ -85,6 +85,13 @@ func (s *console) register(c *echo.Context) error {
 	ctx := c.Request().Context()
 	var cmd domain.RegisterClaim
 	invalid := decodeForm(values, registerFields, currency, &cmd)
+	if invalid == nil {
+		// The fields' own problems first: a warning about the unit would
+		// only delay them.
+		if err := cmd.Validate(); err != nil && !errors.As(err, &invalid) {
+			return s.fail(c, err)
+		}
+	}
 	if invalid == nil && !v.Confirmed {
 		for _, unit := range []string{cmd.Product.Serial, cmd.Product.IMEI} {
 			if unit = strings.TrimSpace(unit); unit == "" {
