@@ -195,6 +195,13 @@ var fixtures = map[string]fixture{
 	"estimate_accepted/before-goods": {"estimate_issued/before-goods", []domain.Command{sample(domain.ActionAcceptEstimate)}},
 	"paid/before-goods":              {"estimate_accepted/before-goods", []domain.Command{sample(domain.ActionRecordPayment)}},
 	"received/paid-before":           {"paid/before-goods", []domain.Command{sample(domain.ActionReceive)}},
+	"diagnosed/paid-before":          {"received/paid-before", []domain.Command{&domain.DiagnoseClaim{Outcome: domain.OutcomeNoFaultFound, Findings: "Works for 48 hours under load."}}},
+	// Replaced by a dearer model (149.90 EUR for the 129.90 EUR laptop); then appealed and repaired instead.
+	"resolved/dearer-model": {"diagnosed", []domain.Command{&domain.ReplaceItem{NewSerial: "SN-2001", NewSKU: "NB-2000", Value: eur("149.90"), SettlePriceDifference: true}}},
+	"resolved/repaired-instead": {"resolved/dearer-model", []domain.Command{
+		sample(domain.ActionOpenDispute), &domain.ResolveDispute{Outcome: domain.DisputeOverturned, Decision: "Repair the claimed unit."},
+		sample(domain.ActionStartRepair), sample(domain.ActionCompleteRepair),
+	}},
 }
 
 // history returns the events of a fixture, produced by Decide one hour apart from t0.

@@ -215,6 +215,33 @@ var lifecycle = map[string][]step{
 		{action: domain.ActionPutOnHold, to: domain.StatusOnHold},
 		{action: domain.ActionReversePayment, to: domain.StatusEstimateAccepted},
 	},
+	// No fault found in goods whose estimate was paid before they travelled: the money goes back
+	// before they do.
+	"diagnosed/paid-before": {
+		{action: domain.ActionReceiveDocuments, to: domain.StatusDiagnosed},
+		{action: domain.ActionDiagnose, to: domain.StatusDiagnosed},
+		{action: domain.ActionIssueEstimate, to: domain.StatusEstimateIssued},
+		{action: domain.ActionAddNote, to: domain.StatusDiagnosed},
+		{action: domain.ActionPutOnHold, to: domain.StatusOnHold},
+		{action: domain.ActionReversePayment, to: domain.StatusDiagnosed},
+	},
+	// Replaced by a dearer model: the unit ships once the price difference is paid.
+	"resolved/dearer-model": {
+		{action: domain.ActionRecordPayment, to: domain.StatusResolved, cmd: &domain.RecordPayment{Amount: eur("20.00"), Reference: "PAY-D1", Method: domain.PaymentCard}},
+		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
+		{action: domain.ActionAddNote, to: domain.StatusResolved},
+		{action: domain.ActionPutOnHold, to: domain.StatusOnHold},
+		{action: domain.ActionClaimSupplierRecovery, to: domain.StatusResolved},
+	},
+	// Replaced by a dearer model, appealed, overturned and repaired instead: it ships without
+	// the difference.
+	"resolved/repaired-instead": {
+		{action: domain.ActionShipReturn, to: domain.StatusReturnShipped},
+		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
+		{action: domain.ActionAddNote, to: domain.StatusResolved},
+		{action: domain.ActionPutOnHold, to: domain.StatusOnHold},
+		{action: domain.ActionClaimSupplierRecovery, to: domain.StatusResolved},
+	},
 	"resolved/remotely": {
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},

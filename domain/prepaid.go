@@ -68,13 +68,18 @@ func withdrawable(s State) error {
 	return nothingPaid(s)
 }
 
-// unrepairedReturnable guards return-unrepaired: only goods that came in go back, and an accepted
-// estimate is abandoned only while nothing is paid on it (nothingPaid).
+// unrepairedReturnable guards return-unrepaired: only goods that came in go back, and not while
+// the customer's payments towards an estimate stand (one accepted, or one paid before the goods
+// arrived that the diagnosis did not confirm): the work is not done, so the money is given back
+// first with reverse-payment, as before a decline (declinable).
 func unrepairedReturnable(s State) error {
 	if !s.goodsArrived() {
 		return blocked("the goods have not arrived: withdraw the claim instead")
 	}
-	return nothingPaid(s)
+	if s.PaidTotal.Amount > 0 {
+		return blocked(fmt.Sprintf("%s has been paid towards the estimate: reverse the payments first (reverse-payment)", s.PaidTotal))
+	}
+	return nil
 }
 
 // declinable guards decline-estimate: money paid towards an earlier estimate (one accepted before

@@ -290,6 +290,7 @@ func TestEstimateBeforeTheGoodsTravel(t *testing.T) {
 	revise := &domain.DiagnoseClaim{Outcome: domain.OutcomeOutOfWarranty, Findings: "The board is damaged as well."}
 	revised := decided(t, history(t, "received/paid-before"), revise,
 		&domain.IssueEstimate{DamageLevel: 3, Parts: eur("80.00"), Labour: eur("20.00")}) // 100.00, 75.00 paid
+	noFault := history(t, "diagnosed/paid-before")
 	cheaper := decided(t, history(t, "received/paid-before"), revise,
 		&domain.IssueEstimate{DamageLevel: 1, Labour: eur("50.00")}) // 50.00, 75.00 paid
 	run(t, []gwt{
@@ -330,6 +331,16 @@ func TestEstimateBeforeTheGoodsTravel(t *testing.T) {
 			fields: []string{"confirms_estimate"},
 		},
 		{name: "a revised estimate is accepted again", given: history(t, "received/paid-before"), when: revise, check: statusIs(domain.StatusDiagnosed)},
+		{name: "no fault found: not returned while the payment stands", given: noFault, when: sample(domain.ActionReturnUnrepaired), invalid: true, reason: "reverse the payments first"},
+		{name: "no fault found: the payment is given back", given: noFault, when: sample(domain.ActionReversePayment), check: statusIs(domain.StatusDiagnosed)},
+		{
+			name: "no fault found: returned once the money went back", given: decided(t, noFault, sample(domain.ActionReversePayment)), when: sample(domain.ActionReturnUnrepaired),
+			check: func(t *testing.T, s domain.State) {
+				if s.Status != domain.StatusResolved || s.PaidTotal.Amount != 0 {
+					t.Errorf("status %s, resolution %+v, paid %s", s.Status, s.Resolution, s.PaidTotal)
+				}
+			},
+		},
 		{
 			name: "a dearer revision waits for the difference", given: revised, when: sample(domain.ActionAcceptEstimate),
 			check: func(t *testing.T, s domain.State) {

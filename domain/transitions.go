@@ -76,8 +76,10 @@ var transitions = map[Action]transition{
 	ActionRecordSupplierRecovery: {from: recoveryStatuses, guard: recoveryOutstanding},
 	ActionReverseRefundApproval:  {from: []Status{StatusResolved}, guard: refundUnpaid},
 	ActionReverseRefundPayment:   {from: []Status{StatusResolved}, guard: refundPaymentStanding},
-	ActionReversePayment:         {from: []Status{StatusEstimateIssued, StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
-	ActionCancelCreditNote:       {from: []Status{StatusResolved}, guard: creditNoteStanding},
+	// From diagnosed: money paid before the goods arrived, on an estimate the diagnosis did not
+	// confirm, is given back before they return unrepaired (unrepairedReturnable).
+	ActionReversePayment:   {from: []Status{StatusDiagnosed, StatusEstimateIssued, StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
+	ActionCancelCreditNote: {from: []Status{StatusResolved}, guard: creditNoteStanding},
 
 	// The SLA timer process's actions (sla.go): a breach is noted on any claim not yet closed;
 	// an escalation wherever the repair clocks run, from intake to resolution.
