@@ -224,3 +224,33 @@ func TestDevAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEUsers runs the README's block of users commands as written
+// (with the built binary for `go run ./cmd/rmaledger`) in a new directory,
+// then signs in with what it set.
+func TestREADMEUsers(t *testing.T) {
+	block := strings.ReplaceAll(readmeBlock(t, "users"), "go run ./cmd/rmaledger", buildBinary(t))
+	workDir := t.TempDir()
+	script := exec.Command("bash", "-euo", "pipefail", "-c", block)
+	script.Dir = workDir
+	script.Env = append(os.Environ(), "RMALEDGER_API_KEYS=", "RMALEDGER_LOG_LEVEL=warn")
+	out, err := script.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's users block failed: %v\n%s", err, out)
+	}
+	generated := generatedPassword.FindAllStringSubmatch(string(out), -1)
+	if len(generated) != 2 || !regexp.MustCompile(`(?m)^maria\.petrova\s+technician\s+active\s`).Match(out) ||
+		!regexp.MustCompile(`(?m)^ivan\.ivanov\s+agent\s+active\s`).Match(out) {
+		t.Fatalf("the block printed:\n%s", out)
+	}
+	dataDir := filepath.Join(workDir, "data")
+	if err := signIn(t, dataDir, "maria.petrova", "a long password for Maria"); err != nil {
+		t.Errorf("maria.petrova with the README's password: %v", err)
+	}
+	if err := signIn(t, dataDir, "ivan.ivanov", generated[0][1]); !errors.Is(err, accounts.ErrBadCredentials) {
+		t.Errorf("ivan.ivanov with the password the reset replaced: %v", err)
+	}
+	if err := signIn(t, dataDir, "ivan.ivanov", generated[1][1]); err != nil {
+		t.Errorf("ivan.ivanov, disabled and enabled again, with the reset password: %v", err)
+	}
+}
