@@ -85,8 +85,10 @@ type Accounts interface {
 	// returns a new session token, or ErrBadCredentials or
 	// ErrTooManyAttempts.
 	SignIn(ctx context.Context, name, password, client string) (token string, err error)
-	// Verify returns the person holding a live token, or ErrNoSession.
-	Verify(ctx context.Context, token string) (Person, error)
+	// Verify returns the person holding a live token, or ErrNoSession,
+	// and the token to keep using: a renewed one restarts the session's
+	// idle limit, or the same.
+	Verify(ctx context.Context, token string) (p Person, renewed string, err error)
 	// SignOut ends the session of token.
 	SignOut(ctx context.Context, token string) error
 }
@@ -119,9 +121,10 @@ type Config struct {
 	// Policy supplies the reason codes offered in forms (void reasons);
 	// the zero Policy offers the built-in suggestions only.
 	Policy domain.Policy
-	// SecureCookies marks the cookies Secure: set it when the console is
-	// served over HTTPS, as it must be outside a developer's machine.
-	SecureCookies bool
+	// HTTPS reports whether a request came over HTTPS (directly or through
+	// a trusted proxy), which marks the console's cookies Secure (default:
+	// the connection is TLS).
+	HTTPS func(*http.Request) bool
 	// Clock is the instant SLA clocks are judged at (default time.Now).
 	Clock func() time.Time
 	// Logger receives internal errors (default slog.Default()).
@@ -150,6 +153,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.HTTPS == nil {
+		c.HTTPS = func(r *http.Request) bool { return r.TLS != nil }
 	}
 }
 
@@ -201,19 +207,33 @@ func Register(e *echo.Echo, cfg Config) error {
 		ContentSecurityPolicy: contentSecurityPolicy,
 		ReferrerPolicy:        "no-referrer",
 	})
-	csrf, err := middleware.CSRFConfig{
-		TokenLookup:    "form:" + csrfField,
-		CookieName:     csrfCookie,
-		CookiePath:     Prefix,
-		CookieHTTPOnly: true,
-		CookieSecure:   cfg.SecureCookies,
-		CookieSameSite: http.SameSiteStrictMode,
-		ErrorHandler: func(c *echo.Context, err error) error {
-			return s.refuse(c, http.StatusForbidden, "refused.csrf")
-		},
-	}.ToMiddleware()
-	if err != nil {
-		return err
+	// The CSRF cookie is Secure over HTTPS; echo fixes the attribute per
+	// middleware, so there is one of each and the request picks.
+	var csrfBy [2]echo.MiddlewareFunc
+	for i, secure := range []bool{false, true} {
+		csrfBy[i], err = middleware.CSRFConfig{
+			TokenLookup:    "form:" + csrfField,
+			CookieName:     csrfCookie,
+			CookiePath:     Prefix,
+			CookieHTTPOnly: true,
+			CookieSecure:   secure,
+			CookieSameSite: http.SameSiteStrictMode,
+			ErrorHandler: func(c *echo.Context, err error) error {
+				return s.refuse(c, http.StatusForbidden, "refused.csrf")
+			},
+		}.ToMiddleware()
+		if err != nil {
+			return err
+		}
+	}
+	csrf := func(next echo.HandlerFunc) echo.HandlerFunc {
+		plain, secure := csrfBy[0](next), csrfBy[1](next)
+		return func(c *echo.Context) error {
+			if cfg.HTTPS(c.Request()) {
+				return secure(c)
+			}
+			return plain(c)
+		}
 	}
 	g := e.Group(Prefix, secure, noStore, csrf)
 	g.GET("", func(c *echo.Context) error { return c.Redirect(http.StatusSeeOther, QueuesPath) })

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,10 +13,12 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -459,4 +462,25 @@ func formValues(body string) url.Values {
 		v.Set(m[1], m[2])
 	}
 	return v
+}
+
+// TestSecureCookiesOverHTTPS: over HTTPS every cookie the console sets is
+// Secure; over plain HTTP (a developer's machine) it cannot be.
+func TestSecureCookiesOverHTTPS(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		e := echo.New()
+		err := console.Register(e, console.Config{
+			Accounts: newAccounts(), Reads: &projections.Runner{}, Commands: &ledger.Service{},
+			HTTPS: func(*http.Request) bool { return https },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, console.SignInPath, nil))
+		cookie := rec.Header().Get("Set-Cookie")
+		if strings.Contains(cookie, "; Secure") != https {
+			t.Errorf("HTTPS %v: cookie %q", https, cookie)
+		}
+	}
 }

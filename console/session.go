@@ -18,8 +18,11 @@ func (s *console) signedIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		cookie, err := c.Cookie(sessionCookie)
 		if err == nil && cookie.Value != "" {
-			p, err := s.cfg.Accounts.Verify(c.Request().Context(), cookie.Value)
+			p, renewed, err := s.cfg.Accounts.Verify(c.Request().Context(), cookie.Value)
 			if err == nil {
+				if renewed != "" && renewed != cookie.Value {
+					c.SetCookie(s.sessionCookie(c, renewed))
+				}
 				c.Set(personKey, p)
 				return next(c)
 			}
@@ -71,10 +74,7 @@ func (s *console) signIn(c *echo.Context) error {
 	case err != nil:
 		return s.fail(c, err)
 	}
-	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: token, Path: Prefix, HttpOnly: true,
-		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
-	})
+	c.SetCookie(s.sessionCookie(c, token))
 	return c.Redirect(http.StatusSeeOther, QueuesPath)
 }
 
@@ -84,9 +84,19 @@ func (s *console) signOut(c *echo.Context) error {
 			return s.fail(c, err)
 		}
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true,
-		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	gone := s.sessionCookie(c, "")
+	gone.MaxAge = -1
+	c.SetCookie(gone)
 	return c.Redirect(http.StatusSeeOther, SignInPath)
+}
+
+// sessionCookie holds the session token: for the console's paths only,
+// out of scripts' reach, never sent from another site.
+func (s *console) sessionCookie(c *echo.Context, token string) *http.Cookie {
+	return &http.Cookie{
+		Name: sessionCookie, Value: token, Path: Prefix, HttpOnly: true,
+		Secure: s.cfg.HTTPS(c.Request()), SameSite: http.SameSiteStrictMode,
+	}
 }
 
 // language remembers the language chosen with the switcher and goes back
@@ -95,7 +105,7 @@ func (s *console) language(c *echo.Context) error {
 	loc := s.cat.pick(c.QueryParam("to"), "", "")
 	c.SetCookie(&http.Cookie{
 		Name: languageCookie, Value: loc.code, Path: Prefix, MaxAge: 365 * 24 * 3600, HttpOnly: true,
-		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
+		Secure: s.cfg.HTTPS(c.Request()), SameSite: http.SameSiteLaxMode,
 	})
 	back := c.QueryParam("back")
 	if !strings.HasPrefix(back, Prefix+"/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
