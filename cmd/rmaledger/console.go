@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/console"
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// consoleAccounts lets the console sign people in through the accounts
+// directory, telling it apart only what the console shows differently.
+type consoleAccounts struct{ dir *accounts.Directory }
+
+func (a consoleAccounts) SignIn(ctx context.Context, name, password, client string) (string, error) {
+	s, err := a.dir.SignIn(ctx, name, password, client)
+	switch {
+	case errors.Is(err, accounts.ErrLimited):
+		return "", console.ErrTooManyAttempts
+	case errors.Is(err, accounts.ErrBadCredentials), errors.Is(err, accounts.ErrDisabled):
+		return "", console.ErrBadCredentials
+	case err != nil:
+		return "", err
+	}
+	return s.Token, nil
+}
+
+func (a consoleAccounts) Verify(ctx context.Context, token string) (console.Person, string, error) {
+	acc, s, err := a.dir.Verify(ctx, token)
+	switch {
+	case errors.Is(err, accounts.ErrBadSession), errors.Is(err, accounts.ErrSessionExpired), errors.Is(err, accounts.ErrDisabled):
+		return console.Person{}, "", console.ErrNoSession
+	case err != nil:
+		return console.Person{}, "", err
+	}
+	return console.Person{ID: acc.ID.String(), Name: acc.Name, Role: acc.Role, Language: acc.Language}, s.Token, nil
+}
+
+func (a consoleAccounts) SignOut(ctx context.Context, token string) error {
+	return a.dir.SignOut(ctx, token)
+}
+
+// mountConsole serves the staff console under /console on the API's echo.
+func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Service, reads *projections.Runner,
+	policies *domain.PolicyBook, zone *time.Location, proxies []netip.Prefix, now func() time.Time, logger *slog.Logger,
+) error {
+	trusted := func(addr netip.Addr) bool {
+		for _, p := range proxies {
+			if p.Contains(addr) {
+				return true
+			}
+		}
+		return false
+	}
+	return console.Register(e, console.Config{
+		Accounts: consoleAccounts{people}, Reads: reads, Commands: service,
+		Location: zone, Policy: policies.InForce(now()), Clock: now, Logger: logger,
+		HTTPS: func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
+	})
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore/embedded"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// TestConsoleSignsInThroughAccounts: the console as serve mounts it signs
+// a person in with the accounts directory, shows their name and role,
+// refuses a wrong password, and signs them out for good.
+func TestConsoleSignsInThroughAccounts(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	people, err := openAccounts(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := people.Add(ctx, accounts.Actor{Name: "test", Role: "admin"}, "tina", "technician", "a-long-enough-password"); err != nil {
+		t.Fatal(err)
+	}
+	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reads.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reads.Close() })
+	service, err := ledger.New(store, ledger.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, err := domain.NewPolicyBook(domain.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	get := func(path string) string {
+		res, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return string(body)
+	}
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	post := func(path string, form url.Values) (int, string) {
+		form.Set("csrf", token.FindStringSubmatch(get("/console/sign-in"))[1])
+		res, err := client.PostForm(srv.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := post("/console/sign-in", url.Values{"name": {"tina"}, "password": {"wrong-password-here"}}); code != http.StatusUnauthorized || !strings.Contains(body, "wrong") {
+		t.Fatalf("wrong password: %d", code)
+	}
+	code, body := post("/console/sign-in", url.Values{"name": {"tina"}, "password": {"a-long-enough-password"}})
+	if code != http.StatusOK || !strings.Contains(body, "tina") || !strings.Contains(body, `class="role">technician<`) {
+		t.Fatalf("signed in: %d %s", code, body)
+	}
+	sessionToken := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)[1]
+	res, err := client.PostForm(srv.URL+"/console/sign-out", url.Values{"csrf": {sessionToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if body := get("/console/queues"); !strings.Contains(body, `id="password"`) {
+		t.Fatal("after signing out the queues are still shown")
+	}
+}
