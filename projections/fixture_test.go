@@ -157,18 +157,26 @@ func lifecycle(i int) []domain.Command {
 			&domain.RejectClaim{ReasonCode: "warranty_expired", Reason: "Bought more than two years ago."},
 			&domain.CloseClaim{ReasonCode: "completed"},
 		}
-	case 4: // redirected to the manufacturer, back, then withdrawn
+	case 4: // redirected to the manufacturer, back, then withdrawn; or helped without the goods
+		if i%2 == 0 {
+			path = []domain.Command{authorize,
+				&domain.ResolveRemotely{Method: domain.RemoteBySession, WorkDone: "Reinstalled the power driver.", Technician: staffName},
+				&domain.CloseClaim{ReasonCode: "completed"},
+			}
+			break
+		}
 		path = []domain.Command{
 			&domain.RedirectToServiceCenter{ServiceCenter: domain.ServiceCenter{Name: "Lenovo ASC Sofia", Country: "BG", Contact: "+35929000000"}},
 			&domain.RecordUnrepairabilityAct{Kind: domain.ActUnrepairability, Reference: "ACT-55", IssuedOn: domain.Date{Year: 2026, Month: time.February, Day: 20}},
 			authorize,
 			&domain.WithdrawClaim{Reason: "Found the charger was broken."},
 		}
-	case 5: // dispute at release, upheld
+	case 5: // replaced by a dearer model, dispute at release upheld, the price difference paid
 		path = append([]domain.Command{authorize, docs, ship, receive, confirmed,
-			&domain.ReplaceItem{NewSerial: fmt.Sprintf("SN-R%06d", i)},
+			&domain.ReplaceItem{NewSerial: fmt.Sprintf("SN-R%06d", i), NewSKU: "NB-2000", Value: eur("149.90"), SettlePriceDifference: true},
 			&domain.OpenDispute{Reason: "The replacement is a different colour."},
 			&domain.ResolveDispute{Outcome: domain.DisputeUpheld, Decision: "Same model and specification."},
+			&domain.RecordPayment{Amount: eur("20.00"), Reference: "PAY-D1", Method: domain.PaymentCard},
 		}, back...)
 	default: // on hold for an unpaid debt, released
 		path = append([]domain.Command{authorize, docs, ship, receive, confirmed,
