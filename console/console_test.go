@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
@@ -482,5 +483,33 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 		if strings.Contains(cookie, "; Secure") != https {
 			t.Errorf("HTTPS %v: cookie %q", https, cookie)
 		}
+	}
+}
+
+// TestOverdue: a claim whose SLA clock has run out is in the breached tab
+// and marked overdue in every queue; a role the API does not let read SLA
+// timers sees no clocks.
+func TestOverdue(t *testing.T) {
+	later := time.Now().Add(60 * 24 * time.Hour)
+	s := newStackAt(t, func() time.Time { return later })
+	claim := s.registerClaim(t, "SN-LATE-1")
+	c, _ := s.agent(t)
+	p := c.get(console.QueuesPath + "?tab=breached")
+	count := regexp.MustCompile(`SLA breached <span class="count">(\d+)</span>`).FindStringSubmatch(p.Body)
+	if count == nil || count[1] != "1" || !strings.Contains(p.Body, claim.Number) {
+		t.Fatalf("breached tab: %v", count)
+	}
+	decision := c.get(console.QueuesPath + "?tab=decision").Body
+	if !strings.Contains(decision, `<tr class="overdue">`) || !strings.Contains(decision, ">overdue<") {
+		t.Error("the overdue claim is not marked in its queue")
+	}
+	finance := s.client(t)
+	finance.signIn("Fay Finance", "pw-finance")
+	p = finance.get(console.QueuesPath + "?tab=breached")
+	if count := regexp.MustCompile(`SLA breached <span class="count">(\d+)</span>`).FindStringSubmatch(p.Body); count == nil || count[1] != "0" {
+		t.Errorf("finance sees SLA clocks: %v", count)
+	}
+	if p := finance.get(console.Prefix + "/claims/" + claim.ID.String()); strings.Contains(p.Body, "SLA clocks") {
+		t.Error("finance sees the claim's SLA clocks")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
 
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -73,7 +74,7 @@ func queueNamed(name string) (queue, bool) {
 }
 
 // openClaims reads every claim not closed, with its clocks.
-func (s *console) openClaims(ctx context.Context) ([]row, error) {
+func (s *console) openClaims(ctx context.Context, p Person) ([]row, error) {
 	var open []domain.Status
 	for _, st := range domain.Statuses() {
 		if st != domain.StatusClosed && st != domain.StatusRejected {
@@ -95,7 +96,7 @@ func (s *console) openClaims(ctx context.Context) ([]row, error) {
 		}
 		q.Cursor = page.NextCursor
 	}
-	clocks, err := s.clocksByClaim(ctx)
+	clocks, err := s.clocksByClaim(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +108,13 @@ func (s *console) openClaims(ctx context.Context) ([]row, error) {
 	return rows, nil
 }
 
-// clocksByClaim sums up the open SLA clocks of every claim.
-func (s *console) clocksByClaim(ctx context.Context) (map[uuid.UUID]row, error) {
+// clocksByClaim sums up the open SLA clocks of every claim; none for a
+// role the API does not let read SLA timers.
+func (s *console) clocksByClaim(ctx context.Context, p Person) (map[uuid.UUID]row, error) {
 	out := map[uuid.UUID]row{}
+	if !api.Allowed(api.Role(p.Role), api.PermReadSLA) {
+		return out, nil
+	}
 	q := projections.TimerQuery{At: s.cfg.Clock(), Limit: projections.MaxSearchLimit}
 	for n := 0; n < maxQueueClaims; {
 		page, err := s.cfg.Reads.Timers(ctx, q)
@@ -135,12 +140,12 @@ func (s *console) clocksByClaim(ctx context.Context) (map[uuid.UUID]row, error) 
 }
 
 // search finds claims by number, phone, e-mail, serial or IMEI.
-func (s *console) search(ctx context.Context, text string) ([]row, error) {
+func (s *console) search(ctx context.Context, p Person, text string) ([]row, error) {
 	queries := []projections.SearchQuery{{Number: text}, {Serial: text}, {Phone: text}}
 	if strings.Contains(text, "@") {
 		queries = append(queries, projections.SearchQuery{Email: text})
 	}
-	clocks, err := s.clocksByClaim(ctx)
+	clocks, err := s.clocksByClaim(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +256,7 @@ func (s *console) selectRows(c *echo.Context) (tab string, counts map[string]int
 	if _, ok := queueNamed(tab); !ok {
 		tab = queues[0].Name
 	}
-	all, err := s.openClaims(ctx)
+	all, err := s.openClaims(ctx, personOf(c))
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -269,7 +274,7 @@ func (s *console) selectRows(c *echo.Context) (tab string, counts map[string]int
 	}
 	if text := strings.TrimSpace(c.QueryParam("q")); text != "" {
 		tab = ""
-		if rows, err = s.search(ctx, text); err != nil {
+		if rows, err = s.search(ctx, personOf(c), text); err != nil {
 			return "", nil, nil, err
 		}
 	}
@@ -279,6 +284,9 @@ func (s *console) selectRows(c *echo.Context) (tab string, counts map[string]int
 }
 
 func (s *console) queues(c *echo.Context) error {
+	if !mayRead(personOf(c)) {
+		return s.refuse(c, http.StatusForbidden, "refused.role")
+	}
 	tab, counts, rows, err := s.selectRows(c)
 	if err != nil {
 		return s.fail(c, err)
@@ -332,6 +340,9 @@ func age(loc *locale, d time.Duration) string {
 
 // exportCSV writes a queue (or a search) as CSV, in the order shown.
 func (s *console) exportCSV(c *echo.Context) error {
+	if !mayRead(personOf(c)) {
+		return s.refuse(c, http.StatusForbidden, "refused.role")
+	}
 	tab, _, rows, err := s.selectRows(c)
 	if err != nil {
 		return s.fail(c, err)

@@ -99,6 +99,12 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
+	return newStackAt(t, time.Now)
+}
+
+// newStackAt starts a console that judges SLA clocks at now().
+func newStackAt(t testing.TB, now func() time.Time) *stack {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
 	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
@@ -125,7 +131,7 @@ func newStack(t testing.TB) *stack {
 	s := &stack{ledger: service, reads: reads, accounts: newAccounts()}
 	e := echo.New()
 	if err := console.Register(e, console.Config{
-		Accounts: s.accounts, Reads: reads, Commands: service, Location: sofia, Logger: logger,
+		Accounts: s.accounts, Reads: reads, Commands: service, Location: sofia, Logger: logger, Clock: now,
 		Policy: domain.Policy{Warranty: &domain.Warranty{VoidReasons: []string{"liquid_damage", "broken_seal"}}},
 	}); err != nil {
 		t.Fatal(err)
