@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -145,7 +146,7 @@ func (c RegisterClaim) Validate() error {
 	v.line("product.sku", c.Product.SKU, maxLine)
 	v.required("product.category", c.Product.Category)
 	v.code("product.category", c.Product.Category)
-	if c.Product.Serial == "" && c.Product.IMEI == "" {
+	if strings.TrimSpace(c.Product.Serial) == "" && strings.TrimSpace(c.Product.IMEI) == "" {
 		v.fail("product.serial", "is required unless product.imei is given")
 	}
 	v.line("product.serial", c.Product.Serial, maxLine)

@@ -93,6 +93,8 @@ func TestRegister(t *testing.T) {
 	future.PurchaseDate = domain.DateOf(whenAt.AddDate(0, 0, 1))
 
 	empty := &domain.RegisterClaim{ClaimID: claimID, Number: "RMA-1"}
+	blankSerial := registration()
+	blankSerial.Product.Serial = "   "
 
 	bad := registration()
 	bad.Customer.Phone = "call after 6"
@@ -140,6 +142,7 @@ func TestRegister(t *testing.T) {
 				"proof_of_purchase.kind", "proof_of_purchase.reference", "price", "channel"},
 		},
 		{name: "twice", given: history(t, "registered"), when: registration(), err: domain.ErrClaimExists},
+		{name: "a blank serial number names no unit", when: blankSerial, fields: []string{"product.serial"}},
 	})
 
 	t.Run("application must assign ClaimID and Number", func(t *testing.T) {
