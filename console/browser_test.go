@@ -12,6 +12,9 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/domain"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -246,6 +249,39 @@ func TestBrowserClaimToClosure(t *testing.T) {
 
 	act("authorize", map[string]string{"service_center.name": "Sofia service center", "service_center.address": "1 Vitosha Blvd, Sofia"}, nil, "authorized")
 	act("record-customer-shipment", map[string]string{"carrier": "Speedy", "tracking_number": "SP123456789"}, nil, "in_transit")
+
+	// A second registration on the same serial is warned about the open claim.
+	run("register again", chromedp.Navigate(base+"/console/register"), chromedp.WaitVisible(`[name="customer.name"]`))
+	for name, value := range map[string]string{
+		"customer.name": "Maria Georgieva", "customer.phone": "+359 888 123 456", "product.category": "laptop",
+		"product.serial": "SN-BROWSER-1", "price": "1299.90", "defect": "still does not power on",
+	} {
+		run("type "+name, chromedp.SendKeys(`form.stack [name="`+name+`"]`, value))
+	}
+	run("submit", chromedp.SetValue(`[name="purchase_date"]`, "2026-02-01"), chromedp.Click(`form.stack button[type=submit]`),
+		chromedp.WaitVisible(`.alert.warning`))
+	shots.take(ctx, "register-warning")
+
+	// A change made meanwhile by someone else: the form shows what changed.
+	run("open the claim", chromedp.Navigate(claimURL), chromedp.WaitVisible(`[data-status]`),
+		chromedp.Click(`#action-add-note summary`), chromedp.SendKeys(`#action-add-note [name="text"]`, "customer called"))
+	claimID := uuid.MustParse(claimURL[strings.LastIndex(claimURL, "/")+1:])
+	s.execute(t, claimID, &domain.AddNote{Text: "the courier called", Visibility: domain.VisibilityInternal})
+	run("stale note", chromedp.Click(`#action-add-note button[type=submit]`), chromedp.WaitVisible(`ol.timeline`))
+	var conflict string
+	run("read the conflict", chromedp.Text(`main`, &conflict))
+	if !strings.Contains(conflict, "The claim changed meanwhile") || !strings.Contains(conflict, "the courier called") {
+		t.Errorf("the conflict page says:\n%s", conflict)
+	}
+	shots.take(ctx, "conflict")
+
+	// The same claim in Chinese and in Greek, from the switcher.
+	run("open the claim", chromedp.Navigate(claimURL), chromedp.WaitVisible(`[data-status]`),
+		chromedp.Click(`a[hreflang="zh-Hans"]`), chromedp.WaitVisible(`html[lang="zh-Hans"] [data-status]`))
+	shots.take(ctx, "claim-zh-Hans")
+	run("Greek", chromedp.Click(`a[hreflang="el"]`), chromedp.WaitVisible(`html[lang="el"] [data-status]`))
+	shots.take(ctx, "claim-el")
+	run("English", chromedp.Click(`a[hreflang="en"]`), chromedp.WaitVisible(`html[lang="en"] [data-status]`))
 	run("queues", chromedp.Navigate(base+"/console/queues?tab=arrival"), chromedp.WaitVisible(`.tabs`))
 	shots.take(ctx, "queues")
 	signOut()
@@ -273,6 +309,19 @@ func TestBrowserClaimToClosure(t *testing.T) {
 	shots.take(ctx, "claim-repaired")
 	signOut()
 
+	// An auditor reads, and is refused the registration form.
+	signIn("Al Auditor", "pw-auditor")
+	run("auditor on the claim", chromedp.Navigate(claimURL), chromedp.WaitVisible(`[data-status]`))
+	var forms int
+	run("count forms", chromedp.Evaluate(`document.querySelectorAll('details.action').length`, &forms))
+	if forms != 0 {
+		t.Errorf("the auditor sees %d action forms", forms)
+	}
+	shots.take(ctx, "claim-auditor")
+	run("auditor registers", chromedp.Navigate(base+"/console/register"), chromedp.WaitVisible(`.alert`))
+	shots.take(ctx, "refused")
+	signOut()
+
 	// The agent ships it back, confirms delivery and closes.
 	signIn("Ana Agent", "pw-agent")
 	run("open the claim", chromedp.Navigate(claimURL), chromedp.WaitVisible(`[data-status]`))
@@ -280,8 +329,6 @@ func TestBrowserClaimToClosure(t *testing.T) {
 	act("confirm-delivery", map[string]string{"signed_by": "Maria Georgieva"}, nil, "delivered")
 	act("close", nil, map[string]string{"reason_code": "completed"}, "closed")
 	shots.take(ctx, "claim-closed")
-	var forms int
-	run("count forms", chromedp.Evaluate(`document.querySelectorAll('details.action').length`, &forms))
 	var timeline string
 	run("timeline", chromedp.Text(`.timeline`, &timeline))
 	for _, who := range []string{"Ana Agent", "Tom Technician"} {
