@@ -27,7 +27,8 @@ type RepairOnRecord struct {
 // same serial number or IMEI (and the same SKU when both name one), repaired, and delivered.
 func RepairOnRecordOf(unit Product, earlier State) (RepairOnRecord, bool) {
 	p := earlier.Product
-	sameUnit := (unit.Serial != "" && strings.TrimSpace(unit.Serial) == p.Serial) ||
+	serial := strings.TrimSpace(unit.Serial)
+	sameUnit := (serial != "" && serial == p.Serial) ||
 		(unit.IMEI != "" && sameIMEI(unit.IMEI, p.IMEI))
 	switch {
 	case !earlier.Exists() || !sameUnit:

@@ -355,4 +355,7 @@ func TestRepairOnRecordOf(t *testing.T) {
 	if _, ok := domain.RepairOnRecordOf(domain.Product{Category: "phone", IMEI: "49-015420-323751-8"}, phone); !ok {
 		t.Errorf("the IMEI as typed does not find the phone's repair")
 	}
+	if r, ok := domain.RepairOnRecordOf(domain.Product{Category: "phone", Serial: "  ", IMEI: "356938035643809"}, phone); ok {
+		t.Errorf("a blank serial matched another phone's repair: %+v", r)
+	}
 }
