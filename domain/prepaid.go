@@ -20,10 +20,13 @@ const ReasonEstimateDeclined = "estimate_declined"
 func (s State) goodsArrived() bool { return s.Intake != nil }
 
 // estimateBeforeGoods reports whether the claim's estimate was accepted before the goods came
-// in: the one a diagnosis on arrival confirms or revises.
+// in: the one a diagnosis on arrival confirms or revises. Issued at the very instant of the
+// intake counts as before it: on a sandbox's test clock, which stands still until it is moved,
+// a whole claim happens at one instant, and an estimate issued after the intake always follows
+// a diagnosis made later than the intake in real time.
 func (s State) estimateBeforeGoods() bool {
 	e := s.Estimate
-	return e != nil && e.Decision == EstimateDecisionAccepted && (s.Intake == nil || e.IssuedAt.Before(s.Intake.ReceivedAt))
+	return e != nil && e.Decision == EstimateDecisionAccepted && (s.Intake == nil || !e.IssuedAt.After(s.Intake.ReceivedAt))
 }
 
 // estimable guards issue-estimate: after a diagnosis, or, for a claim authorized as paid work,

@@ -324,6 +324,12 @@ func TestEstimateBeforeTheGoodsTravel(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "on a test clock that stands still, the estimate paid at the instant of intake is confirmed",
+			given: decided(t, history(t, "registered"), paidRepair(), sample(domain.ActionIssueEstimate), sample(domain.ActionAcceptEstimate),
+				sample(domain.ActionRecordPayment), sample(domain.ActionReceive)),
+			when: confirm, check: statusIs(domain.StatusPaid),
+		},
 		{name: "no estimate to confirm", given: history(t, "received"), when: confirm, fields: []string{"confirms_estimate"}},
 		{
 			name: "no fault found confirms no estimate", given: history(t, "received/paid-before"),
