@@ -178,7 +178,7 @@ func eventOf(r eventstore.RecordedEvent) eventView {
 		for _, k := range keys {
 			switch val := data[k].(type) {
 			case string:
-				if val != "" && k != "at" {
+				if val != "" && k != "at" && k != "claim_id" {
 					e.Details = append(e.Details, detail{k, val})
 				}
 			case bool:
@@ -225,6 +225,10 @@ type conflictView struct {
 	Seen    int64
 	Changes []eventView
 	Href    string
+	// Action and Typed are the change that was not written, so that
+	// nothing the person typed is lost.
+	Action domain.Action
+	Typed  []detail
 }
 
 // act runs an action from its form: the API's permission, the claim's
@@ -280,7 +284,13 @@ func (s *console) act(c *echo.Context) error {
 	case problems != nil:
 		invalid = problems
 	case errors.As(err, &stale):
-		return s.conflict(c, id, stale.Expected)
+		var typed []detail
+		for _, f := range fields {
+			if v := values.Get(f.Name); v != "" {
+				typed = append(typed, detail{f.Name, v})
+			}
+		}
+		return s.conflict(c, id, stale.Expected, action, typed)
 	case errors.As(err, &transition):
 		return s.refuse(c, http.StatusConflict, "refused.transition")
 	case errors.Is(err, ledger.ErrIdempotencyKeyReused):
@@ -318,7 +328,7 @@ func joinProblem(a, b string) string {
 
 // conflict shows what changed on the claim since the version the person
 // saw, and writes nothing: they decide again on the claim as it is.
-func (s *console) conflict(c *echo.Context, id uuid.UUID, seen int64) error {
+func (s *console) conflict(c *echo.Context, id uuid.UUID, seen int64, action domain.Action, typed []detail) error {
 	ctx := c.Request().Context()
 	st, _, err := s.cfg.Commands.Claim(ctx, id)
 	if err != nil {
@@ -328,7 +338,7 @@ func (s *console) conflict(c *echo.Context, id uuid.UUID, seen int64) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	v := conflictView{State: st, Seen: seen, Href: fmt.Sprintf("%s/claims/%s", Prefix, id)}
+	v := conflictView{State: st, Seen: seen, Href: fmt.Sprintf("%s/claims/%s", Prefix, id), Action: action, Typed: typed}
 	for i, r := range records {
 		if int64(i) >= seen {
 			v.Changes = append(v.Changes, eventOf(r))

@@ -186,7 +186,7 @@ func TestStaleVersion(t *testing.T) {
 	if p.Code != http.StatusConflict {
 		t.Fatalf("stale post: %d %s", p.Code, p.Body)
 	}
-	for _, want := range []string{"The claim changed meanwhile", "Authorize", "Other Agent", "version 1"} {
+	for _, want := range []string{"The claim changed meanwhile", "Authorize", "Other Agent", "version 1", "Your change, not written: Reject"} {
 		if !strings.Contains(p.Body, want) && !strings.Contains(p.Body, strings.ReplaceAll(want, "version 1", "at version 1 when")) {
 			t.Errorf("the conflict page does not say %q", want)
 		}

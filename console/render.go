@@ -74,6 +74,15 @@ func (v *view) Code(prefix string, code any) string {
 	return ""
 }
 
+// Value shows a stored value: its name when it is a code the catalogue
+// knows ("internal", "defect_confirmed"), else the value as it is.
+func (v *view) Value(value string) string {
+	if v.loc.has("option." + value) {
+		return v.loc.T("option." + value)
+	}
+	return value
+}
+
 // locale picks the request's language.
 func (s *console) locale(c *echo.Context) *locale {
 	chosen := ""
