@@ -609,3 +609,34 @@ func TestCookie(t *testing.T) {
 		}
 	}
 }
+
+// downStore is a store that cannot be reached.
+type downStore struct{ eventstore.Store }
+
+func (downStore) ReadAll(context.Context, eventstore.Position, int, eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	return nil, eventstore.ErrUnavailable
+}
+
+func (downStore) ReadStream(context.Context, string, eventstore.Direction, uint64, int) ([]eventstore.RecordedEvent, error) {
+	return nil, eventstore.ErrUnavailable
+}
+
+// TestStoreUnreachable: a directory opens over a store it cannot reach (the
+// service starts and waits for it), and each question answers the store's
+// error rather than a refusal of the person.
+func TestStoreUnreachable(t *testing.T) {
+	ctx := context.Background()
+	d, err := New(ctx, Config{Store: downStore{openStore(t)}, Roles: roles})
+	if err != nil {
+		t.Fatalf("New over an unreachable store: %v", err)
+	}
+	if _, err := d.SignIn(ctx, "maria", password, "192.0.2.1"); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("SignIn: %v, want ErrUnavailable", err)
+	}
+	if _, _, err := d.Verify(ctx, "v1.abc.def"); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("Verify: %v, want ErrUnavailable", err)
+	}
+	if _, err := d.List(ctx); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("List: %v, want ErrUnavailable", err)
+	}
+}

@@ -67,9 +67,11 @@ type account struct {
 	ended    map[string]time.Time      // signed-out sessions, until they would have expired anyway
 }
 
-// New opens the directory over the store and reads the accounts. The
-// shared session key is read (or created) at the first sign-in or
-// verification, so a service nobody signs in to writes nothing.
+// New makes the directory over the store. It neither reads nor writes the
+// store: the accounts are read at the first question, so a service starts
+// while its store is unreachable, and the shared session key is read (or
+// created) at the first sign-in or verification, so a service nobody signs
+// in to writes nothing.
 func New(ctx context.Context, cfg Config) (*Directory, error) {
 	if cfg.Store == nil || len(cfg.Roles) == 0 {
 		return nil, errors.New("accounts: Config needs a Store and Roles")
@@ -87,9 +89,6 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 	}
 	var err error
 	if d.dummy, err = hashPassword(GeneratePassword()); err != nil {
-		return nil, err
-	}
-	if err := d.catchUp(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil

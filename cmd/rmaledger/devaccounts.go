@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/eventstore"
 )
 
 // devAccountsFile holds the development accounts' names and passwords
@@ -33,7 +34,7 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Development accounts for the console (stored in %s):\n", path)
+	var lines []string
 	for _, p := range pairs {
 		name, password, _ := strings.Cut(p, ":")
 		role := strings.TrimPrefix(name, "dev-")
@@ -46,11 +47,18 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 		case errors.Is(err, accounts.ErrNameTaken):
 			err = nil
 		}
+		if errors.Is(err, eventstore.ErrUnavailable) {
+			// The service starts and waits for its store; the accounts are
+			// made at a start that finds it.
+			fmt.Fprintf(stdout, "Development accounts not made: %v; they are made at the next start that reaches the event store\n", err)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("development account %s: %w", name, err)
 		}
-		fmt.Fprintf(stdout, "  %-15s %s\n", name, password)
+		lines = append(lines, fmt.Sprintf("  %-15s %s\n", name, password))
 	}
+	fmt.Fprintf(stdout, "Development accounts for the console (stored in %s):\n%s", path, strings.Join(lines, ""))
 	return nil
 }
 

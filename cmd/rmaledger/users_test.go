@@ -254,3 +254,30 @@ func TestREADMEUsers(t *testing.T) {
 		t.Errorf("ivan.ivanov, disabled and enabled again, with the reset password: %v", err)
 	}
 }
+
+// unreachable is an event store that cannot be reached.
+type unreachable struct{ eventstore.Store }
+
+func (unreachable) Append(context.Context, string, eventstore.ExpectedRevision, ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return eventstore.AppendResult{}, eventstore.ErrUnavailable
+}
+
+func (unreachable) ReadAll(context.Context, eventstore.Position, int, eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	return nil, eventstore.ErrUnavailable
+}
+
+// TestDevAccountsWaitForTheStore: with --dev and a store not reachable yet
+// the service still starts, saying the accounts are made at a later start.
+func TestDevAccountsWaitForTheStore(t *testing.T) {
+	dir, err := openAccounts(context.Background(), unreachable{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := devAccounts(context.Background(), config{Dev: true, DataDir: t.TempDir()}, dir, &out); err != nil {
+		t.Fatalf("--dev with the store unreachable: %v", err)
+	}
+	if !strings.Contains(out.String(), "Development accounts not made") || strings.Contains(out.String(), "dev-agent ") {
+		t.Fatalf("printed:\n%s", out.String())
+	}
+}
