@@ -40,7 +40,10 @@ func (c *clock) advance(d time.Duration) {
 }
 
 // openStore is an embedded store in a fresh directory.
-func openStore(t *testing.T) eventstore.Store {
+func openStore(t *testing.T) eventstore.Store { return benchStore(t) }
+
+// benchStore is openStore for tests and benchmarks alike.
+func benchStore(t testing.TB) eventstore.Store {
 	t.Helper()
 	store, err := embedded.Open(t.TempDir(), embedded.Config{})
 	if err != nil {
