@@ -284,6 +284,14 @@ func TestBrowserClaimToClosure(t *testing.T) {
 	run("English", chromedp.Click(`a[hreflang="en"]`), chromedp.WaitVisible(`html[lang="en"] [data-status]`))
 	run("queues", chromedp.Navigate(base+"/console/queues?tab=arrival"), chromedp.WaitVisible(`.tabs`))
 	shots.take(ctx, "queues")
+	run("search by phone", chromedp.SendKeys(`#q`, "0888 123 456"), chromedp.Click(`#search button[type=submit]`),
+		chromedp.WaitVisible(`table.queue`))
+	var searchURL string
+	run("search URL", chromedp.Location(&searchURL))
+	if strings.Contains(searchURL, "888") {
+		t.Errorf("the phone searched for is in the URL %s", searchURL)
+	}
+	shots.take(ctx, "search")
 	signOut()
 
 	// The technician: intake, diagnosis (first without findings), repair.

@@ -266,14 +266,29 @@ func TestQueues(t *testing.T) {
 	if !strings.Contains(p.Body, a.Number) || strings.Contains(p.Body, ">"+b.Number+"<") {
 		t.Error("the decision queue does not hold exactly the registered claim")
 	}
+	token := csrfInput.FindStringSubmatch(p.Body)[1]
 	for _, q := range []string{"+359 888 123 456", "0888123456", "SN-Q-2", b.Number, "maria@example.com"} {
-		p := c.get(console.QueuesPath + "?q=" + url.QueryEscape(q))
-		if !strings.Contains(p.Body, b.Number) {
-			t.Errorf("search %q does not find %s", q, b.Number)
+		p := c.post(console.QueuesPath, url.Values{"csrf": {token}, "q": {q}})
+		if p.Code != http.StatusOK || !strings.Contains(p.Body, b.Number) {
+			t.Errorf("search %q: %d, does not find %s", q, p.Code, b.Number)
+		}
+		if strings.Contains(p.Body, "q="+url.QueryEscape(q)) {
+			t.Errorf("search %q: the page puts it in a URL", q)
 		}
 	}
-	p = c.get(console.QueuesPath + "?q=SN-Q&sort=number&dir=desc")
-	_ = p
+	// A search in a URL is not run: it would be logged.
+	if p := c.get(console.QueuesPath + "?q=SN-Q-2"); strings.Contains(p.Body, "Claims matching") {
+		t.Error("a search from the query string was run")
+	}
+	// A search's header buttons sort it, and its CSV is posted too.
+	found := c.post(console.QueuesPath, url.Values{"csrf": {token}, "q": {"0888123456"}, "sort": {"number:desc"}})
+	if strings.Index(found.Body, b.Number) > strings.Index(found.Body, ">"+a.Number+"<") || !strings.Contains(found.Body, `aria-sort="descending"`) {
+		t.Error("the search is not sorted by number, descending")
+	}
+	export := c.post(console.ExportPath, url.Values{"csrf": {token}, "q": {"SN-Q-1"}})
+	if lines, _ := csv.NewReader(strings.NewReader(export.Body)).ReadAll(); len(lines) != 2 || lines[1][0] != a.Number {
+		t.Errorf("search CSV: %v", lines)
+	}
 	res := c.get(console.ExportPath + "?tab=arrival")
 	if res.Code != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("CSV: %d %s", res.Code, res.Header.Get("Content-Type"))

@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -203,8 +202,10 @@ type tabView struct {
 }
 
 type columnView struct {
-	Name, Href string
-	Sorted     string // "ascending", "descending" or ""
+	// Href sorts a tab by the column; Value is the sort a search's header
+	// button posts.
+	Name, Href, Value string
+	Sorted            string // "ascending", "descending" or ""
 }
 
 type rowView struct {
@@ -226,11 +227,26 @@ type queuesView struct {
 // sortParams reads and checks ?sort= and ?dir=, defaulting to the next due
 // time, most urgent first.
 func sortParams(c *echo.Context) (string, bool) {
-	by := c.QueryParam("sort")
+	// A column header of search results is a button whose value carries
+	// the direction too: "number:desc".
+	by, dir, hasDir := strings.Cut(c.FormValue("sort"), ":")
+	if !hasDir {
+		dir = c.FormValue("dir")
+	}
 	if _, ok := columns[by]; !ok {
 		by = "due"
 	}
-	return by, c.QueryParam("dir") == "desc"
+	return by, dir == "desc"
+}
+
+// searchText is the search of a queue page. A search is posted, never put
+// in a URL: a phone number or an e-mail address in a query string would be
+// written to access logs, browser history and Referer headers.
+func searchText(c *echo.Context) string {
+	if c.Request().Method != http.MethodPost {
+		return ""
+	}
+	return strings.TrimSpace(c.Request().PostFormValue("q"))
 }
 
 func sortRows(rows []row, by string, desc bool) {
@@ -272,7 +288,7 @@ func (s *console) selectRows(c *echo.Context) (tab string, counts map[string]int
 			}
 		}
 	}
-	if text := strings.TrimSpace(c.QueryParam("q")); text != "" {
+	if text := searchText(c); text != "" {
 		tab = ""
 		if rows, err = s.search(ctx, personOf(c), text); err != nil {
 			return "", nil, nil, err
@@ -292,7 +308,7 @@ func (s *console) queues(c *echo.Context) error {
 		return s.fail(c, err)
 	}
 	loc := s.locale(c)
-	text := strings.TrimSpace(c.QueryParam("q"))
+	text := searchText(c)
 	v := queuesView{Tab: tab, Search: text}
 	for _, q := range queues {
 		v.Tabs = append(v.Tabs, tabView{Name: q.Name, Href: QueuesPath + "?tab=" + q.Name, Count: counts[q.Name], Current: q.Name == tab})
@@ -300,17 +316,15 @@ func (s *console) queues(c *echo.Context) error {
 	by, desc := sortParams(c)
 	v.Descending = desc
 	base := QueuesPath + "?tab=" + tab
-	if text != "" {
-		base = QueuesPath + "?q=" + urlQuery(text)
-	}
 	for _, name := range columnOrder {
-		col := columnView{Name: name, Href: base + "&sort=" + name}
+		col := columnView{Name: name, Href: base + "&sort=" + name, Value: name}
 		if name == by {
 			col.Sorted = "ascending"
 			if desc {
 				col.Sorted = "descending"
 			} else {
 				col.Href += "&dir=desc"
+				col.Value += ":desc"
 			}
 		}
 		v.Columns = append(v.Columns, col)
@@ -320,9 +334,6 @@ func (s *console) queues(c *echo.Context) error {
 		v.Rows = append(v.Rows, rowView{row: r, Href: Prefix + "/claims/" + r.ID.String(), Age: age(loc, now.Sub(r.RegisteredAt))})
 	}
 	v.Export = ExportPath + "?tab=" + tab + "&sort=" + by
-	if text != "" {
-		v.Export = ExportPath + "?q=" + urlQuery(text) + "&sort=" + by
-	}
 	if desc {
 		v.Export += "&dir=desc"
 	}
@@ -385,5 +396,3 @@ func csvSafe(s string) string {
 	}
 	return s
 }
-
-func urlQuery(s string) string { return url.QueryEscape(s) }
