@@ -493,5 +493,15 @@ func TestReplacementByAnotherModel(t *testing.T) {
 		{name: "the refunded difference is paid after delivery", given: delivered, when: &domain.RecordRefundPayment{Amount: eur("30.90"), Reference: "REF-D1"}, check: statusIs(domain.StatusDelivered)},
 		{name: "not closed while the refunded difference is unpaid", given: delivered, when: sample(domain.ActionClose), err: domain.ErrRefundNotPaid},
 		{name: "closed once it is paid", given: decided(t, delivered, &domain.RecordRefundPayment{Amount: eur("30.90"), Reference: "REF-D1"}), when: sample(domain.ActionClose), check: statusIs(domain.StatusClosed)},
+		{
+			name: "a refund transfer returned by the bank after delivery is reversed", given: decided(t, delivered, &domain.RecordRefundPayment{Amount: eur("30.90"), Reference: "REF-D1"}),
+			when: &domain.ReverseRefundPayment{Reference: "REF-D1", Reason: "Returned by the bank: closed account."},
+			check: func(t *testing.T, s domain.State) {
+				allowed := domain.AllowedActions(s)
+				if s.Status != domain.StatusDelivered || s.Refund.Paid != eur("0") || slices.Contains(allowed, domain.ActionClose) || !slices.Contains(allowed, domain.ActionRecordRefundPayment) {
+					t.Errorf("status %s, refund %+v, allowed %v: want it owed again, not closed", s.Status, s.Refund, allowed)
+				}
+			},
+		},
 	})
 }

@@ -75,7 +75,9 @@ var transitions = map[Action]transition{
 	ActionClaimSupplierRecovery:  {from: recoveryStatuses, guard: remedyGiven},
 	ActionRecordSupplierRecovery: {from: recoveryStatuses, guard: recoveryOutstanding},
 	ActionReverseRefundApproval:  {from: []Status{StatusResolved}, guard: refundUnpaid},
-	ActionReverseRefundPayment:   {from: []Status{StatusResolved}, guard: refundPaymentStanding},
+	// After a return too, where a refund is paid (a cheaper replacement's price difference): a
+	// transfer the bank returns is reversed and paid again before the claim closes (settled).
+	ActionReverseRefundPayment: {from: []Status{StatusResolved, StatusReturnShipped, StatusDelivered}, guard: refundPaymentStanding},
 	// From diagnosed: money paid before the goods arrived, on an estimate the diagnosis did not
 	// confirm, is given back before they return unrepaired (unrepairedReturnable).
 	ActionReversePayment:   {from: []Status{StatusDiagnosed, StatusEstimateIssued, StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusResolved}, guard: paymentStanding},
