@@ -643,3 +643,25 @@ func TestStoreUnreachable(t *testing.T) {
 		t.Errorf("List: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestHashesAtOnceBounded: with every hashing slot taken a sign-in waits
+// (here until its context ends) instead of computing a fifth 19 MiB hash.
+func TestHashesAtOnceBounded(t *testing.T) {
+	ctx := context.Background()
+	d := instance(t, openStore(t), newClock())
+	mustAdd(t, d, "maria", "agent")
+	for range hashesAtOnce {
+		if err := d.acquireHash(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := d.SignIn(short, "maria", password, "192.0.2.1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a sign-in with every slot taken: %v, want it to wait", err)
+	}
+	d.releaseHash()
+	if _, err := d.SignIn(ctx, "maria", password, "192.0.2.1"); err != nil {
+		t.Fatalf("with a slot free: %v", err)
+	}
+}

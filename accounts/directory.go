@@ -50,6 +50,7 @@ type Directory struct {
 	dummy     string // a hash compared when the name is unknown, so time does not tell
 	byAccount *failures
 	byAddress *failures
+	hashing   chan struct{} // a slot per argon2id computation allowed at once
 
 	mu     sync.Mutex // guards what follows, and orders the catch-ups
 	pos    eventstore.Position
@@ -83,6 +84,7 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 		byAccount: newFailures(cmp.Or(cfg.AccountLimit, DefaultAccountLimit), 1<<14),
 		byAddress: newFailures(cmp.Or(cfg.AddressLimit, DefaultAddressLimit), 1<<16),
 		byID:      map[uuid.UUID]*account{}, byName: map[string]*account{},
+		hashing: make(chan struct{}, hashesAtOnce),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -119,12 +121,14 @@ func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr strin
 	if found {
 		hash = snapshot.hash
 	}
-	ok := false
-	if len(password) <= 4*maxPasswordLength {
-		ok, _ = passwordMatches(hash, password)
-	} else {
-		_, _ = passwordMatches(hash, "") // the same work as any other refusal
+	if len(password) > 4*maxPasswordLength {
+		password = "" // the same work as any other refusal, on a bounded input
 	}
+	if err := d.acquireHash(ctx); err != nil {
+		return Session{}, err
+	}
+	ok, _ := passwordMatches(hash, password)
+	d.releaseHash()
 	if !found || !ok {
 		d.byAccount.fail(nameKey, now)
 		d.byAddress.fail(clientAddr, now)
@@ -140,6 +144,23 @@ func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr strin
 	c := tokenClaims{Account: snapshot.ID, Session: newSessionID(), Issued: now.Unix(), Seen: now.Unix(), Epoch: snapshot.epoch}
 	return d.session(key, c), nil
 }
+
+// hashesAtOnce bounds the argon2id computations running at once: each
+// takes 19 MiB, so a burst of sign-ins costs at most 76 MiB and the others
+// wait their turn.
+const hashesAtOnce = 4
+
+// acquireHash waits for a hashing slot (or for ctx to end).
+func (d *Directory) acquireHash(ctx context.Context) error {
+	select {
+	case d.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Directory) releaseHash() { <-d.hashing }
 
 // signingKey is the shared session key, read or created on first use.
 func (d *Directory) signingKey(ctx context.Context) ([]byte, error) {
@@ -271,7 +292,11 @@ func (d *Directory) Add(ctx context.Context, by Actor, name, role, password stri
 	if err := checkPassword(password); err != nil {
 		return Account{}, err
 	}
+	if err := d.acquireHash(ctx); err != nil {
+		return Account{}, err
+	}
 	hash, err := hashPassword(password)
+	d.releaseHash()
 	if err != nil {
 		return Account{}, err
 	}
@@ -317,7 +342,11 @@ func (d *Directory) ResetPassword(ctx context.Context, by Actor, name, password 
 	if err := checkPassword(password); err != nil {
 		return err
 	}
+	if err := d.acquireHash(ctx); err != nil {
+		return err
+	}
 	hash, err := hashPassword(password)
+	d.releaseHash()
 	if err != nil {
 		return err
 	}
