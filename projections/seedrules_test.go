@@ -121,6 +121,27 @@ func TestStatusShowsOutstandingDocuments(t *testing.T) {
 	}
 }
 
+// TestNextStepOfGoodsPaidInAdvance: the goods of an estimate paid before they travel wait for the
+// requested documents as goods straight from authorization do, under a policy that checks them
+// first; then they are sent.
+func TestNextStepOfGoodsPaidInAdvance(t *testing.T) {
+	docsFirst := domain.Policy{Version: "docs", RefundCapBasisPoints: 7000, DocumentsBeforeShipment: true}
+	paid := domain.Fold([]domain.Event{
+		domain.ClaimRegistered{Number: "RMA-1", Price: eur("129.90"), At: t0},
+		domain.ClaimAuthorized{PaidRepair: true, DocumentsRequested: []string{"claim form"}, At: t0},
+		domain.EstimateIssued{DamageLevel: 1, Labour: eur("75.00"), Total: eur("75.00"), At: t0},
+		domain.EstimateAccepted{At: t0},
+		domain.PaymentRecorded{Amount: eur("75.00"), Reference: "P", Method: domain.PaymentCard, At: t0},
+	})
+	if got := nextStep(paid, docsFirst); got != nextStepSendDocuments {
+		t.Errorf("paid in advance, documents outstanding: next %s, want %s", got, nextStepSendDocuments)
+	}
+	received := domain.Evolve(paid, domain.DocumentsReceived{Documents: []string{"claim form"}, At: t0})
+	if got := nextStep(received, docsFirst); got != "ship_item" {
+		t.Errorf("paid in advance, documents in: next %s, want ship_item", got)
+	}
+}
+
 // BenchmarkRepairsOf is the lookup each registration makes: one unit's claims by serial number,
 // among many claims.
 func BenchmarkRepairsOf(b *testing.B) {

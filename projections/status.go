@@ -481,8 +481,9 @@ const nextStepSendDocuments = "send_documents"
 
 // nextStep is what the customer should expect or do next.
 func nextStep(s domain.State, p domain.Policy) string {
+	goodsAwaited := s.Status == domain.StatusAuthorized || (s.Status == domain.StatusPaid && s.Intake == nil)
 	switch {
-	case s.Status == domain.StatusAuthorized && p.DocumentsBeforeShipment && len(s.DocumentsOutstanding()) > 0:
+	case goodsAwaited && p.DocumentsBeforeShipment && len(s.DocumentsOutstanding()) > 0:
 		return nextStepSendDocuments
 	case s.Status == domain.StatusPaid && s.Intake == nil:
 		return nextSteps[domain.StatusAuthorized] // an estimate paid before the goods travel: send them
