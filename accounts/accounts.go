@@ -62,6 +62,7 @@ type LimitedError struct {
 	RetryAfter time.Duration
 }
 
+// Error says how long to wait.
 func (e *LimitedError) Error() string {
 	return fmt.Sprintf("%s: try again in %s", ErrLimited, e.RetryAfter.Round(time.Second))
 }
@@ -75,6 +76,7 @@ type InvalidError struct {
 	Reason string
 }
 
+// Error names the field and the reason.
 func (e *InvalidError) Error() string { return fmt.Sprintf("accounts: %s: %s", e.Field, e.Reason) }
 
 // Is makes errors.Is(err, ErrInvalid) true.
