@@ -64,6 +64,8 @@ func Redecide(s State, a Action, e Event, p Policy) (Event, error) {
 			if err := withinCap(s, e.DifferenceRefund, p); err != nil {
 				return nil, err
 			}
+			e.CapBasisPoints = p.RefundCapBasisPoints
+			return e, nil
 		}
 	}
 	return e, nil

@@ -122,6 +122,38 @@ func TestRedecide(t *testing.T) {
 	}
 }
 
+// TestRedecideRecordsTheCandidateCap: a refund, a credit note and a cheaper replacement's price
+// difference record the cap they were checked against, so each carries the candidate's.
+func TestRedecideRecordsTheCandidateCap(t *testing.T) {
+	lowCap := policy
+	lowCap.RefundCapBasisPoints = 5000
+	s := domain.Fold(history(t, "diagnosed"))
+	for _, c := range []domain.Command{
+		sample(domain.ActionApproveRefund), sample(domain.ActionIssueCreditNote), anotherModel("99.00"), // 30.90 of 129.90: within 50%
+	} {
+		out, err := domain.Decide(s, c, whenAt, policy)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Action(), err)
+		}
+		got, err := domain.Redecide(s, c.Action(), out[0], lowCap)
+		if err != nil {
+			t.Fatalf("%s under a 50%% cap: %v", c.Action(), err)
+		}
+		var recorded int64
+		switch e := got.(type) {
+		case domain.RefundApproved:
+			recorded = e.CapBasisPoints
+		case domain.CreditNoteIssued:
+			recorded = e.CapBasisPoints
+		case domain.ItemReplaced:
+			recorded = e.CapBasisPoints
+		}
+		if recorded != 5000 {
+			t.Errorf("%s re-decided under a 50%% cap records a cap of %d basis points", c.Action(), recorded)
+		}
+	}
+}
+
 // policyWithLaptopMonths is a one-version book whose laptops have months of warranty.
 func policyWithLaptopMonths(t *testing.T, months int) domain.Policy {
 	t.Helper()
