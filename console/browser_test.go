@@ -267,7 +267,7 @@ func TestBrowserClaimToClosure(t *testing.T) {
 		chromedp.Click(`#action-add-note summary`), chromedp.SendKeys(`#action-add-note [name="text"]`, "customer called"))
 	claimID := uuid.MustParse(claimURL[strings.LastIndex(claimURL, "/")+1:])
 	s.execute(t, claimID, &domain.AddNote{Text: "the courier called", Visibility: domain.VisibilityInternal})
-	run("stale note", chromedp.Click(`#action-add-note button[type=submit]`), chromedp.WaitVisible(`ol.timeline`))
+	run("stale note", chromedp.Click(`#action-add-note button[type=submit]`), chromedp.WaitVisible(`#conflict`))
 	var conflict string
 	run("read the conflict", chromedp.Text(`main`, &conflict))
 	if !strings.Contains(conflict, "The claim changed meanwhile") || !strings.Contains(conflict, "the courier called") {

@@ -22,6 +22,7 @@ import (
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/policy"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -112,7 +113,8 @@ func newStackAt(t testing.TB, now func() time.Time) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
+	book := policy.Default() // the deployment's default: warranty terms, calendar, SLA targets
+	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger, Policies: book})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func newStackAt(t testing.TB, now func() time.Time) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	service, err := ledger.New(store, ledger.Config{Location: sofia})
+	service, err := ledger.New(store, ledger.Config{Location: sofia, Policies: book, Repairs: reads})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,7 @@ func newStackAt(t testing.TB, now func() time.Time) *stack {
 	e := echo.New()
 	if err := console.Register(e, console.Config{
 		Accounts: s.accounts, Reads: reads, Commands: service, Location: sofia, Logger: logger, Clock: now,
-		Policy: domain.Policy{Warranty: &domain.Warranty{VoidReasons: []string{"liquid_damage", "broken_seal"}}},
+		Policy: book.InForce(time.Now()),
 	}); err != nil {
 		t.Fatal(err)
 	}
