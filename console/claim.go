@@ -1,10 +1,12 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -196,6 +198,24 @@ func eventOf(r eventstore.RecordedEvent) eventView {
 	return e
 }
 
+// claimHref is a claim's page after a write at pos: the page waits briefly
+// for the read models to hold it, so that its clocks and queues include it.
+func claimHref(id uuid.UUID, pos eventstore.Position) string {
+	return fmt.Sprintf("%s/claims/%s?after=%s", Prefix, id, url.QueryEscape(pos.String()))
+}
+
+// readYourWrite waits, at most a moment, for the read models to reach the
+// position a write of this person answered.
+func (s *console) readYourWrite(c *echo.Context) {
+	pos, err := projections.ParsePosition(c.QueryParam("after"))
+	if err != nil || c.QueryParam("after") == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	_ = s.cfg.Reads.WaitFor(ctx, pos) // a slow read model shows the page a little behind, not an error
+}
+
 func claimIDParam(c *echo.Context) (uuid.UUID, bool) {
 	id, err := uuid.Parse(c.Param("id"))
 	return id, err == nil && id != uuid.Nil
@@ -209,6 +229,7 @@ func (s *console) claim(c *echo.Context) error {
 	if !ok {
 		return s.refuse(c, http.StatusNotFound, "refused.not-found")
 	}
+	s.readYourWrite(c)
 	v, err := s.claimPage(c, id, nil)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return s.refuse(c, http.StatusNotFound, "refused.not-found")
@@ -267,12 +288,13 @@ func (s *console) act(c *echo.Context) error {
 	cmd, _ := domain.NewCommand(action)
 	problems := decodeForm(values, fields, st.Price.Currency, cmd)
 	if problems == nil {
-		_, err = s.cfg.Commands.Execute(ctx, id, cmd, ledger.Request{
+		var res ledger.Result
+		res, err = s.cfg.Commands.Execute(ctx, id, cmd, ledger.Request{
 			Actor: actor(p), CorrelationID: c.Response().Header().Get(echo.HeaderXRequestID),
 			IdempotencyKey: key, IfMatch: &version,
 		})
 		if err == nil {
-			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("%s/claims/%s", Prefix, id))
+			return c.Redirect(http.StatusSeeOther, claimHref(id, res.Position))
 		}
 	}
 	var stale *ledger.StaleVersionError

@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -116,7 +115,7 @@ func (s *console) register(c *echo.Context) error {
 		})
 		switch {
 		case err == nil:
-			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("%s/claims/%s", Prefix, res.Claim.ID))
+			return c.Redirect(http.StatusSeeOther, claimHref(res.Claim.ID, res.Position))
 		case errors.As(err, &invalid):
 		case domain.IsRuleError(err):
 			v.Problem = err.Error()
