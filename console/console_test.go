@@ -529,3 +529,33 @@ func TestOverdue(t *testing.T) {
 		t.Error("finance sees the claim's SLA clocks")
 	}
 }
+
+// TestActionNotAllowedNow: a post for an action the claim does not allow
+// in its status (a stale page, a forged form) is refused and writes
+// nothing; an unknown claim or action is a 404 page.
+func TestActionNotAllowedNow(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-NOW-1")
+	c, _ := s.agent(t)
+	body := c.get(console.Prefix + "/claims/" + claim.ID.String()).Body
+	if strings.Contains(body, `id="action-confirm-delivery"`) {
+		t.Fatal("a registered claim offers confirm-delivery")
+	}
+	form := formOf(t, body, "add-note")
+	form.Set("signed_by", "someone")
+	if p := c.post(actionPath(claim.ID, "confirm-delivery"), form); p.Code != http.StatusConflict || !strings.Contains(p.Body, "no longer allows") {
+		t.Fatalf("confirm-delivery on a registered claim: %d", p.Code)
+	}
+	if v := s.version(t, claim.ID); v != claim.Version {
+		t.Fatalf("the refused action wrote: version %d", v)
+	}
+	if p := c.post(actionPath(uuid.New(), "add-note"), form); p.Code != http.StatusNotFound {
+		t.Errorf("unknown claim: %d", p.Code)
+	}
+	if p := c.post(actionPath(claim.ID, "record-sla-breach"), form); p.Code != http.StatusNotFound {
+		t.Errorf("the SLA process's own action: %d", p.Code)
+	}
+	if p := c.get(console.Prefix + "/claims/not-a-uuid"); p.Code != http.StatusNotFound {
+		t.Errorf("a malformed id: %d", p.Code)
+	}
+}
