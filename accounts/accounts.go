@@ -116,6 +116,13 @@ type Actor struct {
 	Role string
 }
 
+// Withheld reports the streams whose content must never leave the ledger in an
+// audit export (audit.ExportOptions.Withheld): the accounts, which hold password
+// hashes, and the key that signs sessions.
+func Withheld(stream string) bool {
+	return strings.HasPrefix(stream, StreamPrefix) || stream == KeyStream
+}
+
 // Stream names and event types.
 const (
 	// StreamPrefix starts every account's stream name.

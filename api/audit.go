@@ -43,6 +43,9 @@ type AuditConfig struct {
 	DensePositions bool
 	// VerifyTimeout bounds one verification (default 10 minutes).
 	VerifyTimeout time.Duration
+	// Withheld names the streams an export shows only as hashes (see
+	// audit.ExportOptions.Withheld).
+	Withheld func(stream string) bool
 }
 
 // auditHandlers serves the audit routes.
@@ -309,7 +312,7 @@ func (a *auditHandlers) export(c *echo.Context) error {
 	if err := onlyParams(values, "from", "to", "claim"); err != nil {
 		return err
 	}
-	var opts audit.ExportOptions
+	opts := audit.ExportOptions{Withheld: a.cfg.Withheld}
 	for name, dst := range map[string]*eventstore.Position{"from": &opts.From, "to": &opts.To} {
 		if raw := values.Get(name); raw != "" {
 			p, err := audit.ParsePosition(raw)

@@ -88,6 +88,11 @@ type ExportOptions struct {
 	// Stream, when set, exports only that stream's events in full (a
 	// claim: "claim-<uuid>").
 	Stream string
+	// Withheld names streams whose events never leave in full, only as hash
+	// lines, whatever the selection: the chain still checks, and what they
+	// hold (password hashes, the console's session key) stays in the ledger.
+	// Nil withholds none.
+	Withheld func(stream string) bool
 	// PageSize is how many events one read fetches (default 4096).
 	PageSize int
 	// Clock stamps the header (default time.Now).
@@ -232,7 +237,7 @@ scan:
 			}
 			last = rec.Position
 			selected := rec.Position.Compare(opts.From) >= 0 && rec.Position.Compare(to) <= 0 &&
-				(opts.Stream == "" || rec.Stream == opts.Stream)
+				(opts.Stream == "" || rec.Stream == opts.Stream) && (opts.Withheld == nil || !opts.Withheld(rec.Stream))
 			if !selected {
 				content, _, _ := hasher.Event(rec)
 				err = enc.Encode(ExportLine{Kind: lineHash, Position: FormatPosition(rec.Position), ContentHash: &content})

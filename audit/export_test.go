@@ -71,6 +71,22 @@ func TestExportOfWholeLedgerChecks(t *testing.T) {
 	}
 }
 
+// A withheld stream leaves only as hashes, even in an export of everything, and the export still
+// checks: its content never leaves the ledger.
+func TestExportWithholdsStreams(t *testing.T) {
+	ec := newExportCase(t)
+	out, sum := ec.f.export(audit.ExportOptions{Withheld: func(stream string) bool { return stream == ec.a }})
+	if sum.Events != 24-14 || sum.Hashes != 14 || sum.Checkpoints != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if strings.Contains(string(out), ec.a) {
+		t.Errorf("the export names the withheld stream")
+	}
+	if r := ec.f.check(out); !r.OK || r.Events != 24-14 || r.Count != 24 {
+		t.Fatalf("check: %+v", r)
+	}
+}
+
 func TestExportOfOneClaimDisclosesNoOtherClaim(t *testing.T) {
 	ec := newExportCase(t)
 	out, sum := ec.f.export(audit.ExportOptions{Stream: ec.b})
