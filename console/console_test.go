@@ -559,3 +559,17 @@ func TestActionNotAllowedNow(t *testing.T) {
 		t.Errorf("a malformed id: %d", p.Code)
 	}
 }
+
+// TestProblemInLanguage: a field's problem reads in the person's language.
+func TestProblemInLanguage(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-RU-1")
+	rita := s.client(t)
+	rita.signIn("Rita Agent", "pw-agent")
+	form := formOf(t, rita.get(console.Prefix+"/claims/"+claim.ID.String()).Body, "authorize")
+	form.Set("service_center.name", "Sofia center")
+	p := rita.post(actionPath(claim.ID, "authorize"), form)
+	if !strings.Contains(p.Body, `id="authorize-service_center.address-problem">обязательно<`) {
+		t.Fatalf("the problem is not in Russian: %d", p.Code)
+	}
+}

@@ -83,6 +83,15 @@ func (v *view) Value(value string) string {
 	return value
 }
 
+// Problem shows a field's problem in the page's language when the
+// catalogue has it (the domain words its problems in English).
+func (v *view) Problem(problem string) string {
+	if v.loc.has("problem." + problem) {
+		return v.loc.T("problem." + problem)
+	}
+	return problem
+}
+
 // locale picks the request's language.
 func (s *console) locale(c *echo.Context) *locale {
 	chosen := ""
