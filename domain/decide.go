@@ -94,14 +94,18 @@ func inClaimCurrency(s State, field string, m Money) error {
 	return nil
 }
 
-// notAfterToday rejects a document date later than the day of the decision (UTC). A date
-// in the future is a typo, and eligibility computed from it would be wrong.
-func notAfterToday(field string, d Date, at time.Time) error {
-	if today := DateOf(at); d.After(today) {
-		return ValidationErrors{{Field: field, Problem: fmt.Sprintf("must not be after today (%s UTC)", today)}}
+// notAfterToday rejects a document date later than the day of the decision in the policy's
+// time zone, where the customer's receipt was dated. A date in the future is a typo, and
+// eligibility computed from it would be wrong.
+func notAfterToday(field string, d Date, at time.Time, p Policy) error {
+	if today := p.today(at); d.After(today) {
+		return ValidationErrors{{Field: field, Problem: fmt.Sprintf("must not be after today (%s in %s)", today, p.Calendar.Loc())}}
 	}
 	return nil
 }
+
+// today is the day of instant at in the policy's time zone.
+func (p Policy) today(at time.Time) Date { return DateOf(at.In(p.Calendar.Loc())) }
 
 // decide records, besides what the customer told, the eligibility decided under p as of the
 // claim date (the day of registration in the policy's time zone).
@@ -109,10 +113,10 @@ func (c RegisterClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
 	if c.ClaimID == uuid.Nil || strings.TrimSpace(c.Number) == "" {
 		return nil, errors.New("domain: RegisterClaim needs the ClaimID and Number the application assigns")
 	}
-	if err := notAfterToday("purchase_date", c.PurchaseDate, at); err != nil {
+	if err := notAfterToday("purchase_date", c.PurchaseDate, at, p); err != nil {
 		return nil, err
 	}
-	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at); err != nil {
+	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at, p); err != nil {
 		return nil, err
 	}
 	if err := reportedInTime(c.ReportedAt, c.PurchaseDate, at, p); err != nil {
@@ -162,8 +166,8 @@ func (c RedirectToServiceCenter) decide(_ State, at time.Time, _ Policy) (Event,
 	}, nil
 }
 
-func (c RecordUnrepairabilityAct) decide(_ State, at time.Time, _ Policy) (Event, error) {
-	if err := notAfterToday("issued_on", c.IssuedOn, at); err != nil {
+func (c RecordUnrepairabilityAct) decide(_ State, at time.Time, p Policy) (Event, error) {
+	if err := notAfterToday("issued_on", c.IssuedOn, at, p); err != nil {
 		return nil, err
 	}
 	return ServiceCenterActRecorded{
@@ -185,7 +189,7 @@ func (c AuthorizeClaim) decide(s State, at time.Time, p Policy) (Event, error) {
 	if s.Product.Serial == "" && s.Product.IMEI == "" {
 		return nil, fmt.Errorf("%w: the claim has neither a serial number nor an IMEI", ErrPurchaseNotConfirmed)
 	}
-	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at); err != nil {
+	if err := evidenceNotAfterToday(c.Coverages, c.PriorRepairs, at, p); err != nil {
 		return nil, err
 	}
 	e := ClaimAuthorized{

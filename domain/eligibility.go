@@ -495,18 +495,19 @@ func authorizeEligibility(s State, e ClaimAuthorized, p Policy) (*Eligibility, e
 	return fresh, nil
 }
 
-// evidenceNotAfterToday rejects coverage and repair dates later than the day of the decision.
-func evidenceNotAfterToday(coverages []CoveragePurchase, repairs []PriorRepair, at time.Time) error {
-	today := DateOf(at)
+// evidenceNotAfterToday rejects coverage and repair dates later than the day of the decision
+// in the policy's time zone.
+func evidenceNotAfterToday(coverages []CoveragePurchase, repairs []PriorRepair, at time.Time, p Policy) error {
+	today := p.today(at)
 	var v validation
 	for i, c := range coverages {
 		if c.PurchasedOn.After(today) {
-			v.fail(fmt.Sprintf("coverages[%d].purchased_on", i), fmt.Sprintf("must not be after today (%s UTC)", today))
+			v.fail(fmt.Sprintf("coverages[%d].purchased_on", i), fmt.Sprintf("must not be after today (%s in %s)", today, p.Calendar.Loc()))
 		}
 	}
 	for i, r := range repairs {
 		if r.DeliveredOn.After(today) {
-			v.fail(fmt.Sprintf("prior_repairs[%d].delivered_on", i), fmt.Sprintf("must not be after today (%s UTC)", today))
+			v.fail(fmt.Sprintf("prior_repairs[%d].delivered_on", i), fmt.Sprintf("must not be after today (%s in %s)", today, p.Calendar.Loc()))
 		}
 	}
 	return v.result()

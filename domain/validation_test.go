@@ -3,7 +3,11 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
 )
@@ -107,4 +111,39 @@ func invalidFields(err error) []string {
 		out[i] = f.Field
 	}
 	return out
+}
+
+// TestDatesAreNotAfterTodayWhereTheShopIs: "today" for a purchase date, an act's date and the
+// evidence of earlier coverage is the day in the policy's time zone, where the receipt was dated.
+// At 00:30 in Sofia (22:30 UTC the day before) a receipt from that morning's day is accepted;
+// one from the day after is refused, with the day and zone named.
+func TestDatesAreNotAfterTodayWhereTheShopIs(t *testing.T) {
+	sofia, err := time.LoadLocation("Europe/Sofia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := domain.DefaultPolicy()
+	p.Calendar.Location = sofia
+	at := time.Date(2026, 3, 9, 22, 30, 0, 0, time.UTC) // 2026-03-10 00:30 in Sofia
+	for _, tc := range []struct {
+		name     string
+		purchase domain.Date
+		refused  bool
+	}{
+		{"bought today in Sofia, still yesterday in UTC", domain.Date{Year: 2026, Month: 3, Day: 10}, false},
+		{"bought tomorrow in Sofia", domain.Date{Year: 2026, Month: 3, Day: 11}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validRegistration()
+			c.ClaimID, c.Number, c.PurchaseDate = uuid.New(), "RMA-2026-000001", tc.purchase
+			_, err := domain.Decide(domain.State{}, &c, at, p)
+			var invalid domain.ValidationErrors
+			if got := errors.As(err, &invalid); got != tc.refused {
+				t.Fatalf("refused %v (%v), want %v", got, err, tc.refused)
+			}
+			if tc.refused && (invalid[0].Field != "purchase_date" || !strings.Contains(invalid[0].Problem, "2026-03-10 in Europe/Sofia")) {
+				t.Errorf("problem %+v", invalid)
+			}
+		})
+	}
 }
