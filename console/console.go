@@ -112,8 +112,12 @@ type Commands interface {
 
 // Config wires the console.
 type Config struct {
+	// Accounts signs people in (required).
 	Accounts Accounts
-	Reads    Reads
+	// Reads answers the queues and searches (required).
+	Reads Reads
+	// Commands runs actions and registrations and reads claims and their
+	// histories (required).
 	Commands Commands
 	// Location is the policy's time zone: times are shown there and
 	// "intake today" is its day (default UTC).

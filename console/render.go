@@ -14,7 +14,6 @@ import (
 
 // funcs are the templates' helpers that need no request.
 var funcs = template.FuncMap{
-	"add":  func(a, b int) int { return a + b },
 	"pair": func(v *view, item any) pair { return pair{V: v, I: item} },
 }
 
