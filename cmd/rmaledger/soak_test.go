@@ -163,7 +163,7 @@ func TestSoak(t *testing.T) {
 		if len(claims) >= 50 && i%4 != 0 {
 			c = command{key: fmt.Sprint("soak-", i), claim: claims[i%len(claims)], action: "add-note", body: `{"text":"soak","visibility":"internal"}`}
 		} else {
-			c = command{key: fmt.Sprint("soak-", i), body: registration}
+			c = command{key: fmt.Sprint("soak-", i), body: soakRegistration(i)}
 		}
 		mu.Unlock()
 		wg.Go(func() {
@@ -228,7 +228,23 @@ func TestSoak(t *testing.T) {
 		for _, problem := range soakTrends(samples) {
 			t.Error(problem)
 		}
+		// A fourteenth of what the service sustains is no reason to refuse
+		// anything; shed commands would also leave their latency out.
+		if sent := int(duration / interval); shed > sent/100 {
+			t.Errorf("%d of %d commands shed with 503, want at most 1%%", shed, sent)
+		}
 	}
+}
+
+// soakRegistration is registration for a unit of its own, as a service
+// centre's registrations are: a registration looks up the repairs the
+// ledger holds of its unit, and tens of thousands of claims on one unit
+// are not a steady load but one that grows.
+func soakRegistration(i int) string {
+	return fmt.Sprintf(`{"customer":{"name":"Maria Georgieva","phone":"+359 888 123 456"},
+ "product":{"category":"laptop","serial":"SN-SOAK-%d"},"purchase_date":"%s",
+ "proof_of_purchase":{"kind":"receipt","reference":"R-9"},
+ "price":{"amount":"899.00","currency":"BGN"},"defect":"fan noise","channel":"web"}`, i, time.Now().AddDate(0, -2, 0).Format(time.DateOnly))
 }
 
 // soakTable is the soak's report: one row per window.
