@@ -59,6 +59,9 @@ const (
 	csrfField      = "csrf"
 )
 
+// errCrossSite marks a state-changing request from another site.
+var errCrossSite = errors.New("console: a post from another site")
+
 // Person is who is signed in.
 type Person struct {
 	ID       string
@@ -222,6 +225,9 @@ func Register(e *echo.Echo, cfg Config) error {
 			CookieHTTPOnly: true,
 			CookieSecure:   secure,
 			CookieSameSite: http.SameSiteStrictMode,
+			// A post the browser says came from another site or a sibling
+			// subdomain is refused, whatever it carries, with the page.
+			AllowSecFetchSiteFunc: func(*echo.Context) (bool, error) { return false, errCrossSite },
 			ErrorHandler: func(c *echo.Context, err error) error {
 				return s.refuse(c, http.StatusForbidden, "refused.csrf")
 			},
@@ -233,10 +239,15 @@ func Register(e *echo.Echo, cfg Config) error {
 	csrf := func(next echo.HandlerFunc) echo.HandlerFunc {
 		plain, secure := csrfBy[0](next), csrfBy[1](next)
 		return func(c *echo.Context) error {
+			check := plain
 			if cfg.HTTPS(c.Request()) {
-				return secure(c)
+				check = secure
 			}
-			return plain(c)
+			err := check(c)
+			if errors.Is(err, errCrossSite) {
+				return s.refuse(c, http.StatusForbidden, "refused.csrf")
+			}
+			return err
 		}
 	}
 	g := e.Group(Prefix, secure, noStore, csrf)

@@ -118,8 +118,11 @@ func TestCSRF(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, s.server.URL+actionPath(claim.ID, "add-note"), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if p := c.do(req); p.Code != http.StatusForbidden {
-		t.Errorf("cross-site post: %d, want 403", p.Code)
+	if p := c.do(req); p.Code != http.StatusForbidden || !strings.Contains(p.Body, "did not come from this console") {
+		t.Errorf("cross-site post: %d, want 403 with the reason", p.Code)
+	}
+	if v := s.version(t, claim.ID); v != claim.Version {
+		t.Fatalf("cross-site post: the claim moved to version %d", v)
 	}
 	// The same form with its token is accepted: the refusals were the token's.
 	if p := c.post(actionPath(claim.ID, "add-note"), form); p.Code != http.StatusSeeOther {
