@@ -3,6 +3,7 @@ package console_test
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -574,5 +575,23 @@ func TestProblemInLanguage(t *testing.T) {
 	p := rita.post(actionPath(claim.ID, "authorize"), form)
 	if !strings.Contains(p.Body, `id="authorize-service_center.address-problem">обязательно<`) {
 		t.Fatalf("the problem is not in Russian: %d", p.Code)
+	}
+}
+
+// TestQueueRowsBounded: a queue page shows at most 200 claims and says
+// how many there are; the CSV holds them all.
+func TestQueueRowsBounded(t *testing.T) {
+	s := newStack(t)
+	for i := range 201 {
+		s.registerClaim(t, fmt.Sprintf("SN-MANY-%03d", i))
+	}
+	c, _ := s.agent(t)
+	p := c.get(console.QueuesPath + "?tab=decision")
+	if rows := strings.Count(p.Body, `<td data-label="Number">`); rows != 200 || !strings.Contains(p.Body, "Showing the first 200 of 201 claims") {
+		t.Fatalf("%d rows shown", rows)
+	}
+	lines, err := csv.NewReader(strings.NewReader(c.get(console.ExportPath + "?tab=decision").Body)).ReadAll()
+	if err != nil || len(lines) != 202 {
+		t.Fatalf("CSV: %d lines, %v", len(lines), err)
 	}
 }

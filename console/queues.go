@@ -23,6 +23,10 @@ import (
 // than this sees the most recently changed ones.
 const maxQueueClaims = 5000
 
+// maxRows bounds the rows a queue page shows; the CSV export holds them
+// all.
+const maxRows = 200
+
 // row is one claim in a queue, with its SLA clocks summed up.
 type row struct {
 	projections.ClaimSummary
@@ -222,6 +226,9 @@ type queuesView struct {
 	Export  string
 	// Descending is the sort direction, for the sort form.
 	Descending bool
+	// Total is the number of claims in the tab or search; the page shows
+	// at most maxRows of them.
+	Total int
 }
 
 // sortParams reads and checks ?sort= and ?dir=, defaulting to the next due
@@ -330,6 +337,10 @@ func (s *console) queues(c *echo.Context) error {
 		v.Columns = append(v.Columns, col)
 	}
 	now := s.cfg.Clock()
+	v.Total = len(rows)
+	if len(rows) > maxRows {
+		rows = rows[:maxRows]
+	}
 	for _, r := range rows {
 		v.Rows = append(v.Rows, rowView{row: r, Href: Prefix + "/claims/" + r.ID.String(), Age: age(loc, now.Sub(r.RegisteredAt))})
 	}
