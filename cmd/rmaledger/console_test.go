@@ -13,16 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v5"
-
 	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
-// TestConsoleSignsInThroughAccounts: the console as serve mounts it signs
+// TestConsoleSignsInThroughAccounts: the console as serve mounts it, on
+// the API's server, signs
 // a person in with the accounts directory, shows their name and role,
 // refuses a wrong password, and signs them out for good.
 func TestConsoleSignsInThroughAccounts(t *testing.T) {
@@ -57,7 +57,14 @@ func TestConsoleSignsInThroughAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := echo.New()
+	keys := &api.Keys{}
+	if err := keys.Add(api.RoleAgent, "console-test-agent-key"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := api.New(api.Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +91,9 @@ func TestConsoleSignsInThroughAccounts(t *testing.T) {
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(body)
+	}
+	if body := get("/console"); !strings.Contains(body, `id="password"`) {
+		t.Fatal("/console does not lead a stranger to the sign-in form")
 	}
 	if code, body := post("/console/sign-in", url.Values{"name": {"tina"}, "password": {"wrong-password-here"}}); code != http.StatusUnauthorized || !strings.Contains(body, "wrong") {
 		t.Fatalf("wrong password: %d", code)
