@@ -34,6 +34,19 @@ var steps = []domain.Status{
 	domain.StatusInRepair, domain.StatusResolved, domain.StatusReturnShipped, domain.StatusDelivered, domain.StatusClosed,
 }
 
+// stepOf places a status off the usual road on the station it waits
+// beside: a claim in transit is still at "authorized", an estimate belongs
+// to the diagnosis. A claim on hold shows no station.
+var stepOf = map[domain.Status]domain.Status{
+	domain.StatusRedirected:       domain.StatusRegistered,
+	domain.StatusRejected:         domain.StatusRegistered,
+	domain.StatusInTransit:        domain.StatusAuthorized,
+	domain.StatusEstimateIssued:   domain.StatusDiagnosed,
+	domain.StatusEstimateAccepted: domain.StatusDiagnosed,
+	domain.StatusPaid:             domain.StatusDiagnosed,
+	domain.StatusDisputed:         domain.StatusDelivered,
+}
+
 type stepView struct {
 	Status        domain.Status
 	Done, Current bool
@@ -107,7 +120,11 @@ func (s *console) claimPage(c *echo.Context, id uuid.UUID, form *formView) (clai
 		return claimView{}, err
 	}
 	v := claimView{State: st, Writer: mayWrite(personOf(c)), Outstanding: st.DocumentsOutstanding()}
-	at := slices.Index(steps, st.Status)
+	station := st.Status
+	if near, ok := stepOf[station]; ok {
+		station = near
+	}
+	at := slices.Index(steps, station)
 	for i, step := range steps {
 		v.Steps = append(v.Steps, stepView{Status: step, Done: at >= 0 && i < at, Current: i == at})
 	}
