@@ -595,3 +595,17 @@ func TestQueueRowsBounded(t *testing.T) {
 		t.Fatalf("CSV: %d lines, %v", len(lines), err)
 	}
 }
+
+// TestStepper: the stepper marks the station a claim is at, a claim in
+// transit still at "authorized", with the stations before it done.
+func TestStepper(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-STEP-1")
+	s.execute(t, claim.ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
+	s.execute(t, claim.ID, &domain.RecordCustomerShipment{Carrier: "Speedy", TrackingNumber: "SP1"})
+	c, _ := s.agent(t)
+	body := c.get(console.Prefix + "/claims/" + claim.ID.String()).Body
+	if !strings.Contains(body, `<li class="current" aria-current="step">Authorized</li>`) || !strings.Contains(body, `<li class="done">Registered</li>`) {
+		t.Fatalf("stepper of a claim in transit:\n%s", body[strings.Index(body, `<ol class="stepper"`):][:600])
+	}
+}
