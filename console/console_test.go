@@ -155,8 +155,8 @@ func TestRoles(t *testing.T) {
 		if got := strings.Contains(p.Body, `id="action-add-note"`); got != writes {
 			t.Errorf("%s sees the add-note form: %v, the API lets it write: %v", who.role, got, writes)
 		}
-		if got := strings.Contains(p.Body, `href="/console/register"`); got != true {
-			t.Errorf("%s: no menu", who.role)
+		if got := strings.Contains(p.Body, `href="/console/register"`); got != writes {
+			t.Errorf("%s sees the registration link: %v, the API lets it write: %v", who.role, got, writes)
 		}
 		if writes {
 			continue

@@ -33,6 +33,8 @@ type view struct {
 	Stylesheet string
 	CSRF       string
 	Person     *Person
+	// Writer: the person's role may register claims and run actions.
+	Writer bool
 	Languages  []languageLink
 	Data       any
 }
@@ -111,6 +113,7 @@ func (s *console) render(c *echo.Context, status int, name, title string, data a
 	}
 	if p := personOf(c); p.Name != "" {
 		v.Person = &p
+		v.Writer = mayWrite(p)
 	}
 	back := c.Request().URL.Path
 	if c.Request().Method == http.MethodGet && c.Request().URL.RawQuery != "" {
