@@ -609,3 +609,28 @@ func TestStepper(t *testing.T) {
 		t.Fatalf("stepper of a claim in transit:\n%s", body[strings.Index(body, `<ol class="stepper"`):][:600])
 	}
 }
+
+// TestTimeline: every event with who and what, internal notes marked and
+// the customer's not.
+func TestTimeline(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-TL-1")
+	s.execute(t, claim.ID, &domain.AddNote{Text: "drop damage suspected", Visibility: domain.VisibilityInternal})
+	s.execute(t, claim.ID, &domain.AddNote{Text: "we will call you tomorrow", Visibility: domain.VisibilityCustomer})
+	c, _ := s.agent(t)
+	body := c.get(console.Prefix + "/claims/" + claim.ID.String()).Body
+	timeline := body[strings.Index(body, `<ol class="timeline">`):]
+	items := strings.Split(timeline, "<li")[1:]
+	if len(items) != 3 {
+		t.Fatalf("%d events in the timeline, want 3", len(items))
+	}
+	if !strings.Contains(items[0], "we will call you tomorrow") || strings.Contains(items[0], "tag internal") {
+		t.Error("the customer note is marked internal, or missing")
+	}
+	if !strings.Contains(items[1], "drop damage suspected") || !strings.Contains(items[1], `<span class="tag internal">internal</span>`) {
+		t.Error("the internal note is not marked")
+	}
+	if !strings.Contains(items[1], "Other Agent (agent)") || !strings.Contains(items[2], "Register") {
+		t.Error("the timeline does not say who did what")
+	}
+}
