@@ -34,9 +34,9 @@ type view struct {
 	CSRF       string
 	Person     *Person
 	// Writer: the person's role may register claims and run actions.
-	Writer bool
-	Languages  []languageLink
-	Data       any
+	Writer    bool
+	Languages []languageLink
+	Data      any
 }
 
 // languageLink is one entry of the language switcher.
