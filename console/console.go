@@ -99,6 +99,7 @@ type Accounts interface {
 // Reads answers the console's queries from the read models;
 // *projections.Runner is one.
 type Reads interface {
+	Claim(ctx context.Context, id uuid.UUID) (projections.ClaimRecord, error)
 	Search(ctx context.Context, q projections.SearchQuery) (projections.Page, error)
 	Timers(ctx context.Context, q projections.TimerQuery) (projections.TimerPage, error)
 	ClaimClocks(ctx context.Context, id uuid.UUID, at time.Time) ([]projections.Timer, error)

@@ -634,3 +634,28 @@ func TestTimeline(t *testing.T) {
 		t.Error("the timeline does not say who did what")
 	}
 }
+
+// TestIntakeToday: a claim received today is in "intake today"; one
+// received on an earlier day is not, even when it changed today.
+func TestIntakeToday(t *testing.T) {
+	s := newStack(t)
+	receive := func(serial string) domain.State {
+		claim := s.registerClaim(t, serial)
+		s.execute(t, claim.ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
+		yes := true
+		return s.execute(t, claim.ID, &domain.ReceiveClaim{Condition: "fine", SealsIntact: &yes, ReceivedBy: "Tom"})
+	}
+	s.shift.Store(int64(-48 * time.Hour))
+	earlier := receive("SN-IN-OLD")
+	s.shift.Store(0)
+	s.execute(t, earlier.ID, &domain.AddNote{Text: "customer asked for news"})
+	today := receive("SN-IN-NEW")
+	c, _ := s.agent(t)
+	body := c.get(console.QueuesPath + "?tab=intake-today").Body
+	if count := regexp.MustCompile(`Intake today <span class="count">(\d+)</span>`).FindStringSubmatch(body); count == nil || count[1] != "1" {
+		t.Fatalf("intake today: %v, want 1", count)
+	}
+	if !strings.Contains(body, today.Number) || strings.Contains(body, ">"+earlier.Number+"<") {
+		t.Error("intake today does not hold exactly today's intake")
+	}
+}

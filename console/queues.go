@@ -33,6 +33,9 @@ type row struct {
 	NextDue  time.Time // the earliest due time of its running clocks
 	DueSoon  bool
 	Breached bool
+	// ReceivedAt is when the goods came in, read only for a claim
+	// received and changed today (see receivedToday).
+	ReceivedAt time.Time
 }
 
 // queue is a tab of the desk's home: which claims it holds.
@@ -55,7 +58,7 @@ var queues = []queue{
 		return (r.Status == domain.StatusAuthorized && r.NextAction != domain.ActionReceiveDocuments) || r.Status == domain.StatusInTransit
 	}},
 	{"intake-today", func(r row, today time.Time) bool {
-		return r.Status == domain.StatusReceived && !r.UpdatedAt.Before(today)
+		return r.Status == domain.StatusReceived && !r.ReceivedAt.Before(today)
 	}},
 	{"diagnosis", statusIn(domain.StatusReceived, domain.StatusDiagnosed)},
 	{"customer", statusIn(domain.StatusEstimateIssued, domain.StatusEstimateAccepted)},
@@ -140,6 +143,28 @@ func (s *console) clocksByClaim(ctx context.Context, p Person) (map[uuid.UUID]ro
 		q.Cursor = page.NextCursor
 	}
 	return out, nil
+}
+
+// receivedToday reads when the goods came in for the claims that may have
+// come in today: received, and changed since the day began (an intake is a
+// change), so that a note added today to yesterday's intake does not count.
+func (s *console) receivedToday(ctx context.Context, rows []row, today time.Time) error {
+	for i := range rows {
+		if rows[i].Status != domain.StatusReceived || rows[i].UpdatedAt.Before(today) {
+			continue
+		}
+		rec, err := s.cfg.Reads.Claim(ctx, rows[i].ID)
+		if errors.Is(err, projections.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if rec.State.Intake != nil {
+			rows[i].ReceivedAt = rec.State.Intake.ReceivedAt
+		}
+	}
+	return nil
 }
 
 // search finds claims by number, phone, e-mail, serial or IMEI.
@@ -284,6 +309,9 @@ func (s *console) selectRows(c *echo.Context) (tab string, counts map[string]int
 		return "", nil, nil, err
 	}
 	today := s.today()
+	if err := s.receivedToday(ctx, all, today); err != nil {
+		return "", nil, nil, err
+	}
 	counts = map[string]int{}
 	for _, q := range queues {
 		for _, r := range all {

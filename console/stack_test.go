@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,7 +96,9 @@ type stack struct {
 	reads    *projections.Runner
 	accounts *accounts
 	server   *httptest.Server
-	now      time.Time
+	// shift moves the ledger's clock from the real time, to record events
+	// on another day.
+	shift atomic.Int64
 }
 
 func newStack(t testing.TB) *stack {
@@ -126,11 +129,13 @@ func newStackAt(t testing.TB, now func() time.Time) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	service, err := ledger.New(store, ledger.Config{Location: sofia, Policies: book, Repairs: reads})
+	s := &stack{reads: reads, accounts: newAccounts()}
+	service, err := ledger.New(store, ledger.Config{Location: sofia, Policies: book, Repairs: reads,
+		Clock: func() time.Time { return time.Now().Add(time.Duration(s.shift.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{ledger: service, reads: reads, accounts: newAccounts()}
+	s.ledger = service
 	e := echo.New()
 	if err := console.Register(e, console.Config{
 		Accounts: s.accounts, Reads: reads, Commands: service, Location: sofia, Logger: logger, Clock: now,
