@@ -63,6 +63,10 @@ func TestSignIn(t *testing.T) {
 	if p.Code != http.StatusOK || !strings.Contains(p.Body, "Ana Agent") || !strings.Contains(p.Body, `class="role">agent<`) {
 		t.Fatalf("queues after sign in: %d %s", p.Code, p.Body)
 	}
+	if p := c.get(console.SignInPath); p.Code != http.StatusSeeOther || p.Location != console.QueuesPath {
+		t.Errorf("signed in, the sign-in page: %d %q, want the queues", p.Code, p.Location)
+	}
+	p = c.get(console.QueuesPath)
 	token = csrfInput.FindStringSubmatch(p.Body)[1]
 	if p := c.post(console.SignOutPath, url.Values{"csrf": {token}}); p.Code != http.StatusSeeOther {
 		t.Fatalf("sign out: %d", p.Code)
@@ -331,7 +335,7 @@ func TestSecurityHeaders(t *testing.T) {
 	s := newStack(t)
 	claim := s.registerClaim(t, "SN-H-1")
 	c, _ := s.agent(t)
-	for _, path := range []string{console.SignInPath, console.QueuesPath, console.RegisterPath, console.Prefix + "/claims/" + claim.ID.String(), console.ExportPath} {
+	for _, path := range []string{console.QueuesPath, console.RegisterPath, console.Prefix + "/claims/" + claim.ID.String(), console.ExportPath} {
 		p := c.get(path)
 		h := p.Header
 		if p.Code != http.StatusOK {
@@ -349,6 +353,9 @@ func TestSecurityHeaders(t *testing.T) {
 		_ = cookie // the jar hides the attributes; checked below on the raw header
 	}
 	p := s.client(t).get(console.SignInPath)
+	if csp := p.Header.Get("Content-Security-Policy"); p.Code != http.StatusOK || !strings.Contains(csp, "frame-ancestors 'none'") || p.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("sign-in page: %d, headers %v", p.Code, p.Header)
+	}
 	if sc := p.Header.Get("Set-Cookie"); !strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "HttpOnly") {
 		t.Errorf("CSRF cookie %q, want SameSite=Strict and HttpOnly", sc)
 	}

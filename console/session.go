@@ -52,6 +52,14 @@ type signInView struct {
 }
 
 func (s *console) signInForm(c *echo.Context) error {
+	if cookie, err := c.Cookie(sessionCookie); err == nil && cookie.Value != "" {
+		if _, renewed, err := s.cfg.Accounts.Verify(c.Request().Context(), cookie.Value); err == nil {
+			if renewed != "" {
+				c.SetCookie(s.sessionCookie(c, renewed))
+			}
+			return c.Redirect(http.StatusSeeOther, QueuesPath) // already signed in
+		}
+	}
 	return s.render(c, http.StatusOK, "signin", "signin.title", signInView{})
 }
 
