@@ -28,6 +28,7 @@ type soakSample struct {
 	heap       float64 // bytes in use, garbage included
 	live       float64 // bytes in use right after a full collection
 	rss        float64
+	cpu        float64 // the service's CPU seconds so far
 	// latencies are the window's acknowledged commands' latencies, sorted.
 	latencies []time.Duration
 }
@@ -195,10 +196,10 @@ func TestSoak(t *testing.T) {
 			latencies = latencies[:0]
 			mu.Unlock()
 			slices.Sort(lat)
-			g := p.gauges(t, "go_goroutines", "go_memstats_heap_inuse_bytes", "process_resident_memory_bytes")
+			g := p.gauges(t, "go_goroutines", "go_memstats_heap_inuse_bytes", "process_resident_memory_bytes", "process_cpu_seconds_total")
 			s := soakSample{at: time.Since(begin).Round(time.Second), commands: len(lat), latencies: lat,
 				goroutines: g["go_goroutines"], heap: g["go_memstats_heap_inuse_bytes"], rss: g["process_resident_memory_bytes"],
-				live: liveHeap(t, debugAddr)}
+				cpu: g["process_cpu_seconds_total"], live: liveHeap(t, debugAddr)}
 			if len(lat) > 0 {
 				s.p50, s.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 			}
@@ -250,11 +251,19 @@ func soakRegistration(i int) string {
 // soakTable is the soak's report: one row per window.
 func soakTable(duration time.Duration, rate int, window time.Duration, samples []soakSample, shed int) string {
 	var report strings.Builder
-	fmt.Fprintf(&report, "soak: %s at %d commands/s, windows of %s\n%8s %9s %9s %9s %11s %9s %9s %9s\n",
-		duration, rate, window, "at", "commands", "p50", "p99", "goroutines", "heap MiB", "live MiB", "RSS MiB")
+	// CPU per command is the service's own work: unlike latency, other
+	// processes on the machine barely move it.
+	fmt.Fprintf(&report, "soak: %s at %d commands/s, windows of %s\n%8s %9s %9s %9s %11s %9s %9s %9s %11s\n",
+		duration, rate, window, "at", "commands", "p50", "p99", "goroutines", "heap MiB", "live MiB", "RSS MiB", "CPU ms/cmd")
+	var cpu float64
 	for _, s := range samples {
-		fmt.Fprintf(&report, "%8s %9d %9s %9s %11.0f %9.1f %9.1f %9.1f\n", s.at, s.commands,
-			s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.goroutines, s.heap/(1<<20), s.live/(1<<20), s.rss/(1<<20))
+		perCommand := 0.0
+		if s.commands > 0 {
+			perCommand = (s.cpu - cpu) * 1000 / float64(s.commands)
+		}
+		cpu = s.cpu
+		fmt.Fprintf(&report, "%8s %9d %9s %9s %11.0f %9.1f %9.1f %9.1f %11.2f\n", s.at, s.commands,
+			s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.goroutines, s.heap/(1<<20), s.live/(1<<20), s.rss/(1<<20), perCommand)
 	}
 	fmt.Fprintf(&report, "%d commands shed with 503 over the run\n", shed)
 	if thirds := len(samples) / 3; thirds > 0 {
