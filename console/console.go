@@ -129,9 +129,6 @@ type Config struct {
 	// Policy supplies the reason codes offered in forms (void reasons);
 	// the zero Policy offers the built-in suggestions only.
 	Policy domain.Policy
-	// Admin serves the admin screen (people, API keys, read models,
-	// policy versions); nil leaves it out.
-	Admin Admin
 	// HTTPS reports whether a request came over HTTPS (directly or through
 	// a trusted proxy), which marks the console's cookies Secure (default:
 	// the connection is TLS).
@@ -140,6 +137,10 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives internal errors (default slog.Default()).
 	Logger *slog.Logger
+	// Audit serves the auditor's screens; nil leaves them out.
+	Audit Audit
+	// Finance serves the finance screen; nil leaves it out.
+	Finance Finance
 }
 
 // Validate reports a configuration that cannot serve.
@@ -266,16 +267,13 @@ func Register(e *echo.Echo, cfg Config) error {
 	g.GET("/queues.csv", s.exportCSV, s.signedIn)
 	g.POST("/queues.csv", s.exportCSV, s.signedIn)
 	g.GET("/claims/:id", s.claim, s.signedIn)
-	if err := s.mountOverview(g, base); err != nil {
-		return err
-	}
-	if err := s.mountAdmin(g, base); err != nil {
-		return err
-	}
 	g.POST("/claims/:id/actions/:action", s.act, s.signedIn)
 	g.GET("/register", s.registerForm, s.signedIn)
 	g.POST("/register", s.register, s.signedIn)
-	return nil
+	if err := s.mountAudit(g, base); err != nil {
+		return err
+	}
+	return s.mountFinance(g, base)
 }
 
 // noStore keeps every console answer out of caches: they hold personal
