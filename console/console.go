@@ -129,6 +129,9 @@ type Config struct {
 	// Policy supplies the reason codes offered in forms (void reasons);
 	// the zero Policy offers the built-in suggestions only.
 	Policy domain.Policy
+	// Admin serves the admin screen (people, API keys, read models,
+	// policy versions); nil leaves it out.
+	Admin Admin
 	// HTTPS reports whether a request came over HTTPS (directly or through
 	// a trusted proxy), which marks the console's cookies Secure (default:
 	// the connection is TLS).
@@ -267,6 +270,12 @@ func Register(e *echo.Echo, cfg Config) error {
 	g.GET("/queues.csv", s.exportCSV, s.signedIn)
 	g.POST("/queues.csv", s.exportCSV, s.signedIn)
 	g.GET("/claims/:id", s.claim, s.signedIn)
+	if err := s.mountOverview(g, base); err != nil {
+		return err
+	}
+	if err := s.mountAdmin(g, base); err != nil {
+		return err
+	}
 	g.POST("/claims/:id/actions/:action", s.act, s.signedIn)
 	g.GET("/register", s.registerForm, s.signedIn)
 	g.POST("/register", s.register, s.signedIn)

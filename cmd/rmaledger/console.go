@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -52,6 +53,7 @@ func (a consoleAccounts) SignOut(ctx context.Context, token string) error {
 // mountConsole serves the staff console under /console on the API's echo.
 func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Service, reads *projections.Runner,
 	policies *domain.PolicyBook, zone *time.Location, proxies []netip.Prefix, now func() time.Time, logger *slog.Logger,
+	keysFile string, envKeys []api.Key,
 ) error {
 	trusted := func(addr netip.Addr) bool {
 		for _, p := range proxies {
@@ -65,5 +67,8 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 		Accounts: consoleAccounts{people}, Reads: reads, Commands: service,
 		Location: zone, Policy: policies.InForce(now()), Clock: now, Logger: logger,
 		HTTPS: func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
+		Admin: consoleAdmin{
+			people: people, reads: reads, policies: policies, keysFile: keysFile, envKeys: envKeys, now: now,
+		},
 	})
 }

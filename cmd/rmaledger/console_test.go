@@ -65,7 +65,7 @@ func TestConsoleSignsInThroughAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger); err != nil {
+	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(e)

@@ -131,7 +131,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger); err != nil {
+	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
+		keyFilePath(cfg), keys.List()); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)
