@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore/embedded"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// consoleUser is a browser without JavaScript on the console as serve
+// mounts it.
+type consoleUser struct {
+	t   *testing.T
+	url string
+	c   *http.Client
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func newConsoleUser(t *testing.T, url string) *consoleUser {
+	jar, _ := cookiejar.New(nil)
+	return &consoleUser{t: t, url: url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (u *consoleUser) get(path string) (int, string) {
+	u.t.Helper()
+	res, err := u.c.Get(u.url + path)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+// post sends a form with the CSRF token of the sign-in page unless csrf is
+// false.
+func (u *consoleUser) post(path string, form url.Values, csrf bool) (int, string) {
+	u.t.Helper()
+	if csrf {
+		_, page := u.get("/console/sign-in")
+		if m := csrfField.FindStringSubmatch(page); m != nil {
+			form.Set("csrf", m[1])
+		} else {
+			_, page = u.get("/console/queues")
+			form.Set("csrf", csrfField.FindStringSubmatch(page)[1])
+		}
+	}
+	res, err := u.c.PostForm(u.url+path, form)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+func (u *consoleUser) signIn(name, password string) int {
+	u.t.Helper()
+	code, _ := u.post("/console/sign-in", url.Values{"name": {name}, "password": {password}}, true)
+	return code
+}
+
+// TestConsoleAdminThroughAccounts: the admin screen as serve mounts it adds
+// a person through the accounts directory with a password shown once that
+// signs them in, disables them so that they cannot sign in, starts a
+// rebuild, and refuses everyone but an admin without writing anything.
+func TestConsoleAdminThroughAccounts(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	people, err := openAccounts(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := accounts.Actor{Name: "test", Role: "admin"}
+	for _, p := range [][2]string{{"ada", "admin"}, {"tina", "technician"}, {"fred", "finance"}} {
+		if _, err := people.Add(ctx, system, p[0], p[1], "a-long-enough-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reads.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reads.Close() })
+	service, err := ledger.New(store, ledger.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, err := domain.NewPolicyBook(domain.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &api.Keys{}
+	if err := keys.Add(api.RoleAgent, "console-test-agent-key"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := api.New(api.Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger, "", keys.List()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	count := func() int {
+		list, err := people.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+
+	// Not an admin: 403 on every admin route, nothing written.
+	for _, who := range []string{"tina", "fred"} {
+		u := newConsoleUser(t, srv.URL)
+		if code := u.signIn(who, "a-long-enough-password"); code != http.StatusSeeOther {
+			t.Fatalf("%s signs in: %d", who, code)
+		}
+		if code, _ := u.get("/console/admin"); code != http.StatusForbidden {
+			t.Errorf("%s GET /console/admin: %d, want 403", who, code)
+		}
+		for _, path := range []string{"/console/admin/people", "/console/admin/people/disable", "/console/admin/people/role",
+			"/console/admin/people/reset", "/console/admin/keys/revoke", "/console/admin/read-models/rebuild"} {
+			code, _ := u.post(path, url.Values{"name": {"ada"}, "role": {"agent"}}, true)
+			if code != http.StatusForbidden {
+				t.Errorf("%s POST %s: %d, want 403", who, path, code)
+			}
+		}
+		if _, body := u.get("/console/queues"); strings.Contains(body, `href="/console/admin"`) {
+			t.Errorf("%s sees the admin link", who)
+		}
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("accounts after refused posts: %d, want 3", n)
+	}
+
+	admin := newConsoleUser(t, srv.URL)
+	if code := admin.signIn("ada", "a-long-enough-password"); code != http.StatusSeeOther {
+		t.Fatalf("admin signs in: %d", code)
+	}
+	if _, body := admin.get("/console/queues"); !strings.Contains(body, `href="/console/admin"`) || !strings.Contains(body, `href="/console/overview"`) {
+		t.Error("the admin's header has no link to the admin screen or the overview")
+	}
+	// A forged post (no CSRF token) writes nothing.
+	if code, _ := admin.post("/console/admin/people", url.Values{"name": {"mallory"}, "role": {"admin"}}, false); code != http.StatusForbidden {
+		t.Errorf("forged add: %d, want 403", code)
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("a forged post added an account: %d", n)
+	}
+
+	code, body := admin.post("/console/admin/people", url.Values{"name": {"nora"}, "role": {"agent"}}, true)
+	password := regexp.MustCompile(`id="new-password">([^<]+)<`).FindStringSubmatch(body)
+	if code != http.StatusOK || password == nil {
+		t.Fatalf("add nora: %d, no password shown", code)
+	}
+	if _, again := admin.get("/console/admin"); strings.Contains(again, password[1]) {
+		t.Error("the new password is shown a second time")
+	}
+	acc, err := people.Get(ctx, "nora")
+	if err != nil || acc.Role != "agent" {
+		t.Fatalf("nora: %+v %v", acc, err)
+	}
+	nora := newConsoleUser(t, srv.URL)
+	if code := nora.signIn("nora", password[1]); code != http.StatusSeeOther {
+		t.Fatalf("nora signs in with the password shown: %d", code)
+	}
+	if code, _ := admin.post("/console/admin/people", url.Values{"name": {"nora"}, "role": {"agent"}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("adding nora twice: %d, want 422", code)
+	}
+	if code, _ := admin.post("/console/admin/people", url.Values{"name": {"zed"}, "role": {"king"}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown role: %d, want 422", code)
+	}
+
+	if code, _ := admin.post("/console/admin/people/role", url.Values{"name": {"nora"}, "role": {"finance"}}, true); code != http.StatusSeeOther {
+		t.Errorf("change nora's role: %d", code)
+	}
+	if acc, _ := people.Get(ctx, "nora"); acc.Role != "finance" {
+		t.Errorf("nora's role: %s, want finance", acc.Role)
+	}
+	if code, _ := admin.post("/console/admin/people/disable", url.Values{"name": {"nora"}}, true); code != http.StatusSeeOther {
+		t.Fatalf("disable nora: %d", code)
+	}
+	if code, _ := nora.get("/console/queues"); code != http.StatusSeeOther {
+		t.Errorf("a disabled person's session still shows the queues: %d", code)
+	}
+	if code := newConsoleUser(t, srv.URL).signIn("nora", password[1]); code == http.StatusSeeOther {
+		t.Error("a disabled person signs in")
+	}
+	if code, _ := admin.post("/console/admin/people/enable", url.Values{"name": {"nora"}}, true); code != http.StatusSeeOther {
+		t.Fatalf("enable nora: %d", code)
+	}
+	code, body = admin.post("/console/admin/people/reset", url.Values{"name": {"nora"}}, true)
+	reset := regexp.MustCompile(`id="new-password">([^<]+)<`).FindStringSubmatch(body)
+	if code != http.StatusOK || reset == nil {
+		t.Fatalf("reset nora's password: %d", code)
+	}
+	if code := newConsoleUser(t, srv.URL).signIn("nora", password[1]); code == http.StatusSeeOther {
+		t.Error("the old password still signs in after a reset")
+	}
+	if code := newConsoleUser(t, srv.URL).signIn("nora", reset[1]); code != http.StatusSeeOther {
+		t.Errorf("the new password does not sign in: %d", code)
+	}
+	if code, _ := admin.post("/console/admin/people/disable", url.Values{"name": {"ada"}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("an admin disabling themself: %d, want 422", code)
+	}
+
+	before, err := reads.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := admin.post("/console/admin/read-models/rebuild", url.Values{"name": {before[0].Name}}, true); code != http.StatusSeeOther {
+		t.Fatalf("rebuild: %d", code)
+	}
+	after, err := reads.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after[0].Rebuilding && after[0].Generation == before[0].Generation {
+		t.Errorf("the rebuild of %s did not start: %+v", before[0].Name, after[0])
+	}
+	if code, _ := admin.post("/console/admin/read-models/rebuild", url.Values{"name": {"nonesuch"}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("rebuild of an unknown read model: %d, want 422", code)
+	}
+	_, page := admin.get("/console/admin")
+	for _, want := range []string{policies.InForce(time.Now()).Version, keys.List()[0].Name, before[0].Name} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the admin page does not show %q", want)
+		}
+	}
+	if code, _ := admin.post("/console/admin/keys/revoke", url.Values{"name": {keys.List()[0].Name}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("revoking a key from the environment: %d, want 422", code)
+	}
+}
