@@ -102,7 +102,9 @@ func (a *admin) RevokeAPIKey(context.Context, console.Person, string) error {
 	return errors.New("not in this test")
 }
 
-func (a *admin) ReadModels(ctx context.Context) ([]projections.Status, error) { return a.reads.Status(ctx) }
+func (a *admin) ReadModels(ctx context.Context) ([]projections.Status, error) {
+	return a.reads.Status(ctx)
+}
 
 func (a *admin) Rebuild(_ context.Context, by console.Person, name string) error {
 	a.record(by, "rebuild "+name)
