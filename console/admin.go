@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +112,7 @@ func (s *console) adminPage(c *echo.Context, status int, v adminView) error {
 	if v.People, err = s.cfg.Admin.People(ctx); err != nil {
 		return s.fail(c, err)
 	}
+	slices.SortFunc(v.People, func(a, b Account) int { return strings.Compare(a.Name, b.Name) })
 	if v.Keys, err = s.cfg.Admin.APIKeys(ctx); err != nil {
 		return s.fail(c, err)
 	}

@@ -28,10 +28,10 @@ var seriesColours = []string{"#0a4f8f", "#9a4a00", "#3d6b21"}
 
 // Geometry of a chart, in the SVG's own units (the SVG scales to its box).
 const (
-	chartWidth  = 640
-	labelWidth  = 170
-	valueWidth  = 90
-	barHeight   = 16
+	chartWidth  = 440
+	labelWidth  = 140
+	valueWidth  = 80
+	barHeight   = 18
 	rowGap      = 10
 	chartMargin = 4
 )
@@ -75,7 +75,7 @@ func (c chart) Draw() drawing {
 	y := chartMargin
 	if len(c.Series) > 1 {
 		for i, s := range c.Series {
-			d.Legend = append(d.Legend, legendEntry{X: labelWidth + i*180, Y: y, Fill: seriesColours[i%len(seriesColours)], Text: s})
+			d.Legend = append(d.Legend, legendEntry{X: labelWidth + i*130, Y: y, Fill: seriesColours[i%len(seriesColours)], Text: s})
 		}
 		y += barHeight + rowGap
 	}
