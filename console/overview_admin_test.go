@@ -149,13 +149,16 @@ func figure(t *testing.T, body, id string) string {
 }
 
 // TestOverviewCounts: the overview's weekly chart counts the claims
-// registered this week, its table has a row per week of the period, and a
-// period outside 1 to 52 weeks is refused.
+// registered and closed this week, the turnaround chart puts the one
+// closed at once under a day, the weekly table has a row per week of the
+// period, and a period outside 1 to 52 weeks is refused.
 func TestOverviewCounts(t *testing.T) {
 	s := newStack(t)
+	var claims []domain.State
 	for i := range 3 {
-		s.registerClaim(t, "SN-OVERVIEW-"+string(rune('A'+i)))
+		claims = append(claims, s.registerClaim(t, "SN-OVERVIEW-"+string(rune('A'+i))))
 	}
+	s.execute(t, claims[0].ID, &domain.WithdrawClaim{Reason: "the customer found the charger"})
 	c, _ := s.agent(t)
 	p := c.get(console.OverviewPath)
 	if p.Code != http.StatusOK {
@@ -166,8 +169,13 @@ func TestOverviewCounts(t *testing.T) {
 	if len(rows) != 12 {
 		t.Fatalf("weekly rows: %d, want 12", len(rows))
 	}
-	if this := rows[len(rows)-1]; this[1] != "3" || this[2] != "0" {
-		t.Errorf("this week: opened %s closed %s, want 3 and 0", this[1], this[2])
+	if this := rows[len(rows)-1]; this[1] != "3" || this[2] != "1" {
+		t.Errorf("this week: opened %s closed %s, want 3 and 1", this[1], this[2])
+	}
+	turnaround := figure(t, p.Body, "turnaround")
+	if !strings.Contains(turnaround, `<tr><th scope="row">Under 1 day</th><td>1</td></tr>`) ||
+		!strings.Contains(turnaround, `<tr><th scope="row">Over 30 days</th><td>0</td></tr>`) {
+		t.Errorf("turnaround: the claim withdrawn at once is not the one under a day:\n%s", turnaround)
 	}
 	for _, r := range rows[:len(rows)-1] {
 		if r[1] != "0" {
