@@ -17,6 +17,7 @@ import (
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 // tamperedStore hands out one stream's events with the first event's data
@@ -267,5 +268,55 @@ func TestFinance(t *testing.T) {
 	}
 	if p = c.get(console.FinanceCSVPath + "?kind=credit_note"); strings.Count(strings.TrimSpace(p.Body), "\n") != 0 {
 		t.Errorf("credit notes csv has rows: %s", p.Body)
+	}
+}
+
+// oneDiscrepancy is the read model with a discrepancy the domain would
+// refuse to create today (a payment recorded without an approval, say by
+// an import).
+type oneDiscrepancy struct {
+	console.Finance
+	d projections.Discrepancy
+}
+
+func (f oneDiscrepancy) Reconciliation(ctx context.Context, q projections.ReconciliationQuery) (projections.Reconciliation, error) {
+	r, err := f.Finance.Reconciliation(ctx, q)
+	r.Discrepancies, r.DiscrepancyCount = append(r.Discrepancies, f.d), r.DiscrepancyCount+1
+	return r, err
+}
+
+// TestFinanceDiscrepancyLinked: each discrepancy names its kind and links
+// to its claim's page; the screens send the console's security headers.
+func TestFinanceDiscrepancyLinked(t *testing.T) {
+	s := newStack(t)
+	claim := s.registerClaim(t, "SN-FIN-2")
+	amount, _ := domain.ParseMoney("25.00", "EUR")
+	e := echo.New()
+	if err := console.Register(e, console.Config{
+		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Finance: oneDiscrepancy{Finance: s.reads, d: projections.Discrepancy{
+			Type: projections.DiscrepancyPaymentWithoutApproval, Kind: projections.KindRefund, ClaimID: claim.ID, Number: claim.Number,
+			Amount: amount, At: time.Now(),
+		}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s = &stack{ledger: s.ledger, reads: s.reads, accounts: s.accounts, server: httptest.NewServer(e)}
+	t.Cleanup(s.server.Close)
+	c := s.client(t)
+	c.signIn("Fay Finance", "pw-finance")
+	p := c.get(console.FinancePath)
+	if want := `<a href="/console/claims/` + claim.ID.String() + `">` + claim.Number + `</a>: Payment without approval · 25.00`; !strings.Contains(p.Body, want) {
+		t.Errorf("no linked discrepancy %q in %s", want, p.Body)
+	}
+	if !strings.Contains(p.Body, "Discrepancies: 1") {
+		t.Error("the discrepancies are not counted")
+	}
+	for name, want := range map[string]string{
+		"Content-Security-Policy": "default-src 'none'", "X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+	} {
+		if got := p.Header.Get(name); !strings.Contains(got, want) {
+			t.Errorf("%s: %q", name, got)
+		}
 	}
 }
