@@ -312,6 +312,12 @@ func TestFinanceDiscrepancyLinked(t *testing.T) {
 	if !strings.Contains(p.Body, "Discrepancies: 1") {
 		t.Error("the discrepancies are not counted")
 	}
+	if p := c.get(console.FinancePath + "?currency=BGN"); !strings.Contains(p.Body, "Discrepancies: 0") || strings.Contains(p.Body, "Payment without approval") {
+		t.Error("a EUR discrepancy is shown for BGN")
+	}
+	if p := c.get(console.FinancePath + "?currency=EUR&kind=refund"); !strings.Contains(p.Body, "Discrepancies: 1") {
+		t.Error("the EUR refund discrepancy is not shown for EUR refunds")
+	}
 	for name, want := range map[string]string{
 		"Content-Security-Policy": "default-src 'none'", "X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
 	} {

@@ -121,12 +121,25 @@ func (s *console) finance(c *echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
+	// The reconciliation follows the currency and kind chosen; a status
+	// says nothing of totals, which hold every status.
+	keep := func(currency, kind string) bool {
+		return (v.Currency == "" || currency == v.Currency) && (v.Kind == "" || kind == v.Kind)
+	}
 	for _, t := range rec.Totals {
-		if v.Currency == "" || t.Currency == v.Currency {
+		if keep(t.Currency, t.Kind) {
 			v.Totals = append(v.Totals, t)
 		}
 	}
-	v.Discrepancies, v.DiscrepancyCount = rec.Discrepancies, rec.DiscrepancyCount
+	v.DiscrepancyCount = rec.DiscrepancyCount
+	for _, d := range rec.Discrepancies {
+		if keep(d.Amount.Currency, d.Kind) {
+			v.Discrepancies = append(v.Discrepancies, d)
+		}
+	}
+	if v.Currency != "" || v.Kind != "" {
+		v.DiscrepancyCount = len(v.Discrepancies)
+	}
 	return s.render(c, http.StatusOK, "finance", "finance.title", v)
 }
 
