@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,7 +81,8 @@ func (u *consoleUser) signIn(name, password string) int {
 // TestConsoleAdminThroughAccounts: the admin screen as serve mounts it adds
 // a person through the accounts directory with a password shown once that
 // signs them in, disables them so that they cannot sign in, starts a
-// rebuild, and refuses everyone but an admin without writing anything.
+// rebuild, revokes a key of the keys file so that the API refuses it, and
+// refuses everyone but an admin without writing anything.
 func TestConsoleAdminThroughAccounts(t *testing.T) {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -120,11 +122,19 @@ func TestConsoleAdminThroughAccounts(t *testing.T) {
 	if err := keys.Add(api.RoleAgent, "console-test-agent-key"); err != nil {
 		t.Fatal(err)
 	}
+	keysFile := filepath.Join(dir, api.KeyFileName)
+	deskKey, _, err := api.AddKey(keysFile, api.NewKey{Role: api.RoleAgent, Name: "desk-1", TTL: 720 * time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.UseFile(keysFile, logger); err != nil {
+		t.Fatal(err)
+	}
 	e, err := api.New(api.Config{Ledger: service, Reads: reads, Keys: keys, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger, "", keys.List()); err != nil {
+	if err := mountConsole(e, people, service, reads, policies, time.UTC, nil, time.Now, logger, keysFile, keys.List()); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(e)
@@ -257,5 +267,36 @@ func TestConsoleAdminThroughAccounts(t *testing.T) {
 	}
 	if code, _ := admin.post("/console/admin/keys/revoke", url.Values{"name": {keys.List()[0].Name}}, true); code != http.StatusUnprocessableEntity {
 		t.Errorf("revoking a key from the environment: %d, want 422", code)
+	}
+
+	// A key of the keys file is revoked through the file the API follows.
+	apiStatus := func() int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/claims", nil)
+		req.Header.Set("Authorization", "Bearer "+deskKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := apiStatus(); code == http.StatusUnauthorized {
+		t.Fatal("the desk key is refused before it is revoked")
+	}
+	if !strings.Contains(page, "desk-1") {
+		t.Error("the admin page does not list the keys file's key")
+	}
+	if code, _ := admin.post("/console/admin/keys/revoke", url.Values{"name": {"desk-1"}}, true); code != http.StatusSeeOther {
+		t.Fatalf("revoke desk-1: %d", code)
+	}
+	records, err := api.ReadKeyFile(keysFile)
+	if err != nil || len(records) != 1 || records[0].State(time.Now()) != "revoked" {
+		t.Fatalf("the keys file after revoking: %+v %v", records, err)
+	}
+	if code := apiStatus(); code != http.StatusUnauthorized {
+		t.Errorf("the revoked key still answers %d", code)
+	}
+	if code, _ := admin.post("/console/admin/keys/revoke", url.Values{"name": {"nonesuch"}}, true); code != http.StatusUnprocessableEntity {
+		t.Errorf("revoking an unknown key: %d, want 422", code)
 	}
 }
