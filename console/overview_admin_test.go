@@ -149,9 +149,10 @@ func figure(t *testing.T, body, id string) string {
 }
 
 // TestOverviewCounts: the overview's weekly chart counts the claims
-// registered and closed this week, the turnaround chart puts the one
-// closed at once under a day, the weekly table has a row per week of the
-// period, and a period outside 1 to 52 weeks is refused.
+// registered and closed this week, the SLA chart the decision met in
+// time, the turnaround chart puts the one closed at once under a day, the
+// weekly table has a row per week of the period, and a period outside 1 to
+// 52 weeks is refused.
 func TestOverviewCounts(t *testing.T) {
 	s := newStack(t)
 	var claims []domain.State
@@ -159,6 +160,7 @@ func TestOverviewCounts(t *testing.T) {
 		claims = append(claims, s.registerClaim(t, "SN-OVERVIEW-"+string(rune('A'+i))))
 	}
 	s.execute(t, claims[0].ID, &domain.WithdrawClaim{Reason: "the customer found the charger"})
+	s.execute(t, claims[1].ID, &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia center", Address: "1 Vitosha Blvd"}})
 	c, _ := s.agent(t)
 	p := c.get(console.OverviewPath)
 	if p.Code != http.StatusOK {
@@ -171,6 +173,9 @@ func TestOverviewCounts(t *testing.T) {
 	}
 	if this := rows[len(rows)-1]; this[1] != "3" || this[2] != "1" {
 		t.Errorf("this week: opened %s closed %s, want 3 and 1", this[1], this[2])
+	}
+	if sla := figure(t, p.Body, "sla"); !strings.Contains(sla, `<tr><th scope="row">Decision</th><td>1</td><td>0</td></tr>`) {
+		t.Errorf("SLA: the claim authorized at once is not one decision met:\n%s", sla)
 	}
 	turnaround := figure(t, p.Body, "turnaround")
 	if !strings.Contains(turnaround, `<tr><th scope="row">Under 1 day</th><td>1</td></tr>`) ||
