@@ -68,6 +68,7 @@ var eventTypes, registry = newRegistry(
 	decoderFor[RepairEscalated],
 	decoderFor[PersonalDataErased],
 	decoderFor[ClaimResolvedRemotely],
+	decoderFor[ClaimAssigned],
 )
 
 // newRegistry builds the registry, refusing duplicate names at start-up.

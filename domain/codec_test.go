@@ -74,6 +74,7 @@ func everyEvent() []domain.Event {
 		domain.RepairEscalated{DueAt: t0.Add(-time.Hour), Overrun: domain.Duration(time.Hour), Required: []domain.Action{domain.ActionReplace, domain.ActionApproveRefund}, At: t0},
 		domain.PersonalDataErased{CustomerID: "c0ffee", At: t0},
 		domain.ClaimResolvedRemotely{Method: domain.RemoteBySession, WorkDone: "w", Technician: "T", Reference: "SR-1", PreviousStatus: domain.StatusAuthorized, At: t0},
+		domain.ClaimAssigned{Assignee: "Maria Ivanova", PreviousAssignee: "Georgi Georgiev", Note: "n", At: t0},
 	}
 }
 
@@ -119,6 +120,7 @@ func TestEventTypeNames(t *testing.T) {
 		"claim.sla_breached.v1", "claim.repair_escalated.v1",
 		"claim.personal_data_erased.v1",
 		"claim.resolved_remotely.v1",
+		"claim.assigned.v1",
 	}
 	if got := domain.EventTypes(); !slices.Equal(got, want) {
 		t.Errorf("event types\n got %v\nwant %v", got, want)

@@ -73,6 +73,8 @@ func NewCommand(a Action) (Command, bool) {
 		return &ResolveDispute{}, true
 	case ActionAddNote:
 		return &AddNote{}, true
+	case ActionAssign:
+		return &AssignClaim{}, true
 	case ActionPutOnHold:
 		return &PutOnHold{}, true
 	case ActionReleaseHold:

@@ -225,13 +225,13 @@ func TestReview(t *testing.T) {
 		want := &domain.InvalidTransitionError{
 			From:    domain.StatusInTransit,
 			Action:  domain.ActionWithdraw,
-			Allowed: []domain.Action{domain.ActionReceiveDocuments, domain.ActionReceive, domain.ActionAddNote, domain.ActionPutOnHold},
+			Allowed: []domain.Action{domain.ActionReceiveDocuments, domain.ActionReceive, domain.ActionAddNote, domain.ActionAssign, domain.ActionPutOnHold},
 		}
 		var got *domain.InvalidTransitionError
 		if !errors.As(err, &got) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("error %#v, want %#v", err, want)
 		}
-		if err.Error() != "action withdraw is not allowed in status in_transit (allowed: receive-documents, receive, add-note, put-on-hold)" {
+		if err.Error() != "action withdraw is not allowed in status in_transit (allowed: receive-documents, receive, add-note, assign, put-on-hold)" {
 			t.Errorf("message %q", err)
 		}
 	})

@@ -122,6 +122,8 @@ func sample(a domain.Action) domain.Command {
 		return &domain.ResolveDispute{Outcome: domain.DisputeUpheld, Decision: "Second review found it working."}
 	case domain.ActionAddNote:
 		return &domain.AddNote{Text: "Called the customer."}
+	case domain.ActionAssign:
+		return &domain.AssignClaim{Assignee: "Maria Ivanova"}
 	case domain.ActionPutOnHold:
 		return &domain.PutOnHold{ReasonCode: "unpaid_debt"}
 	case domain.ActionReleaseHold:

@@ -70,6 +70,8 @@ type State struct {
 	// repair hard limit passed.
 	SLABreaches []SLABreach `json:"sla_breaches,omitempty"`
 	Escalation  *Escalation `json:"escalation,omitempty"`
+	// Assignee is the person who works on the claim now; empty when nobody does.
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // RequestedAt is when the customer's request arrived: ReportedAt for a request entered later,
@@ -518,6 +520,8 @@ func Evolve(s State, e Event) State {
 		s = s.erasePersonal()
 	case ClaimResolvedRemotely:
 		s = s.evolveRemote(e)
+	case ClaimAssigned:
+		s.Assignee = e.Assignee
 	case SupplierRecoveryClaimed, SupplierRecoveryReceived, RefundApprovalReversed, RefundPaymentReversed, PaymentReversed, CreditNoteCancelled:
 		s = s.evolveFinance(e)
 	}

@@ -103,7 +103,7 @@ var actions = []Action{
 	ActionStartRepair, ActionCompleteRepair, ActionReplace, ActionApproveRefund,
 	ActionRecordRefundPayment, ActionIssueCreditNote, ActionReturnUnrepaired, ActionShipReturn,
 	ActionConfirmDelivery, ActionOpenDispute, ActionResolveDispute, ActionAddNote,
-	ActionPutOnHold, ActionReleaseHold, ActionWithdraw, ActionClose,
+	ActionAssign, ActionPutOnHold, ActionReleaseHold, ActionWithdraw, ActionClose,
 	ActionClaimSupplierRecovery, ActionRecordSupplierRecovery, ActionReverseRefundApproval,
 	ActionReverseRefundPayment, ActionReversePayment, ActionCancelCreditNote,
 }

@@ -62,9 +62,11 @@ var transitions = map[Action]transition{
 	ActionOpenDispute:         {from: []Status{StatusResolved}},
 	ActionResolveDispute:      {from: []Status{StatusDisputed}},
 	ActionAddNote:             {from: statuses},
-	ActionPutOnHold:           {from: statusesExcept(StatusOnHold, StatusClosed)},
-	ActionReleaseHold:         {from: []Status{StatusOnHold}},
-	ActionWithdraw:            {from: []Status{StatusRegistered, StatusRedirected, StatusAuthorized, StatusEstimateAccepted}, guard: withdrawable},
+	// Who works on the claim changes until it is closed.
+	ActionAssign:      {from: statusesExcept(StatusClosed)},
+	ActionPutOnHold:   {from: statusesExcept(StatusOnHold, StatusClosed)},
+	ActionReleaseHold: {from: []Status{StatusOnHold}},
+	ActionWithdraw:    {from: []Status{StatusRegistered, StatusRedirected, StatusAuthorized, StatusEstimateAccepted}, guard: withdrawable},
 	// An authorized claim closes only when its shipment window expired; the reason code is
 	// part of the command, so Decide checks it (see CloseClaim.decide).
 	ActionClose: {from: []Status{StatusRejected, StatusDelivered, StatusResolved, StatusAuthorized}, guard: settled},
