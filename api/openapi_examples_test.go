@@ -320,7 +320,7 @@ var exampleClaims = []struct {
 	actions []string
 }{
 	{"repaired with paid extras, appealed and delivered", slices.Concat(
-		[]string{"add-note", "put-on-hold", "release-hold"}, exampleIntake,
+		[]string{"add-note", "assign", "put-on-hold", "release-hold"}, exampleIntake,
 		[]string{"issue-estimate", "accept-estimate", "record-payment", "start-repair", "claim-supplier-recovery", "record-supplier-recovery", "complete-repair"},
 		[]string{"open-dispute", "resolve-dispute", "ship-return", "confirm-delivery", "close"})},
 	{"redirected, act of unrepairability, rejected", []string{"redirect-to-service-center", "record-unrepairability-act", "reject"}},
