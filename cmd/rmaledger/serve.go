@@ -151,6 +151,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(listener) }()
 	logger.Info("serving", "addr", listener.Addr().String())
+	if cfg.Dev {
+		fmt.Fprintf(stdout, "Staff console: http://%s/console (sign in with a development account above)\n", listener.Addr())
+	}
 
 	select {
 	case err := <-served:
