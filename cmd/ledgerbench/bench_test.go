@@ -183,7 +183,17 @@ func TestSchema(t *testing.T) {
 			}
 			r["figures"] = kept
 		},
-		"a stage missing": func(r map[string]any) { delete(r["stages"].(map[string]any), "projection_lag") },
+		"a stage missing":           func(r map[string]any) { delete(r["stages"].(map[string]any), "projection_lag") },
+		"the console stage missing": func(r map[string]any) { delete(r["stages"].(map[string]any), "console") },
+		"a console page figure missing": func(r map[string]any) {
+			var kept []any
+			for _, f := range r["figures"].([]any) {
+				if f.(map[string]any)["id"] != "console.claim.p99" {
+					kept = append(kept, f)
+				}
+			}
+			r["figures"] = kept
+		},
 		"a rate as a string": func(r map[string]any) {
 			r["stages"].(map[string]any)["replay"].(map[string]any)["events_per_s"] = "fast"
 		},
@@ -252,7 +262,12 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("status lookups at %d/s failed: %s", s.Rate, s.FirstError)
 		}
 	}
-	if !strings.Contains(stdout.String(), "commands over HTTP") {
+	for _, p := range []LoadRun{r.Stages.Console.Queue, r.Stages.Console.Claim} {
+		if p.Errors != 0 || p.Requests == 0 {
+			t.Errorf("console pages: %d answered, %d failed: %s", p.Requests, p.Errors, p.FirstError)
+		}
+	}
+	if !strings.Contains(stdout.String(), "commands over HTTP") || !strings.Contains(stdout.String(), "console claim page") {
 		t.Errorf("no table printed:\n%s", stdout.String())
 	}
 	var validated bytes.Buffer

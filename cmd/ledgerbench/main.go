@@ -11,8 +11,9 @@
 // embedded store's appends, then writes a log of --events events through
 // the ledger package into a fresh data directory, replays it into every
 // read model, verifies its hash chains, starts the service on it and loads
-// it over HTTP: commands, status lookups and read-your-writes. `make bench`
-// runs the full size, `make bench-quick` (CI) the quick one.
+// it over HTTP: commands, status lookups, read-your-writes and the
+// console's queue and claim pages. `make bench` runs the full size,
+// `make bench-quick` (CI) the quick one.
 package main
 
 import (
@@ -354,6 +355,13 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.logf("console: the queue page, then claim pages, %d/s open loop from %d sessions, %s each", consoleRate, consoleClients, o.stage)
+	wait = b.serviceProfile(ctx, svc, "console", 2*o.stage)
+	r.Stages.Console, err = measureConsole(ctx, svc.base, dataDir, refs, o.stage)
+	wait()
+	if err != nil {
+		return nil, err
+	}
 	r.Stages.Memory.End, _ = svc.memory()
 	if o.cpuprofile != "" {
 		if err := svc.heapProfile(ctx, filepath.Join(o.cpuprofile, "service.heap.pprof")); err != nil {
@@ -377,14 +385,15 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 }
 
 // startService starts the service on dataDir with the benchmark's keys,
-// trusting the benchmark as its reverse proxy, and waits until it is ready
-// (its read models caught up).
+// trusting the benchmark as its reverse proxy, with --dev for a console
+// account the benchmark signs in as, and waits until it is ready (its read
+// models caught up).
 func (b *bench) startService(ctx context.Context, bin, dataDir string, keys apiKeys, name string) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--trusted-proxies", "127.0.0.1", "--log-level", b.o.logLevel, "--log-format", "json"}
+	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--trusted-proxies", "127.0.0.1", "--log-level", b.o.logLevel, "--log-format", "json", "--dev"}
 	debug := ""
 	if b.o.cpuprofile != "" {
 		if debug, err = freeAddr(); err != nil {
@@ -404,6 +413,8 @@ func (b *bench) notes(r *Report) []string {
 	n = append(n, fmt.Sprintf("The load generator shares the machine's %d cores with the service: during the commands stage it used %.1f CPU-seconds and the service %.1f.",
 		r.Machine.Cores, r.Stages.Commands.LoadCPUSeconds, r.Stages.Commands.ServiceCPUSeconds))
 	n = append(n, "Projection lag runs from a command's answer to the answer of GET /v1/claims/{id}?min_position=<its position> (the claims and timers read models); it includes that read's round trip, whose own figure (a read of an older claim that does not wait) is the baseline.")
+	n = append(n, fmt.Sprintf("The console's pages are timed from when each request was due (open loop, %d/s per page from %d sessions signed in as %s, which the service made with --dev) to the end of its answer on loopback: the server's time plus the loopback round trip, as the other HTTP stages; the baseline is the trivial handler at %d/s.",
+		consoleRate, consoleClients, consoleAccount, r.Sizes.StatusRates[0]))
 	n = append(n, "Ratios are figure / baseline: for a rate, the share of the machine's ceiling reached; for a latency or memory, the multiple of it.")
 	if r.Machine.LoadAvgStart > 0.5 || r.Machine.LoadAvgEnd > float64(r.Machine.Cores)+0.5 {
 		n = append(n, fmt.Sprintf("The machine was not idle: load average %.2f before the run (%.2f after, the run's own load included). Other work competed for the cores and the disk; the figures are lower bounds of what a quiet machine gives.",

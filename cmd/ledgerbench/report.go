@@ -107,6 +107,7 @@ type Stages struct {
 	Replay      Replay        `json:"replay"`
 	Verify      Verify        `json:"audit_verify"`
 	Memory      ServiceMemory `json:"memory"`
+	Console     ConsoleStage  `json:"console"`
 }
 
 // Commands is the closed-loop command load over HTTP.
@@ -276,6 +277,23 @@ func (r *Report) figures() []Figure {
 		base("lag.read.p50", "the same read without waiting, p50", s.Lag.Read.P50MS, "ms")))
 	add(figure("projection_lag.p99", fmt.Sprintf("projection lag at %d events/s, p99", s.Lag.Rate), s.Lag.Visible.P99MS, "ms", atMost(10),
 		base("lag.read.p99", "the same read without waiting, p99", s.Lag.Read.P99MS, "ms")))
+
+	var trivialLow Latency
+	lowRate := 0
+	if len(b.HTTP.OpenLoop) > 0 {
+		trivialLow, lowRate = b.HTTP.OpenLoop[0].Latency, b.HTTP.OpenLoop[0].Rate
+	}
+	for _, p := range []struct {
+		id, label string
+		run       LoadRun
+	}{{"console.queue", "console queue page", s.Console.Queue}, {"console.claim", "console claim page", s.Console.Claim}} {
+		label := fmt.Sprintf("%s at %d/s", p.label, p.run.Rate)
+		tref := func(q string, v float64) *BaselineRef {
+			return base(fmt.Sprintf("baseline.http.open.r%d.%s", lowRate, q), fmt.Sprintf("trivial HTTP handler at %d/s %s", lowRate, q), v, "ms")
+		}
+		add(figure(p.id+".p50", label+", p50", p.run.Latency.P50MS, "ms", nil, tref("p50", trivialLow.P50MS)))
+		add(figure(p.id+".p99", label+", p99", p.run.Latency.P99MS, "ms", atMost(50), tref("p99", trivialLow.P99MS)))
+	}
 
 	readRef := base("baseline.read_all", "read $all, no decoding", b.ReadAll.EventsPerSec, "events/s")
 	add(figure("replay.rate", fmt.Sprintf("replay: rebuild every read model from %d events", s.Replay.Events), s.Replay.EventsPerSec, "events/s", atLeast(200_000), readRef))
