@@ -24,6 +24,24 @@ func TestAssignThroughTheAPI(t *testing.T) {
 		t.Errorf("read back assignee %v", got)
 	}
 
+	other := ts.register()
+	minPos := "&min_position=" + url.QueryEscape(ts.act(other, "add-note", map[string]any{"text": "Called."})["position"].(string))
+	for query, want := range map[string]string{"assignee=Maria+Ivanova": id, "assignee=Maria": "", "unassigned=true": other} {
+		items := ts.do(http.MethodGet, "/v1/claims?"+query+minPos, RoleAgent, nil).json(t)["items"].([]any)
+		var got string
+		for _, it := range items {
+			got += it.(map[string]any)["id"].(string)
+		}
+		if got != want {
+			t.Errorf("search %s found %q, want %q", query, got, want)
+		}
+	}
+	for _, query := range []string{"unassigned=maybe", "assignee=Maria+Ivanova&unassigned=true"} {
+		if res := ts.do(http.MethodGet, "/v1/claims?"+query, RoleAgent, nil); res.Code != http.StatusBadRequest {
+			t.Errorf("search %s: %d %s", query, res.Code, res.Body)
+		}
+	}
+
 	before := ts.eventCount()
 	for _, tc := range []struct {
 		name string

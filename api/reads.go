@@ -65,6 +65,7 @@ func (s *server) getClaim(c *echo.Context) error {
 var searchParams = map[string]bool{
 	"number": true, "serial": true, "phone": true, "email": true, "status": true,
 	"updated_since": true, "limit": true, "cursor": true, "min_position": true,
+	"assignee": true, "unassigned": true,
 }
 
 func (s *server) searchClaims(c *echo.Context) error {
@@ -104,6 +105,17 @@ func parseSearch(values url.Values) (projections.SearchQuery, error) {
 			}
 			q.Statuses = append(q.Statuses, st)
 		}
+	}
+	q.Assignee = strings.TrimSpace(values.Get("assignee"))
+	if raw := values.Get("unassigned"); raw != "" {
+		unassigned, err := strconv.ParseBool(raw)
+		if err != nil {
+			return q, badRequest("invalid-parameter", "unassigned must be true or false")
+		}
+		q.Unassigned = unassigned
+	}
+	if q.Assignee != "" && q.Unassigned {
+		return q, badRequest("invalid-parameter", "assignee and unassigned=true contradict each other")
 	}
 	if raw := values.Get("updated_since"); raw != "" {
 		t, err := queryTime("updated_since", raw)

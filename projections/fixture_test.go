@@ -131,6 +131,7 @@ func lifecycle(i int) []domain.Command {
 	case 0: // free repair
 		path = append([]domain.Command{authorize,
 			&domain.AddNote{Text: internalNote, Visibility: domain.VisibilityInternal},
+			&domain.AssignClaim{Assignee: staffName},
 			docs, ship, receive, confirmed,
 			&domain.StartRepair{Where: domain.RepairOwn, Technician: staffName},
 			&domain.CompleteRepair{WorkDone: "Replaced the regulator.", Parts: []string{"VR-33"}},
@@ -178,10 +179,11 @@ func lifecycle(i int) []domain.Command {
 			&domain.ResolveDispute{Outcome: domain.DisputeUpheld, Decision: "Same model and specification."},
 			&domain.RecordPayment{Amount: eur("20.00"), Reference: "PAY-D1", Method: domain.PaymentCard},
 		}, back...)
-	default: // on hold for an unpaid debt, released
-		path = append([]domain.Command{authorize, docs, ship, receive, confirmed,
+	default: // on hold for an unpaid debt, released; its owner hands it back while it waits
+		path = append([]domain.Command{authorize, &domain.AssignClaim{Assignee: intakeClerk}, docs, ship, receive, confirmed,
 			&domain.StartRepair{Where: domain.RepairManufacturer},
 			&domain.PutOnHold{ReasonCode: "unpaid_debt", Reason: internalNote},
+			&domain.AssignClaim{Note: "Back to the queue until the debt is paid."},
 			&domain.ReleaseHold{},
 			&domain.CompleteRepair{WorkDone: "Manufacturer replaced the panel."},
 		}, back...)

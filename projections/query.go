@@ -56,6 +56,8 @@ type ClaimSummary struct {
 	Version         int64           `json:"version"`
 	NextAction      domain.Action   `json:"next_action,omitempty"`
 	AllowedActions  []domain.Action `json:"allowed_actions"`
+	// Assignee is the person who works on the claim now; empty when nobody does.
+	Assignee string `json:"assignee,omitempty"`
 	// Position is the claim's last event's position; format it with
 	// eventstore.Position.String.
 	Position eventstore.Position `json:"-"`
@@ -76,6 +78,10 @@ type SearchQuery struct {
 	Email string
 	// Statuses keeps claims in any of these statuses.
 	Statuses []domain.Status
+	// Assignee keeps the claims assigned to this person (exact name, after trimming spaces).
+	Assignee string
+	// Unassigned keeps the claims nobody is assigned to. It cannot be combined with Assignee.
+	Unassigned bool
 	// UpdatedSince keeps claims last changed at or after this instant.
 	UpdatedSince time.Time
 	// Limit is the page size: DefaultSearchLimit when zero, at most
@@ -142,7 +148,7 @@ func (q *claimsQueries) claim(ctx context.Context, id uuid.UUID) (ClaimRecord, e
 
 const summaryColumns = `id, number, status, customer_name, customer_phone, customer_email,
 	product_category, product_sku, product_serial, product_imei, registered_at, updated_at,
-	version, commit_pos, prepare_pos, next_action, allowed_actions`
+	version, commit_pos, prepare_pos, next_action, allowed_actions, assignee`
 
 func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error) {
 	limit := sq.Limit
@@ -197,6 +203,15 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 		}
 		where = append(where, `status IN (`+strings.Join(marks, ", ")+`)`)
 	}
+	switch a := strings.TrimSpace(sq.Assignee); {
+	case a != "" && sq.Unassigned:
+		return Page{}, fmt.Errorf("%w: a claim cannot be both assigned to %q and unassigned", ErrInvalidQuery, a)
+	case a != "":
+		where = append(where, `assignee = ?`)
+		args = append(args, a)
+	case sq.Unassigned:
+		where = append(where, `assignee = ''`)
+	}
 	if !sq.UpdatedSince.IsZero() {
 		where = append(where, `updated_at >= ?`)
 		args = append(args, sq.UpdatedSince.UnixNano())
@@ -235,7 +250,7 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 		)
 		if err := rows.Scan(&id, &s.Number, &status, &s.CustomerName, &s.CustomerPhone, &s.CustomerEmail,
 			&s.ProductCategory, &s.ProductSKU, &s.Serial, &s.IMEI, &registered, &updated,
-			&s.Version, &c, &p, &next, &allowed); err != nil {
+			&s.Version, &c, &p, &next, &allowed, &s.Assignee); err != nil {
 			return Page{}, fmt.Errorf("projections: search: %w", err)
 		}
 		if s.ID, err = uuid.Parse(id); err != nil {

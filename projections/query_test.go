@@ -78,6 +78,11 @@ func TestSearch(t *testing.T) {
 		{"phone and status", SearchQuery{Phone: phone(0), Statuses: []domain.Status{domain.StatusClosed}}, func(c claimInfo, s domain.State) bool {
 			return c.i/2 == 0 && s.Status == domain.StatusClosed
 		}},
+		{"assignee", SearchQuery{Assignee: " " + staffName}, func(_ claimInfo, s domain.State) bool { return s.Assignee == staffName }},
+		{"unassigned", SearchQuery{Unassigned: true}, func(_ claimInfo, s domain.State) bool { return s.Assignee == "" }},
+		{"assignee and status", SearchQuery{Assignee: intakeClerk, Statuses: []domain.Status{domain.StatusInRepair}}, func(_ claimInfo, s domain.State) bool {
+			return s.Assignee == intakeClerk && s.Status == domain.StatusInRepair
+		}},
 		{"no match", SearchQuery{Serial: "SN-NOPE"}, func(claimInfo, domain.State) bool { return false }},
 	}
 	for _, f := range filters {
@@ -100,7 +105,7 @@ func TestSearch(t *testing.T) {
 				s := states[it.ID]
 				if it.Number != s.Number || it.Status != s.Status || it.Version != s.Version || !it.UpdatedAt.Equal(s.UpdatedAt) ||
 					it.CustomerPhone != s.Customer.Phone || it.CustomerEmail != s.Customer.Email || it.Serial != s.Product.Serial || it.IMEI != s.Product.IMEI ||
-					!slices.Equal(it.AllowedActions, domain.AllowedActions(s)) {
+					it.Assignee != s.Assignee || !slices.Equal(it.AllowedActions, domain.AllowedActions(s)) {
 					t.Fatalf("summary %+v does not match the claim %+v", it, s)
 				}
 			}
@@ -183,6 +188,7 @@ func TestSearch(t *testing.T) {
 			{Phone: "call me"},
 			{Statuses: []domain.Status{"lost"}},
 			{Limit: -1},
+			{Assignee: staffName, Unassigned: true},
 		} {
 			if _, err := r.Search(ctx, q); !errors.Is(err, ErrInvalidQuery) {
 				t.Fatalf("%+v: %v, want ErrInvalidQuery", q, err)
