@@ -30,13 +30,17 @@ var consoleCustomer = []string{"Zornitsa", "Vasileva", "zornitsa.v@example.com",
 // linkRE finds the addresses a page links to or posts to.
 var linkRE = regexp.MustCompile(`(?:href|action|src)="([^"]*)"`)
 
-// TestConsolePersonalData: a claim is registered, opened, searched for by
-// phone and exported through the console as serve mounts it, with the
-// service's request log captured: the customer's name, phone and e-mail are
-// in no log line and in no address a page links to. Once the customer is
-// erased (the ledger's EraseCustomer), the claim page, the queue and the
-// CSV show [erased] in their place.
-func TestConsolePersonalData(t *testing.T) {
+// consoleService is the console as serve mounts it (API and request log
+// included) over a fresh data directory, with one agent, desk.agent.
+type consoleService struct {
+	server  *httptest.Server
+	service *ledger.Service
+	reads   *projections.Runner
+	log     *lockedBuffer
+}
+
+func newConsoleService(t *testing.T) consoleService {
+	t.Helper()
 	ctx := context.Background()
 	log := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
@@ -45,18 +49,18 @@ func TestConsolePersonalData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	codec, closeKeys, err := openPrivacy(config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeKeys()
+	t.Cleanup(closeKeys)
 	book := policy.Default()
 	reads, err := projections.New(revealed(store, codec, logger), projections.Config{Dir: dir, Logger: logger, Policies: book})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reads.Close()
+	t.Cleanup(func() { reads.Close() })
 	if err := reads.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +88,21 @@ func TestConsolePersonalData(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := httptest.NewServer(handler)
-	defer server.Close()
+	t.Cleanup(server.Close)
+	return consoleService{server: server, service: service, reads: reads, log: log}
 
+}
+
+// TestConsolePersonalData: a claim is registered, opened, searched for by
+// phone and exported through the console as serve mounts it, with the
+// service's request log captured: the customer's name, phone and e-mail are
+// in no log line and in no address a page links to. Once the customer is
+// erased (the ledger's EraseCustomer), the claim page, the queue and the
+// CSV show [erased] in their place.
+func TestConsolePersonalData(t *testing.T) {
+	ctx := context.Background()
+	cs := newConsoleService(t)
+	server, service, reads, log := cs.server, cs.service, cs.reads, cs.log
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var pages []string
@@ -182,5 +199,39 @@ func TestConsolePersonalData(t *testing.T) {
 		if !strings.Contains(body, "[erased]") || strings.Contains(body, "Zornitsa") {
 			t.Errorf("the %s after erasure:\n%s", name, body)
 		}
+	}
+}
+
+// TestConsoleSignInLimited: through the console as serve mounts it, with the
+// real accounts directory, five wrong passwords for a name make the next
+// sign-in wait, even with the right password, and the page says so.
+func TestConsoleSignInLimited(t *testing.T) {
+	cs := newConsoleService(t)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(cs.server.URL + "/console/sign-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))[1]
+	signIn := func(password string) (int, string) {
+		t.Helper()
+		res, err := browser.PostForm(cs.server.URL+"/console/sign-in", url.Values{"csrf": {token}, "name": {"desk.agent"}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	for i := range 5 {
+		if code, _ := signIn("a wrong guess"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, code)
+		}
+	}
+	if code, body := signIn("a long password for the desk"); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed attempts") {
+		t.Fatalf("the right password after five wrong ones: %d, want 429 with the reason", code)
 	}
 }
