@@ -48,6 +48,12 @@ type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string { return "console: refused: " + e.Reason }
 
+// Directory lists the people who work on claims; the accounts directory
+// is one, through the same People the admin screen uses.
+type Directory interface {
+	People(ctx context.Context) ([]Account, error)
+}
+
 // Admin is what the admin screen reads and changes. Each change records
 // by as its actor where the underlying call takes one; a refusal for bad
 // input is a *RefusedError.

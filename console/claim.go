@@ -89,6 +89,9 @@ type claimView struct {
 	Forms       []formView
 	Writer      bool
 	Outstanding []string
+	// TakeOwnership assigns the claim to the signed-in person in one
+	// click; nil when they already own it or may not assign it.
+	TakeOwnership *formView
 }
 
 // others are the other claims on the same unit.
@@ -152,8 +155,43 @@ func (s *console) claimPage(c *echo.Context, id uuid.UUID, form *formView) (clai
 			}
 			v.Forms = append(v.Forms, s.blankForm(st, a, fields))
 		}
+		if err := s.offerPeople(ctx, v.Forms); err != nil {
+			return claimView{}, err
+		}
+		if me := personOf(c).Name; me != "" && me != st.Assignee && slices.Contains(domain.AllowedActions(st), domain.ActionAssign) {
+			own := s.blankForm(st, domain.ActionAssign, nil)
+			own.Inputs = []inputView{{field: field{Name: "assignee"}, Value: me}}
+			v.TakeOwnership = &own
+		}
 	}
 	return v, nil
+}
+
+// offerPeople turns the assign form's assignee into a choice of the
+// people the directory lists (active ones, by name), with "" to unassign.
+func (s *console) offerPeople(ctx context.Context, forms []formView) error {
+	if s.cfg.Directory == nil {
+		return nil
+	}
+	for i := range forms {
+		for j := range forms[i].Inputs {
+			in := &forms[i].Inputs[j]
+			if forms[i].Action != domain.ActionAssign || in.Name != "assignee" {
+				continue
+			}
+			people, err := s.cfg.Directory.People(ctx)
+			if err != nil {
+				return err
+			}
+			in.Kind, in.Options = kindChoice, []string{""}
+			for _, p := range people {
+				if !p.Disabled && mayWrite(Person{Role: p.Role}) {
+					in.Options = append(in.Options, p.Name)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // blankForm is an action's form as first shown: the claim's version and a

@@ -132,6 +132,9 @@ type Config struct {
 	// Admin serves the admin screen (people, API keys, read models,
 	// policy versions); nil leaves it out.
 	Admin Admin
+	// Directory lists the people a claim can be assigned to (the assign
+	// form offers their names); nil: the form takes a name as typed.
+	Directory Directory
 	// HTTPS reports whether a request came over HTTPS (directly or through
 	// a trusted proxy), which marks the console's cookies Secure (default:
 	// the connection is TLS).

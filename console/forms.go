@@ -164,6 +164,10 @@ var forms = map[domain.Action][]field{
 		{Name: "text", Kind: kindTextarea, Required: true},
 		{Name: "visibility", Kind: kindChoice, Options: []string{domain.VisibilityInternal, domain.VisibilityCustomer}},
 	},
+	domain.ActionAssign: {
+		{Name: "assignee", Kind: kindText},
+		{Name: "note", Kind: kindTextarea},
+	},
 	domain.ActionPutOnHold: {
 		{Name: "reason_code", Kind: kindChoice, Required: true, Options: holdReasons},
 		{Name: "reason", Kind: kindTextarea},

@@ -36,6 +36,8 @@ type row struct {
 	// ReceivedAt is when the goods came in, read only for a claim
 	// received and changed today (see receivedToday).
 	ReceivedAt time.Time
+	// Mine: the claim is assigned to the signed-in person.
+	Mine bool
 }
 
 // queue is a tab of the desk's home: which claims it holds.
@@ -66,6 +68,8 @@ var queues = []queue{
 	{"ship", statusIn(domain.StatusResolved)},
 	{"disputes", statusIn(domain.StatusDisputed)},
 	{"hold", statusIn(domain.StatusOnHold)},
+	{"mine", func(r row, _ time.Time) bool { return r.Mine }},
+	{"unassigned", func(r row, _ time.Time) bool { return r.Assignee == "" }},
 	{"due-soon", func(r row, _ time.Time) bool { return r.DueSoon }},
 	{"breached", func(r row, _ time.Time) bool { return r.Breached }},
 }
@@ -110,6 +114,7 @@ func (s *console) openClaims(ctx context.Context, p Person) ([]row, error) {
 		if c, ok := clocks[rows[i].ID]; ok {
 			rows[i].NextDue, rows[i].DueSoon, rows[i].Breached = c.NextDue, c.DueSoon, c.Breached
 		}
+		rows[i].Mine = p.Name != "" && rows[i].Assignee == p.Name
 	}
 	return rows, nil
 }
@@ -207,7 +212,10 @@ var columns = map[string]func(a, b row) int{
 	},
 	"product": func(a, b row) int { return cmp.Compare(a.ProductSKU+a.Serial+a.IMEI, b.ProductSKU+b.Serial+b.IMEI) },
 	"status":  func(a, b row) int { return cmp.Compare(a.Status, b.Status) },
-	"age":     func(a, b row) int { return a.RegisteredAt.Compare(b.RegisteredAt) * -1 },
+	"assignee": func(a, b row) int {
+		return cmp.Compare(strings.ToLower(a.Assignee), strings.ToLower(b.Assignee))
+	},
+	"age": func(a, b row) int { return a.RegisteredAt.Compare(b.RegisteredAt) * -1 },
 	"due": func(a, b row) int { // claims without a running clock last
 		switch {
 		case a.NextDue.IsZero() && b.NextDue.IsZero():
@@ -222,7 +230,7 @@ var columns = map[string]func(a, b row) int{
 }
 
 // columnOrder is the order the table shows the columns in.
-var columnOrder = []string{"number", "customer", "product", "status", "age", "due"}
+var columnOrder = []string{"number", "customer", "product", "status", "assignee", "age", "due"}
 
 type tabView struct {
 	Name, Href string

@@ -70,6 +70,7 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 		Admin: consoleAdmin{
 			people: people, reads: reads, policies: policies, keysFile: keysFile, envKeys: envKeys, now: now,
 		},
+		Directory: consoleAdmin{people: people},
 		// The auditor's export withholds what `rmaledger audit export` withholds.
 		Audit:   console.LedgerAudit{Store: service.Store(), Trail: reads, Withheld: accounts.Withheld},
 		Finance: reads,
