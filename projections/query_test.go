@@ -181,6 +181,41 @@ func TestSearch(t *testing.T) {
 		}
 	})
 
+	t.Run("an assignment after the claim was stored moves it between assignees", func(t *testing.T) {
+		svc, err := ledger.New(r.store, ledger.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := claims[2].id // a refund under way, never assigned
+		found := func(q SearchQuery) bool {
+			page, err := r.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return slices.ContainsFunc(page.Items, func(s ClaimSummary) bool { return s.ID == id })
+		}
+		if !found(SearchQuery{Unassigned: true, Limit: MaxSearchLimit}) {
+			t.Fatal("the claim is not unassigned to begin with")
+		}
+		for _, who := range []string{"New Owner", ""} {
+			res, err := svc.Execute(ctx, id, &domain.AssignClaim{Assignee: who}, req)
+			var ite *domain.InvalidTransitionError
+			if errors.As(err, &ite) {
+				t.Fatalf("fixture claim 2 is %s: pick an open claim", ite.From)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, r, res.Position)
+			if got := found(SearchQuery{Assignee: "New Owner"}); got != (who != "") {
+				t.Errorf("assigned to %q: found by assignee %v", who, got)
+			}
+			if got := found(SearchQuery{Unassigned: true, Limit: MaxSearchLimit}); got != (who == "") {
+				t.Errorf("assigned to %q: found unassigned %v", who, got)
+			}
+		}
+	})
+
 	t.Run("invalid", func(t *testing.T) {
 		for _, q := range []SearchQuery{
 			{Cursor: "!!!"},
