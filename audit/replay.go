@@ -244,6 +244,11 @@ func Describe(e domain.Event) (summary, reason string) {
 		return "Put on hold", join(e.ReasonCode, e.Reason)
 	case domain.ClaimReleasedFromHold:
 		return "Released from hold", e.Notes
+	case domain.ClaimAssigned:
+		if e.Assignee == "" {
+			return "Unassigned from " + e.PreviousAssignee, e.Note
+		}
+		return "Assigned to " + e.Assignee, e.Note
 	case domain.ClaimWithdrawn:
 		return "Withdrawn by the customer", e.Reason
 	case domain.ClaimClosed:
