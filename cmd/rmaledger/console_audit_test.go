@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,49 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/api"
-	"github.com/rmaledger/rmaledger/domain"
-	"github.com/rmaledger/rmaledger/eventstore/embedded"
-	"github.com/rmaledger/rmaledger/ledger"
-	"github.com/rmaledger/rmaledger/projections"
 )
 
 // TestConsoleAuditAndFinanceMounted: serve's console has the auditor's and
 // the finance screens, linked for an auditor and answered from the ledger
 // and the read models.
 func TestConsoleAuditAndFinanceMounted(t *testing.T) {
-	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	people, err := openAccounts(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := people.Add(ctx, accounts.Actor{Name: "test", Role: "admin"}, "ada", "auditor", "a-long-enough-password"); err != nil {
-		t.Fatal(err)
-	}
-	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reads.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reads.Close() })
-	service, err := ledger.New(store, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies, err := domain.NewPolicyBook(domain.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newConsoleWorld(t, logger, [2]string{"ada", "auditor"})
+	people, service, reads, policies := w.people, w.service, w.reads, w.policies
 	keys := &api.Keys{}
 	if err := keys.Add(api.RoleAuditor, "console-test-auditor-key"); err != nil {
 		t.Fatal(err)

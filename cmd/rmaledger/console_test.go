@@ -26,37 +26,9 @@ import (
 // a person in with the accounts directory, shows their name and role,
 // refuses a wrong password, and signs them out for good.
 func TestConsoleSignsInThroughAccounts(t *testing.T) {
-	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	people, err := openAccounts(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := people.Add(ctx, accounts.Actor{Name: "test", Role: "admin"}, "tina", "technician", "a-long-enough-password"); err != nil {
-		t.Fatal(err)
-	}
-	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reads.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reads.Close() })
-	service, err := ledger.New(store, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies, err := domain.NewPolicyBook(domain.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newConsoleWorld(t, logger, [2]string{"tina", "technician"})
+	people, service, reads, policies := w.people, w.service, w.reads, w.policies
 	keys := &api.Keys{}
 	if err := keys.Add(api.RoleAgent, "console-test-agent-key"); err != nil {
 		t.Fatal(err)
@@ -111,4 +83,48 @@ func TestConsoleSignsInThroughAccounts(t *testing.T) {
 	if body := get("/console/queues"); !strings.Contains(body, `id="password"`) {
 		t.Fatal("after signing out the queues are still shown")
 	}
+}
+
+// consoleWorld is what serve wires the console to, over a fresh data directory: the store,
+// the accounts directory with the given people (name, role; all with the password
+// "a-long-enough-password"), the read models, the ledger and the default policy.
+type consoleWorld struct {
+	dir      string
+	people   *accounts.Directory
+	reads    *projections.Runner
+	service  *ledger.Service
+	policies *domain.PolicyBook
+}
+
+func newConsoleWorld(t *testing.T, logger *slog.Logger, people ...[2]string) consoleWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := consoleWorld{dir: t.TempDir()}
+	store, err := embedded.Open(w.dir, embedded.Config{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if w.people, err = openAccounts(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range people {
+		if _, err := w.people.Add(ctx, accounts.Actor{Name: "test", Role: "admin"}, p[0], p[1], "a-long-enough-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.reads, err = projections.New(store, projections.Config{Dir: w.dir, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.reads.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.reads.Close() })
+	if w.service, err = ledger.New(store, ledger.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if w.policies, err = domain.NewPolicyBook(domain.DefaultPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

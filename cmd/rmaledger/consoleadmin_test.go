@@ -14,12 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/api"
-	"github.com/rmaledger/rmaledger/domain"
-	"github.com/rmaledger/rmaledger/eventstore/embedded"
-	"github.com/rmaledger/rmaledger/ledger"
-	"github.com/rmaledger/rmaledger/projections"
 )
 
 // consoleUser is a browser without JavaScript on the console as serve
@@ -84,40 +79,9 @@ func (u *consoleUser) signIn(name, password string) int {
 // rebuild, revokes a key of the keys file so that the API refuses it, and
 // refuses everyone but an admin without writing anything.
 func TestConsoleAdminThroughAccounts(t *testing.T) {
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	store, err := embedded.Open(dir, embedded.Config{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	people, err := openAccounts(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	system := accounts.Actor{Name: "test", Role: "admin"}
-	for _, p := range [][2]string{{"ada", "admin"}, {"tina", "technician"}, {"fred", "finance"}} {
-		if _, err := people.Add(ctx, system, p[0], p[1], "a-long-enough-password"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reads, err := projections.New(store, projections.Config{Dir: dir, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reads.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reads.Close() })
-	service, err := ledger.New(store, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies, err := domain.NewPolicyBook(domain.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, logger := context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := newConsoleWorld(t, logger, [2]string{"ada", "admin"}, [2]string{"tina", "technician"}, [2]string{"fred", "finance"})
+	people, service, reads, policies, dir := w.people, w.service, w.reads, w.policies, w.dir
 	keys := &api.Keys{}
 	if err := keys.Add(api.RoleAgent, "console-test-agent-key"); err != nil {
 		t.Fatal(err)
