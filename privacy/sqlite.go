@@ -39,7 +39,10 @@ type SQLiteKeyStore struct {
 	db *sql.DB
 
 	mu    sync.Mutex
-	cache *simplelru.LRU[string, []byte] // live keys only; a destroyed key is removed before its row
+	cache *simplelru.LRU[string, []byte] // live keys only; a destroyed key is removed before and after its row
+	// destroys counts the starts and ends of Destroy: a Lookup that read its row while one ran
+	// does not cache the key, which may be the one being destroyed.
+	destroys uint64
 
 	// creates feeds the one goroutine that inserts new keys: concurrent
 	// registrations of new customers share a transaction, and so one
@@ -204,6 +207,7 @@ func (s *SQLiteKeyStore) Key(ctx context.Context, subject string) ([]byte, error
 func (s *SQLiteKeyStore) Lookup(ctx context.Context, subject string) ([]byte, error) {
 	s.mu.Lock()
 	key, ok := s.cache.Get(subject)
+	destroys := s.destroys
 	s.mu.Unlock()
 	if ok {
 		return key, nil
@@ -219,16 +223,23 @@ func (s *SQLiteKeyStore) Lookup(ctx context.Context, subject string) ([]byte, er
 		return nil, ErrErased
 	}
 	s.mu.Lock()
-	s.cache.Add(subject, key)
+	if s.destroys == destroys {
+		s.cache.Add(subject, key)
+	}
 	s.mu.Unlock()
 	return key, nil
 }
 
 // Destroy overwrites the key, keeps a tombstone, and truncates the WAL.
 func (s *SQLiteKeyStore) Destroy(ctx context.Context, subject string) error {
-	s.mu.Lock()
-	s.cache.Remove(subject)
-	s.mu.Unlock()
+	forget := func() {
+		s.mu.Lock()
+		s.destroys++
+		s.cache.Remove(subject)
+		s.mu.Unlock()
+	}
+	forget()
+	defer forget() // a Lookup that read the row before the update must not have cached it since
 	res, err := s.db.ExecContext(ctx, `UPDATE data_keys SET key = NULL, erased_at = coalesce(erased_at, ?) WHERE subject = ?`,
 		time.Now().UnixNano(), subject)
 	if err != nil {
