@@ -358,8 +358,8 @@ func (c ReceiveClaim) Validate() error {
 // is warranty_void, so a void warranty is always explained by a code.
 //
 // confirms_estimate says the finding confirms the estimate accepted before the goods arrived
-// (seed 004: quoted from the customer's description and paid in advance): the repair may then
-// start without a new estimate. Without it, a revised estimate follows.
+// (quoted from the customer's description and paid in advance): the repair may then start
+// without a new estimate. Without it, a revised estimate follows.
 type DiagnoseClaim struct {
 	Outcome          string `json:"outcome"`
 	VoidReasonCode   string `json:"void_reason_code,omitempty"`

@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// Paid work quoted before the goods travel (seed 004: quote, accept, pay, then ship). A claim
+// Paid work quoted before the goods travel, in the order quote, accept, pay, then ship. A claim
 // authorized as paid work gets its estimate from the customer's description while it is still
 // authorized; once the estimate is accepted and paid the goods are shipped or handed in, and the
 // diagnosis on arrival either confirms the estimate (ClaimDiagnosed.ConfirmsEstimate: the repair

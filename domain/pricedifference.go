@@ -5,9 +5,8 @@ import (
 	"fmt"
 )
 
-// A replacement by another model with the price difference settled (seed 003: an item not
-// repaired in time is replaced by an equivalent, or by another model with the price difference
-// settled). The difference is the replacement's value less the price paid for the claimed item:
+// A replacement by another model with the price difference settled: an item not repaired in
+// time is replaced by an equivalent, or by another model with the price difference settled. The difference is the replacement's value less the price paid for the claimed item:
 // a cheaper model leaves money owed to the customer, a refund paid like any other (and, like any
 // money given back, within the refund cap); a dearer one leaves money owed by the customer, paid
 // before the new unit ships (PaymentRecorded.For, price_difference).

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Help given without the goods (seed 002: after-sales support answers first, and many claims end
-// there): a claim fixed by phone, in a remote session or by e-mail is resolved as such, with the
+// Help given without the goods (after-sales support answers first, and many claims end there):
+// a claim fixed by phone, in a remote session or by e-mail is resolved as such, with the
 // work done on record, and closed without anything being shipped.
 
 // ActionResolveRemotely resolves a claim before any goods moved.
@@ -53,7 +53,7 @@ type RemoteResolution struct {
 
 // ResolveRemotely resolves a claim whose problem was fixed without the goods, before they were
 // shipped. method and work_done are required: the work done goes on the service report the
-// customer confirms (seed 002); technician and reference (the service report's number) are
+// customer confirms; technician and reference (the service report's number) are
 // optional.
 type ResolveRemotely struct {
 	Method     string `json:"method"`
