@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,28 +314,111 @@ func TestSessionsAcrossInstances(t *testing.T) {
 		{"signed out", func(d *Directory, s Session) error { return d.SignOut(ctx, s.Token) }, ErrSessionExpired},
 		{"the role changed", func(d *Directory, _ Session) error { return d.SetRole(ctx, admin, "maria", "finance") }, nil},
 	} {
-		store := openStore(t)
-		clk := newClock()
-		a := instance(t, store, clk)
-		mustAdd(t, a, "maria", "agent")
-		b := instance(t, store, clk) // started after the key exists
-		s, err := a.SignIn(ctx, "maria", password, "192.0.2.1")
-		if err != nil {
+		// B reads the store at each question, or follows the accounts.
+		for _, following := range []bool{false, true} {
+			desc := fmt.Sprintf("%s (B following: %v)", tc.desc, following)
+			store := openStore(t)
+			clk := newClock()
+			a := instance(t, store, clk)
+			mustAdd(t, a, "maria", "agent")
+			b := instance(t, store, clk) // started after the key exists
+			if following {
+				follow(t, b)
+			}
+			s, err := a.SignIn(ctx, "maria", password, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := b.Verify(ctx, s.Token); err != nil {
+				t.Fatalf("%s: A's session on B: %v", desc, err)
+			}
+			if err := tc.change(a, s); err != nil {
+				t.Fatalf("%s: %v", desc, err)
+			}
+			// A following instance hears of the change a moment later.
+			var acc Account
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				acc, _, err = b.Verify(ctx, s.Token)
+				if errors.Is(err, tc.want) && (tc.desc != "the role changed" || acc.Role == "finance") || time.Now().After(deadline) {
+					break
+				}
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s: B verifies A's session: %v, want %v", desc, err, tc.want)
+			}
+			if tc.desc == "the role changed" && acc.Role != "finance" {
+				t.Errorf("%s: B sees the role %q after the change on A", desc, acc.Role)
+			}
+		}
+	}
+}
+
+// follow runs d.Follow for the test and waits until it follows.
+func follow(t *testing.T, d *Directory) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Follow(ctx, 10*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(5 * time.Second); !d.following.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Follow never caught up")
+		}
+	}
+}
+
+// countingStore counts the reads of $all that go through it.
+type countingStore struct {
+	eventstore.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) ReadAll(ctx context.Context, after eventstore.Position, max int, f eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	c.reads.Add(1)
+	return c.Store.ReadAll(ctx, after, max, f)
+}
+
+// TestFollowAnswersFromMemory: while Follow runs, checking a session,
+// listing people and signing in read nothing from the store, however long
+// the log has grown since the last account event, and the instance's own
+// changes count at once.
+func TestFollowAnswersFromMemory(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Store: openStore(t)}
+	clk := newClock()
+	d := instance(t, store, clk)
+	mustAdd(t, d, "maria", "agent")
+	s, err := d.SignIn(ctx, "maria", password, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, d)
+	before := store.reads.Load()
+	for range 20 {
+		if _, _, err := d.Verify(ctx, s.Token); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := b.Verify(ctx, s.Token); err != nil {
-			t.Fatalf("%s: A's session on B: %v", tc.desc, err)
+		if _, err := d.List(ctx); err != nil {
+			t.Fatal(err)
 		}
-		if err := tc.change(a, s); err != nil {
-			t.Fatalf("%s: %v", tc.desc, err)
-		}
-		acc, _, err := b.Verify(ctx, s.Token)
-		if !errors.Is(err, tc.want) {
-			t.Errorf("%s: B verifies A's session: %v, want %v", tc.desc, err, tc.want)
-		}
-		if tc.desc == "the role changed" && acc.Role != "finance" {
-			t.Errorf("B sees the role %q after the change on A", acc.Role)
-		}
+	}
+	if n := store.reads.Load() - before; n != 0 {
+		t.Fatalf("20 verifications and lists read $all %d times while following", n)
+	}
+	if err := d.Disable(ctx, admin, "maria"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Verify(ctx, s.Token); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("right after disabling, the instance verifies the session: %v, want ErrDisabled", err)
+	}
+	// Without Follow every question reads the store.
+	other := instance(t, store, clk)
+	before = store.reads.Load()
+	if _, err := other.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if store.reads.Load() == before {
+		t.Fatal("a directory that does not follow answered without reading the store")
 	}
 }
 

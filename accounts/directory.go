@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,10 @@ type Directory struct {
 	byAccount *failures
 	byAddress *failures
 	hashing   chan struct{} // a slot per argon2id computation allowed at once
+
+	// following: Follow keeps the accounts current, so questions are
+	// answered from memory.
+	following atomic.Bool
 
 	mu     sync.Mutex // guards what follows, and orders the catch-ups
 	pos    eventstore.Position
@@ -107,7 +112,7 @@ func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr strin
 	if wait := max(d.byAccount.blocked(nameKey, now), d.byAddress.blocked(clientAddr, now)); wait > 0 {
 		return Session{}, &LimitedError{RetryAfter: wait}
 	}
-	if err := d.catchUp(ctx); err != nil {
+	if err := d.fresh(ctx); err != nil {
 		return Session{}, err
 	}
 	d.mu.Lock()
@@ -204,7 +209,7 @@ func (d *Directory) Verify(ctx context.Context, token string) (Account, Session,
 	if now.Sub(time.Unix(c.Issued, 0)) >= d.absolute || now.Sub(time.Unix(c.Seen, 0)) >= d.idle {
 		return Account{}, Session{}, ErrSessionExpired
 	}
-	if err := d.catchUp(ctx); err != nil {
+	if err := d.fresh(ctx); err != nil {
 		return Account{}, Session{}, err
 	}
 	d.mu.Lock()
@@ -251,7 +256,7 @@ func (d *Directory) SignOut(ctx context.Context, token string) error {
 
 // List returns every account, by name.
 func (d *Directory) List(ctx context.Context) ([]Account, error) {
-	if err := d.catchUp(ctx); err != nil {
+	if err := d.fresh(ctx); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
@@ -266,7 +271,7 @@ func (d *Directory) List(ctx context.Context) ([]Account, error) {
 
 // Get returns the account of the name (in any case).
 func (d *Directory) Get(ctx context.Context, name string) (Account, error) {
-	if err := d.catchUp(ctx); err != nil {
+	if err := d.fresh(ctx); err != nil {
 		return Account{}, err
 	}
 	d.mu.Lock()
@@ -310,6 +315,9 @@ func (d *Directory) Add(ctx context.Context, by Actor, name, role, password stri
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			return Account{}, ErrNameTaken
 		}
+		return Account{}, err
+	}
+	if err := d.readStream(ctx, id); err != nil {
 		return Account{}, err
 	}
 	return d.Get(ctx, name)
@@ -399,7 +407,7 @@ func (d *Directory) checkRole(role string) error {
 // up and decides again. decide returns an empty type to change nothing.
 func (d *Directory) change(ctx context.Context, by Actor, name string, decide func(*account) (string, any, error)) error {
 	for range 5 {
-		if err := d.catchUp(ctx); err != nil {
+		if err := d.fresh(ctx); err != nil {
 			return err
 		}
 		d.mu.Lock()
@@ -423,12 +431,16 @@ func (d *Directory) change(ctx context.Context, by Actor, name string, decide fu
 		}
 		_, err = d.store.Append(ctx, stream, eventstore.Exact(snapshot.revision), ev)
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+			// Another instance wrote first: read what it wrote.
+			if err := d.readStream(ctx, snapshot.ID); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		return d.catchUp(ctx)
+		return d.readStream(ctx, snapshot.ID)
 	}
 	return fmt.Errorf("accounts: %s: the account kept changing; try again", name)
 }
@@ -479,13 +491,74 @@ type (
 	}
 )
 
+// accountStreams selects the accounts' events in $all.
+var accountStreams = eventstore.Filter{StreamPrefixes: []string{StreamPrefix}}
+
+// Follow keeps the directory current until ctx ends: it reads the
+// accounts once, then follows the new events of their streams, so that
+// the questions every console request asks (Verify, and List, Get, SignIn)
+// are answered from memory. Without it (the command-line tools) each
+// question reads what was appended since the last account event, which
+// on a long log is the whole log since then. When the store fails, Follow
+// falls back to reading at each question and tries again after retry.
+func (d *Directory) Follow(ctx context.Context, retry time.Duration) {
+	for {
+		err := d.follow(ctx)
+		d.following.Store(false)
+		if ctx.Err() != nil || err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
+}
+
+func (d *Directory) follow(ctx context.Context) error {
+	if err := d.catchUp(ctx); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	from := d.pos
+	d.mu.Unlock()
+	sub, err := d.store.SubscribeAll(ctx, from, accountStreams)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	d.following.Store(true)
+	for rec := range sub.Events() {
+		d.mu.Lock()
+		err := d.apply(&rec)
+		if rec.Position.Compare(d.pos) > 0 {
+			d.pos = rec.Position
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return sub.Err()
+}
+
+// fresh makes the directory current enough to answer: at once while Follow
+// keeps it so, else by reading what was appended since.
+func (d *Directory) fresh(ctx context.Context) error {
+	if d.following.Load() {
+		return nil
+	}
+	return d.catchUp(ctx)
+}
+
 // catchUp folds the account events appended since the last one seen.
 func (d *Directory) catchUp(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	const page = 256
 	for {
-		recs, err := d.store.ReadAll(ctx, d.pos, page, eventstore.Filter{StreamPrefixes: []string{StreamPrefix}})
+		recs, err := d.store.ReadAll(ctx, d.pos, page, accountStreams)
 		if err != nil {
 			return fmt.Errorf("accounts: read the accounts: %w", err)
 		}
@@ -501,11 +574,40 @@ func (d *Directory) catchUp(ctx context.Context) error {
 	}
 }
 
-// apply folds one event into the directory.
+// readStream folds the events of one account's stream that the directory
+// has not seen: its own write, or another instance's that it lost to,
+// without waiting for Follow or reading $all.
+func (d *Directory) readStream(ctx context.Context, id uuid.UUID) error {
+	d.mu.Lock()
+	from := uint64(0)
+	if a, ok := d.byID[id]; ok {
+		from = a.revision + 1
+	}
+	d.mu.Unlock()
+	recs, err := d.store.ReadStream(ctx, StreamPrefix+id.String(), eventstore.Forwards, from, 4096)
+	if err != nil {
+		return fmt.Errorf("accounts: read account %s: %w", id, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range recs {
+		if err := d.apply(&recs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply folds one event into the directory, once: an event at or below
+// the revision its account is at was folded already (read from its stream
+// by this instance's own write, then delivered by Follow or a catch-up).
 func (d *Directory) apply(rec *eventstore.RecordedEvent) error {
 	id, err := uuid.Parse(strings.TrimPrefix(rec.Stream, StreamPrefix))
 	if err != nil {
 		return nil // not an account's stream
+	}
+	if a, ok := d.byID[id]; ok && rec.Revision <= a.revision {
+		return nil
 	}
 	malformed := func(err error) error {
 		return fmt.Errorf("accounts: %s@%d (%s): %w", rec.Stream, rec.Revision, rec.Type, err)

@@ -67,6 +67,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := devAccounts(ctx, cfg, people, stdout); err != nil {
 		return err
 	}
+	// Every console request checks its session: from memory, kept current
+	// by following the accounts' streams (stopped before the store closes).
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	following := make(chan struct{})
+	go func() { defer close(following); people.Follow(followCtx, time.Second) }()
+	defer func() { stopFollowing(); <-following }()
 	policies, err := loadPolicy(cfg.PolicyFile, time.Now())
 	if err != nil {
 		return err
