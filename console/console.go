@@ -101,7 +101,7 @@ type Accounts interface {
 type Reads interface {
 	Claim(ctx context.Context, id uuid.UUID) (projections.ClaimRecord, error)
 	Search(ctx context.Context, q projections.SearchQuery) (projections.Page, error)
-	Timers(ctx context.Context, q projections.TimerQuery) (projections.TimerPage, error)
+	Queue(ctx context.Context, q projections.QueueQuery) (projections.QueuePage, error)
 	ClaimClocks(ctx context.Context, id uuid.UUID, at time.Time) ([]projections.Timer, error)
 	WaitFor(ctx context.Context, pos eventstore.Position, names ...string) error
 }

@@ -104,7 +104,7 @@ func (s *console) overviewFigures(ctx context.Context, weeks int) (overviewFigur
 			return f, err
 		}
 		for _, item := range page.Items {
-			if f.Claims >= maxQueueClaims {
+			if f.Claims >= maxOverviewClaims {
 				f.Capped = true
 				break
 			}
@@ -182,6 +182,11 @@ func (s *console) addClaim(ctx context.Context, f *overviewFigures, item project
 	}
 	return nil
 }
+
+// maxOverviewClaims bounds the claims one overview reads, so that one
+// request cannot read an unbounded table; a busier period shows the most
+// recently changed ones and says so.
+const maxOverviewClaims = 5000
 
 // overviewView is the overview page's data.
 type overviewView struct {

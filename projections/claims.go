@@ -25,7 +25,7 @@ type claimsModel struct{}
 
 // claimsSchema changes whenever the table layout or what goes into it
 // changes; an active generation of another schema is rebuilt at startup.
-const claimsSchema = "claims-3" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee
+const claimsSchema = "claims-4" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee; 4: received_at, documents_due and the desk index
 
 func (claimsModel) name() string   { return Claims }
 func (claimsModel) schema() string { return claimsSchema }
@@ -61,6 +61,8 @@ func (claimsModel) create(gen int64) []string {
 		next_action      TEXT    NOT NULL,
 		allowed_actions  TEXT    NOT NULL,
 		assignee         TEXT    NOT NULL,
+		received_at      INTEGER NOT NULL,
+		documents_due    INTEGER NOT NULL,
 		state            BLOB    NOT NULL
 	) STRICT`}
 }
@@ -78,6 +80,11 @@ func (claimsModel) indexes(gen int64) []string {
 		`CREATE INDEX IF NOT EXISTS ` + t + `_status ON ` + t + ` (status, updated_at, id)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_updated ON ` + t + ` (updated_at, id)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_assignee ON ` + t + ` (assignee, updated_at, id)`,
+		// Every column a desk queue filters on (Runner.Queue), so that the
+		// queues are counted from the index alone; status and assignee
+		// first, so that "unassigned" reads the open claims only, not
+		// every claim nobody holds.
+		`CREATE INDEX IF NOT EXISTS ` + t + `_desk ON ` + t + ` (status, assignee, documents_due, received_at)`,
 	}
 }
 
@@ -131,12 +138,12 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 	t.load = prepare(db.r, `SELECT revision, state FROM `+t.table+` WHERE id = ?`)
 	t.insert = prepare(db.w, `INSERT INTO `+t.table+` (id, number, status, customer_name, customer_phone,
 		customer_email, product_category, product_sku, product_serial, product_imei, registered_at,
-		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, received_at, documents_due, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// Registration data never changes, so an update leaves those columns,
 	// and the indexes on them, alone.
 	t.update = prepare(db.w, `UPDATE `+t.table+` SET status = ?, updated_at = ?, version = ?, revision = ?,
-		commit_pos = ?, prepare_pos = ?, next_action = ?, allowed_actions = ?, assignee = ?, state = ? WHERE id = ?`)
+		commit_pos = ?, prepare_pos = ?, next_action = ?, allowed_actions = ?, assignee = ?, received_at = ?, documents_due = ?, state = ? WHERE id = ?`)
 	t.get = prepare(db.r, `SELECT state, commit_pos, prepare_pos, next_action FROM `+t.table+` WHERE id = ?`)
 	// The one change to registration data: an erasure (package privacy)
 	// blanks the customer columns, so that search by phone or email stops
@@ -226,7 +233,7 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if r.entry.stored {
 			_, err = update.ExecContext(ctx, string(s.Status), s.UpdatedAt.UnixNano(), s.Version, r.revision,
-				r.commit, r.prepare, r.next, r.allowed, s.Assignee, r.state, id)
+				r.commit, r.prepare, r.next, r.allowed, s.Assignee, receivedAt(s), len(s.DocumentsOutstanding()), r.state, id)
 			if err == nil && s.PersonalDataErased {
 				c := s.Customer
 				_, err = tx.StmtContext(ctx, t.erase).ExecContext(ctx, c.Name, c.Phone, c.Email, id, c.Name, c.Phone, c.Email)
@@ -236,7 +243,7 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 				s.Customer.Name, s.Customer.Phone, s.Customer.Email,
 				s.Product.Category, s.Product.SKU, s.Product.Serial, s.Product.IMEI,
 				s.RegisteredAt.UnixNano(), s.UpdatedAt.UnixNano(), s.Version, r.revision, r.commit, r.prepare,
-				r.next, r.allowed, s.Assignee, r.state)
+				r.next, r.allowed, s.Assignee, receivedAt(s), len(s.DocumentsOutstanding()), r.state)
 		}
 		if err != nil {
 			return fmt.Errorf("projections: claims: write %s: %w", r.key, err)
@@ -298,6 +305,14 @@ func (t *claimTables) close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// receivedAt is when the goods came in (Unix nanoseconds), 0 before.
+func receivedAt(s domain.State) int64 {
+	if s.Intake == nil {
+		return 0
+	}
+	return s.Intake.ReceivedAt.UnixNano()
 }
 
 // expectedNext ranks the actions that move a claim along its main path.

@@ -241,27 +241,10 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 	defer rows.Close()
 	page := Page{Items: make([]ClaimSummary, 0, limit)}
 	for rows.Next() {
-		var (
-			s                   ClaimSummary
-			id, status, allowed string
-			next                string
-			registered, updated int64
-			c, p                int64
-		)
-		if err := rows.Scan(&id, &s.Number, &status, &s.CustomerName, &s.CustomerPhone, &s.CustomerEmail,
-			&s.ProductCategory, &s.ProductSKU, &s.Serial, &s.IMEI, &registered, &updated,
-			&s.Version, &c, &p, &next, &allowed, &s.Assignee); err != nil {
+		var s ClaimSummary
+		if err := scanSummary(rows, &s); err != nil {
 			return Page{}, fmt.Errorf("projections: search: %w", err)
 		}
-		if s.ID, err = uuid.Parse(id); err != nil {
-			return Page{}, fmt.Errorf("projections: search: claim id %q: %w", id, err)
-		}
-		if err := json.Unmarshal([]byte(allowed), &s.AllowedActions); err != nil {
-			return Page{}, fmt.Errorf("projections: search: %w", err)
-		}
-		s.Status, s.NextAction = domain.Status(status), domain.Action(next)
-		s.RegisteredAt, s.UpdatedAt = time.Unix(0, registered).UTC(), time.Unix(0, updated).UTC()
-		s.Position = positionOf(c, p)
 		page.Items = append(page.Items, s)
 	}
 	if err := rows.Err(); err != nil {
@@ -273,6 +256,31 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 		page.NextCursor = encodeCursor(last.UpdatedAt.UnixNano(), last.ID.String())
 	}
 	return page, nil
+}
+
+// scanSummary reads a row of summaryColumns, then any extra columns.
+func scanSummary(rows *sql.Rows, s *ClaimSummary, extra ...any) error {
+	var (
+		id, status, allowed, next string
+		registered, updated, c, p int64
+	)
+	dest := append([]any{&id, &s.Number, &status, &s.CustomerName, &s.CustomerPhone, &s.CustomerEmail,
+		&s.ProductCategory, &s.ProductSKU, &s.Serial, &s.IMEI, &registered, &updated,
+		&s.Version, &c, &p, &next, &allowed, &s.Assignee}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	var err error
+	if s.ID, err = uuid.Parse(id); err != nil {
+		return fmt.Errorf("claim id %q: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(allowed), &s.AllowedActions); err != nil {
+		return err
+	}
+	s.Status, s.NextAction = domain.Status(status), domain.Action(next)
+	s.RegisteredAt, s.UpdatedAt = time.Unix(0, registered).UTC(), time.Unix(0, updated).UTC()
+	s.Position = positionOf(c, p)
+	return nil
 }
 
 // A cursor is the sort key of the last item of a page. It is opaque to

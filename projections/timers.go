@@ -30,7 +30,7 @@ type timersModel struct {
 }
 
 // timersSchema changes with the table layout or the fold.
-const timersSchema = "timers-4" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks; 4: decision cycles, first response to the customer
+const timersSchema = "timers-5" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks; 4: decision cycles, first response to the customer; 5: the due-soon index
 
 func (m timersModel) policies() *domain.PolicyBook {
 	if m.book == nil {
@@ -95,6 +95,8 @@ func (timersModel) indexes(gen int64) []string {
 	return []string{
 		`CREATE INDEX IF NOT EXISTS ` + t + `_due ON ` + t + ` (status, due_at, claim_id, clock_name)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_clock ON ` + t + ` (clock_name, status, due_at)`,
+		// The desk's "due soon" queue: running clocks past their warning time.
+		`CREATE INDEX IF NOT EXISTS ` + t + `_soon ON ` + t + ` (status, soon_at, due_at, claim_id)`,
 	}
 }
 

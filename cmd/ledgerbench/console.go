@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/rmaledger/rmaledger/projections"
 )
 
 // The console stage: people at the desk opening the queue page and claim
@@ -101,8 +103,9 @@ func consoleSession(ctx context.Context, base, account, password string) (*http.
 }
 
 // measureConsole signs in consoleClients sessions, then loads the queue
-// page and the claim pages one after the other, open loop at consoleRate
-// each for d, request i from session i mod consoleClients.
+// pages (every tab, every sort) and the claim pages one after the other,
+// open loop at consoleRate each for d, request i from session i mod
+// consoleClients.
 func measureConsole(ctx context.Context, base, dataDir string, refs []claimRef, d time.Duration) (ConsoleStage, error) {
 	out := ConsoleStage{Account: consoleAccount, Clients: consoleClients}
 	password, err := consolePassword(dataDir, consoleAccount)
@@ -121,7 +124,12 @@ func measureConsole(ctx context.Context, base, dataDir string, refs []claimRef, 
 			return err
 		}
 	}
-	out.Queue = openLoop(ctx, consoleRate, consoleClients, d, page(func(int) string { return "/console/queues" }))
+	// Every tab in turn, each sorted by every column in turn: the biggest
+	// queues (unassigned, every open claim here) cost the most.
+	tabs, sorts := projections.QueueNames(), projections.QueueSortColumns()
+	out.Queue = openLoop(ctx, consoleRate, consoleClients, d, page(func(i int) string {
+		return "/console/queues?tab=" + tabs[i%len(tabs)] + "&sort=" + sorts[(i/len(tabs))%len(sorts)]
+	}))
 	out.Claim = openLoop(ctx, consoleRate, consoleClients, d, page(func(i int) string {
 		return "/console/claims/" + refs[(i*7919)%len(refs)].ID.String()
 	}))

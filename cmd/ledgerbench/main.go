@@ -413,7 +413,7 @@ func (b *bench) notes(r *Report) []string {
 	n = append(n, fmt.Sprintf("The load generator shares the machine's %d cores with the service: during the commands stage it used %.1f CPU-seconds and the service %.1f.",
 		r.Machine.Cores, r.Stages.Commands.LoadCPUSeconds, r.Stages.Commands.ServiceCPUSeconds))
 	n = append(n, "Projection lag runs from a command's answer to the answer of GET /v1/claims/{id}?min_position=<its position> (the claims and timers read models); it includes that read's round trip, whose own figure (a read of an older claim that does not wait) is the baseline.")
-	n = append(n, fmt.Sprintf("The console's pages are timed from when each request was due (open loop, %d/s per page from %d sessions signed in as %s, which the service made with --dev) to the end of its answer on loopback: the server's time plus the loopback round trip, as the other HTTP stages; the baseline is the trivial handler at %d/s.",
+	n = append(n, fmt.Sprintf("The console's queue page goes round every tab sorted by every column; its pages are timed from when each request was due (open loop, %d/s per page from %d sessions signed in as %s, which the service made with --dev) to the end of its answer on loopback: the server's time plus the loopback round trip, as the other HTTP stages; the baseline is the trivial handler at %d/s.",
 		consoleRate, consoleClients, consoleAccount, r.Sizes.StatusRates[0]))
 	n = append(n, "Ratios are figure / baseline: for a rate, the share of the machine's ceiling reached; for a latency or memory, the multiple of it.")
 	if r.Machine.LoadAvgStart > 0.5 || r.Machine.LoadAvgEnd > float64(r.Machine.Cores)+0.5 {
