@@ -200,6 +200,7 @@ func (c AuthorizeClaim) decide(s State, at time.Time, p Policy) (Event, error) {
 		PaidRepair:         c.PaidRepair,
 		Coverages:          cleanCoverages(c.Coverages),
 		PriorRepairs:       cleanRepairs(c.PriorRepairs),
+		DocumentsFirst:     p.DocumentsBeforeShipment && len(c.DocumentsRequested) > 0,
 		At:                 at,
 	}
 	var err error

@@ -45,6 +45,19 @@ func documentsOpen(s State) error {
 	return nil
 }
 
+// goodsMayCome guards the customer's shipment and the intake: the goods are awaited, and an
+// authorization that asked for the documents first has them all (so that the claim does not
+// offer a step the rule would refuse).
+func goodsMayCome(s State) error {
+	if err := goodsAwaited(s); err != nil {
+		return err
+	}
+	if a := s.Authorization; a != nil && a.DocumentsFirst {
+		return documentsChecked(s, Policy{DocumentsBeforeShipment: true})
+	}
+	return nil
+}
+
 // documentsChecked refuses goods coming in while requested documents are outstanding, when
 // policy p checks documents first: straight from authorized, or from paid for the goods of an
 // estimate paid before they travel (in transit, they were checked when they were shipped).

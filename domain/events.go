@@ -84,7 +84,12 @@ type ClaimAuthorized struct {
 	Coverages    []CoveragePurchase `json:"coverages,omitempty"`
 	PriorRepairs []PriorRepair      `json:"prior_repairs,omitempty"`
 	Eligibility  *Eligibility       `json:"eligibility,omitempty"`
-	At           time.Time          `json:"at"`
+	// DocumentsFirst: the requested documents are checked before the goods
+	// travel (Policy.DocumentsBeforeShipment at authorization). Absent from
+	// events stored before it was recorded; those claims are held to it by
+	// their policy when the goods come.
+	DocumentsFirst bool      `json:"documents_first,omitempty"`
+	At             time.Time `json:"at"`
 }
 
 // ClaimRejected refuses the claim before any goods move.

@@ -100,6 +100,43 @@ func TestRequestedDocuments(t *testing.T) {
 		}
 	})
 
+	t.Run("the authorization says the documents come first", func(t *testing.T) {
+		given := history(t, "registered")
+		authorize := func(p domain.Policy) domain.State {
+			t.Helper()
+			events, err := domain.Decide(domain.Fold(given), sample(domain.ActionAuthorize), whenAt, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := events[0].(domain.ClaimAuthorized).DocumentsFirst; got != p.DocumentsBeforeShipment {
+				t.Fatalf("documents first %v under a policy that checks them first: %v", got, p.DocumentsBeforeShipment)
+			}
+			return domain.Fold(append(slices.Clone(given), events...))
+		}
+		goods := []domain.Action{domain.ActionRecordCustomerShipment, domain.ActionReceive}
+		offers := func(s domain.State, a domain.Action) bool { return slices.Contains(domain.AllowedActions(s), a) }
+		first := authorize(docsFirst)
+		for _, a := range goods {
+			if offers(first, a) {
+				t.Errorf("a claim waiting for its documents offers %s", a)
+			}
+			// Held to it by its authorization, whatever the policy now.
+			if _, err := domain.Decide(first, sample(a), whenAt, policy); !errors.Is(err, domain.ErrDocumentsOutstanding) {
+				t.Errorf("%s under a policy changed since: %v, want ErrDocumentsOutstanding", a, err)
+			}
+		}
+		if !offers(first, domain.ActionReceiveDocuments) {
+			t.Error("a claim waiting for its documents does not offer receive-documents")
+		}
+		arrived := domain.Evolve(first, both)
+		plain := authorize(policy)
+		for _, a := range goods {
+			if !offers(arrived, a) || !offers(plain, a) {
+				t.Errorf("%s not offered once the documents are in (%v) or when they need not come first (%v)", a, offers(arrived, a), offers(plain, a))
+			}
+		}
+	})
+
 	t.Run("the goods may come with the documents", func(t *testing.T) {
 		runUnder(t, policy, []gwt{
 			{name: "shipment with documents awaited", given: history(t, "authorized"), when: sample(domain.ActionRecordCustomerShipment), check: outstanding("claim form", "copy of receipt")},

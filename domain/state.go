@@ -153,6 +153,9 @@ type Authorization struct {
 	AuthorizedAt       time.Time     `json:"authorized_at"`
 	// PaidRepair: the claim is not covered and proceeds as paid work only.
 	PaidRepair bool `json:"paid_repair,omitempty"`
+	// DocumentsFirst: the goods may travel only once the requested
+	// documents are received.
+	DocumentsFirst bool `json:"documents_first,omitempty"`
 }
 
 // Rejection is why a claim was not accepted for service.
@@ -377,6 +380,7 @@ func Evolve(s State, e Event) State {
 			Notes:              e.Notes,
 			AuthorizedAt:       e.At,
 			PaidRepair:         e.PaidRepair,
+			DocumentsFirst:     e.DocumentsFirst,
 		}
 		s.Coverages = append(slices.Clip(s.Coverages), e.Coverages...)
 		s.PriorRepairs = append(slices.Clip(s.PriorRepairs), e.PriorRepairs...)

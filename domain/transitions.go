@@ -36,8 +36,8 @@ var transitions = map[Action]transition{
 		StatusEstimateAccepted, StatusPaid, StatusInRepair, StatusOnHold,
 	}, guard: documentsOpen},
 	// From paid: the goods of an estimate paid before they travel (prepaid.go).
-	ActionRecordCustomerShipment: {from: []Status{StatusAuthorized, StatusPaid}, guard: goodsAwaited},
-	ActionReceive:                {from: []Status{StatusAuthorized, StatusInTransit, StatusPaid}, guard: goodsAwaited},
+	ActionRecordCustomerShipment: {from: []Status{StatusAuthorized, StatusPaid}, guard: goodsMayCome},
+	ActionReceive:                {from: []Status{StatusAuthorized, StatusInTransit, StatusPaid}, guard: goodsMayCome},
 	// A diagnosed claim may be diagnosed again: the second review after an overturned appeal
 	// (seed 001), or a correction before anything was decided on it.
 	ActionDiagnose: {from: []Status{StatusReceived, StatusDiagnosed}},
