@@ -25,7 +25,7 @@ type claimsModel struct{}
 
 // claimsSchema changes whenever the table layout or what goes into it
 // changes; an active generation of another schema is rebuilt at startup.
-const claimsSchema = "claims-3" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee
+const claimsSchema = "claims-4" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee; 4: organisation
 
 func (claimsModel) name() string   { return Claims }
 func (claimsModel) schema() string { return claimsSchema }
@@ -61,6 +61,7 @@ func (claimsModel) create(gen int64) []string {
 		next_action      TEXT    NOT NULL,
 		allowed_actions  TEXT    NOT NULL,
 		assignee         TEXT    NOT NULL,
+		organisation     TEXT    NOT NULL,
 		state            BLOB    NOT NULL
 	) STRICT`}
 }
@@ -78,6 +79,7 @@ func (claimsModel) indexes(gen int64) []string {
 		`CREATE INDEX IF NOT EXISTS ` + t + `_status ON ` + t + ` (status, updated_at, id)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_updated ON ` + t + ` (updated_at, id)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_assignee ON ` + t + ` (assignee, updated_at, id)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_organisation ON ` + t + ` (organisation, updated_at, id)`,
 	}
 }
 
@@ -131,8 +133,8 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 	t.load = prepare(db.r, `SELECT revision, state FROM `+t.table+` WHERE id = ?`)
 	t.insert = prepare(db.w, `INSERT INTO `+t.table+` (id, number, status, customer_name, customer_phone,
 		customer_email, product_category, product_sku, product_serial, product_imei, registered_at,
-		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, organisation, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// Registration data never changes, so an update leaves those columns,
 	// and the indexes on them, alone.
 	t.update = prepare(db.w, `UPDATE `+t.table+` SET status = ?, updated_at = ?, version = ?, revision = ?,
@@ -236,7 +238,7 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 				s.Customer.Name, s.Customer.Phone, s.Customer.Email,
 				s.Product.Category, s.Product.SKU, s.Product.Serial, s.Product.IMEI,
 				s.RegisteredAt.UnixNano(), s.UpdatedAt.UnixNano(), s.Version, r.revision, r.commit, r.prepare,
-				r.next, r.allowed, s.Assignee, r.state)
+				r.next, r.allowed, s.Assignee, s.Organisation, r.state)
 		}
 		if err != nil {
 			return fmt.Errorf("projections: claims: write %s: %w", r.key, err)
