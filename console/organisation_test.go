@@ -129,11 +129,15 @@ func TestPartnerSeesItsOrganisationOnly(t *testing.T) {
 		t.Errorf("the console's registration: organisation %q, %v; want acme", st.Organisation, err)
 	}
 
-	// The staff still see every organisation's claims.
+	// The staff still see every organisation's claims, and whose each is.
 	staff, _ := s.agent(t)
 	for _, st := range []domain.State{own, other, company} {
-		if p := staff.get(console.Prefix + "/claims/" + st.ID.String()); p.Code != http.StatusOK {
+		p := staff.get(console.Prefix + "/claims/" + st.ID.String())
+		if p.Code != http.StatusOK {
 			t.Errorf("an agent on %s's claim: %d", st.Organisation, p.Code)
+		}
+		if says := strings.Contains(p.Body, "<dd>"+st.Organisation+"</dd>"); says != (st.Organisation != "") {
+			t.Errorf("the claim page of %q's claim names its organisation: %v", st.Organisation, says)
 		}
 	}
 }
