@@ -145,6 +145,9 @@ func TestPartnersNeverCross(t *testing.T) {
 				if strings.Contains(r.Path, ":id") && res.Code < 400 {
 					t.Errorf("%s as %s on %s's claim: %d, want a refusal", route, pair.as, pair.other, res.Code)
 				}
+				if _, open := partnerRoutes[route]; !open && permissionMatrix[route] != public && res.Code != http.StatusForbidden {
+					t.Errorf("%s as %s: %d, want 403: the route is not declared open to partners", route, pair.as, res.Code)
+				}
 			}
 		}
 	}
