@@ -147,7 +147,7 @@ func (s *server) writeResult(c *echo.Context, status int, res ledger.Result) err
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
 	}
-	return c.JSON(status, claimResponse(res.Claim, res.Position))
+	return c.JSON(status, forCaller(c, claimResponse(res.Claim, res.Position)))
 }
 
 // request gathers the actor, correlation and idempotency key of a write.

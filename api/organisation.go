@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -129,4 +130,16 @@ func organisationParam(values url.Values) (string, error) {
 		return "", badRequest("invalid-parameter", "organisation %q is not an organisation's name: lower-case letters, digits, '_', '-' or '.'", org)
 	}
 	return org, nil
+}
+
+// forCaller narrows a claim's allowed actions, for a partner, to those it
+// may run itself, so that a dealer's integration offers no action it would
+// be refused. The staff see every action the claim allows.
+func forCaller(c *echo.Context, res ClaimResponse) ClaimResponse {
+	if a := actorOf(c); isPartner(a) {
+		res.AllowedActions = slices.DeleteFunc(slices.Clone(res.AllowedActions), func(action domain.Action) bool {
+			return !ActionAllowed(RolePartner, action)
+		})
+	}
+	return res
 }

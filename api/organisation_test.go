@@ -179,6 +179,11 @@ func TestAnotherOrganisationsClaimDoesNotExist(t *testing.T) {
 			t.Errorf("%s: another organisation's claim %d, a missing one %d; want 404 for both", route, other.Code, missing.Code)
 			continue
 		}
+		if method == http.MethodGet {
+			if head := ts.do(http.MethodHead, at(claims[globex].id), acme, nil); head.Code != http.StatusNotFound {
+				t.Errorf("HEAD %s on another organisation's claim: %d, want 404", pattern, head.Code)
+			}
+		}
 		a, b := strip(other), strip(missing)
 		if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
 			t.Errorf("%s: another organisation's claim answers\n%s\nbut a missing one\n%s", route, ja, jb)
@@ -310,6 +315,12 @@ func TestPartnerActions(t *testing.T) {
 	res := ts.do(http.MethodPost, "/v1/claims/"+id+"/actions/add-note", acme, map[string]any{"text": "customer called"})
 	if res.Code != http.StatusOK || ts.eventCount() != before+1 {
 		t.Fatalf("add-note on its own claim: %d %s", res.Code, res.Body)
+	}
+	var claim struct {
+		AllowedActions []string `json:"allowed_actions"`
+	}
+	if err := json.Unmarshal(res.Body, &claim); err != nil || !slices.Contains(claim.AllowedActions, "withdraw") || slices.Contains(claim.AllowedActions, "authorize") {
+		t.Errorf("the partner is told it may %v", claim.AllowedActions)
 	}
 	before = ts.eventCount()
 	res = ts.do(http.MethodPost, "/v1/claims/"+id+"/actions/authorize", acme, map[string]any{})

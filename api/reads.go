@@ -57,7 +57,7 @@ func (s *server) getClaim(c *echo.Context) error {
 	if res.Clocks, err = s.claimClocks(c.Request().Context(), id); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, forCaller(c, res))
 }
 
 // searchParams are the query parameters GET /v1/claims understands; any
