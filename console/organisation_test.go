@@ -119,6 +119,13 @@ func TestPartnerSeesItsOrganisationOnly(t *testing.T) {
 		"product.serial": {"SN-NEW"}, "purchase_date": {"2026-02-01"}, "price": {"999.00"}, "defect": {"cracked screen"},
 		"channel": {"phone"},
 	}
+	// The warning of open claims on the unit names the partner's own only.
+	shared := url.Values{}
+	for k, v := range form {
+		shared[k] = v
+	}
+	shared.Set("product.serial", "SN-SHARED")
+	shows("the registration's warning of open claims on the unit", c.post(console.RegisterPath, shared))
 	p := c.post(console.RegisterPath, form)
 	if p.Code != http.StatusSeeOther {
 		t.Fatalf("register: %d %s", p.Code, p.Body)
