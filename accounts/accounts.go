@@ -84,10 +84,15 @@ func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 
 // Account is a person who may sign in.
 type Account struct {
-	ID       uuid.UUID
-	Name     string
-	Role     string
-	Disabled bool
+	ID   uuid.UUID
+	Name string
+	Role string
+	// Organisation is the partner organisation the person works for (a
+	// dealer or system integrator), who then sees its claims only; empty
+	// for the company's staff, and for every account added before
+	// partners existed.
+	Organisation string
+	Disabled     bool
 	// Language is the person's chosen language tag (BCP 47); empty: none chosen.
 	Language string
 	Created  time.Time

@@ -25,6 +25,10 @@ type Config struct {
 	Store eventstore.Store
 	// Roles are the roles an account may have (the API's roles).
 	Roles []string
+	// CheckOrganisation, when set, says whether an account of role may
+	// belong to organisation ("" for none), e.g. that a partner must and
+	// the staff must not (api.CheckOrganisation). Nil accepts any pair.
+	CheckOrganisation func(role, organisation string) error
 	// SessionLimit is how long a session lasts at most (default 8h);
 	// IdleLimit how long it lasts unused (default 1h).
 	SessionLimit time.Duration
@@ -43,6 +47,7 @@ type Config struct {
 type Directory struct {
 	store     eventstore.Store
 	roles     []string
+	checkOrg  func(role, organisation string) error
 	absolute  time.Duration
 	idle      time.Duration
 	now       func() time.Time
@@ -83,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 		return nil, errors.New("accounts: Config needs a Store and Roles")
 	}
 	d := &Directory{
-		store: cfg.Store, roles: cfg.Roles,
+		store: cfg.Store, roles: cfg.Roles, checkOrg: cfg.CheckOrganisation,
 		absolute: cmp.Or(cfg.SessionLimit, 8*time.Hour), idle: cmp.Or(cfg.IdleLimit, time.Hour),
 		now:       cfg.Clock,
 		byAccount: newFailures(cmp.Or(cfg.AccountLimit, DefaultAccountLimit), 1<<14),
@@ -283,15 +288,24 @@ func (d *Directory) Get(ctx context.Context, name string) (Account, error) {
 	return a.Account, nil
 }
 
-// Add creates an account. The name must be free in any case, on every
-// instance: the account's stream is created with expected revision
-// NoStream.
+// Add creates an account of the company's staff. The name must be free in
+// any case, on every instance: the account's stream is created with
+// expected revision NoStream.
 func (d *Directory) Add(ctx context.Context, by Actor, name, role, password string) (Account, error) {
+	return d.AddToOrganisation(ctx, by, name, role, "", password)
+}
+
+// AddToOrganisation creates an account, like Add, of a person of the
+// partner organisation (empty: of the company's staff).
+func (d *Directory) AddToOrganisation(ctx context.Context, by Actor, name, role, organisation, password string) (Account, error) {
 	name = strings.TrimSpace(name)
 	if err := checkName(name); err != nil {
 		return Account{}, err
 	}
 	if err := d.checkRole(role); err != nil {
+		return Account{}, err
+	}
+	if err := d.checkOrganisation(role, organisation); err != nil {
 		return Account{}, err
 	}
 	if err := checkPassword(password); err != nil {
@@ -307,7 +321,7 @@ func (d *Directory) Add(ctx context.Context, by Actor, name, role, password stri
 	}
 	id := IDFor(name)
 	stream := StreamPrefix + id.String()
-	ev, err := d.event(stream, nil, by, typeAdded, added{Name: name, Role: role, PasswordHash: hash})
+	ev, err := d.event(stream, nil, by, typeAdded, added{Name: name, Role: role, Organisation: organisation, PasswordHash: hash})
 	if err != nil {
 		return Account{}, err
 	}
@@ -373,6 +387,9 @@ func (d *Directory) SetRole(ctx context.Context, by Actor, name, role string) er
 		if a.Role == role {
 			return "", nil, nil
 		}
+		if err := d.checkOrganisation(role, a.Organisation); err != nil {
+			return "", nil, err
+		}
 		return typeRoleChanged, roleChanged{Role: role}, nil
 	})
 }
@@ -393,6 +410,16 @@ func (d *Directory) SetLanguage(ctx context.Context, by Actor, name, lang string
 		}
 		return typeLanguageSet, languageSet{Language: lang}, nil
 	})
+}
+
+func (d *Directory) checkOrganisation(role, organisation string) error {
+	if d.checkOrg == nil {
+		return nil
+	}
+	if err := d.checkOrg(role, organisation); err != nil {
+		return &InvalidError{Field: "organisation", Reason: err.Error()}
+	}
+	return nil
 }
 
 func (d *Directory) checkRole(role string) error {
@@ -472,8 +499,11 @@ func (d *Directory) event(stream string, prev *eventstore.RecordedEvent, by Acto
 // The events' data.
 type (
 	added struct {
-		Name         string `json:"name"`
-		Role         string `json:"role"`
+		Name string `json:"name"`
+		Role string `json:"role"`
+		// Organisation is absent from the events of the staff's
+		// accounts, and of every account added before partners existed.
+		Organisation string `json:"organisation,omitempty"`
 		PasswordHash string `json:"password_hash"`
 	}
 	passwordChanged struct {
@@ -617,7 +647,7 @@ func (d *Directory) apply(rec *eventstore.RecordedEvent) error {
 		if err := json.Unmarshal(rec.Data, &e); err != nil {
 			return malformed(err)
 		}
-		a := &account{Account: Account{ID: id, Name: e.Name, Role: e.Role, Created: rec.Created, PasswordChanged: rec.Created},
+		a := &account{Account: Account{ID: id, Name: e.Name, Role: e.Role, Organisation: e.Organisation, Created: rec.Created, PasswordChanged: rec.Created},
 			hash: e.PasswordHash, revision: rec.Revision, last: rec}
 		d.byID[id] = a
 		d.byName[strings.ToLower(e.Name)] = a

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -25,11 +27,38 @@ const (
 	RoleFinance    Role = "finance"
 	RoleAuditor    Role = "auditor"
 	RoleAdmin      Role = "admin"
+	// RolePartner is a dealer's or system integrator's person or key: it
+	// registers claims for its own customers and sees and acts on its own
+	// organisation's claims only (see organisationGuard).
+	RolePartner Role = "partner"
 )
 
-// Roles lists every role, in the order keys are generated for --dev.
+// Roles lists the company's staff roles, in the order keys are generated
+// for --dev. RolePartner is not among them: a partner's key or account is
+// always bound to an organisation.
 func Roles() []Role {
 	return []Role{RoleAgent, RoleTechnician, RoleFinance, RoleAuditor, RoleAdmin}
+}
+
+// AllRoles lists every role: the staff's and RolePartner.
+func AllRoles() []Role { return append(Roles(), RolePartner) }
+
+// KnownRole reports whether r is a role of AllRoles.
+func KnownRole(r Role) bool { return slices.Contains(AllRoles(), r) }
+
+// CheckOrganisation says whether a key or account of role may be bound to
+// org: a partner's must be, to a well-formed name; a staff member's must
+// not be, since staff see every organisation's claims.
+func CheckOrganisation(role Role, org string) error {
+	switch {
+	case role == RolePartner && org == "":
+		return errors.New("a partner belongs to an organisation: give --org NAME")
+	case role == RolePartner && !domain.ValidOrganisation(org):
+		return fmt.Errorf("organisation %q: want lower-case letters, digits, '_', '-' or '.', starting with a letter or digit", org)
+	case role != RolePartner && org != "":
+		return fmt.Errorf("only a partner belongs to an organisation; role %s sees every organisation's claims", role)
+	}
+	return nil
 }
 
 // Permission is a kind of access a route needs.
@@ -59,13 +88,13 @@ const (
 // permissions is the one table of who may do what. Finance and auditors
 // read; they never change a claim, so their keys cannot be misused to.
 var permissions = map[Permission][]Role{
-	PermWriteClaims: {RoleAgent, RoleTechnician, RoleAdmin},
-	PermReadClaims:  {RoleAgent, RoleTechnician, RoleFinance, RoleAuditor, RoleAdmin},
+	PermWriteClaims: {RoleAgent, RoleTechnician, RoleAdmin, RolePartner},
+	PermReadClaims:  {RoleAgent, RoleTechnician, RoleFinance, RoleAuditor, RoleAdmin, RolePartner},
 	PermOperate:     {RoleAdmin},
 	PermReadFinance: {RoleFinance, RoleAuditor, RoleAdmin},
 	PermAudit:       {RoleAuditor, RoleAdmin},
 	PermCheckpoint:  {RoleAdmin},
-	PermReadSLA:     {RoleAgent, RoleTechnician, RoleAuditor, RoleAdmin},
+	PermReadSLA:     {RoleAgent, RoleTechnician, RoleAuditor, RoleAdmin, RolePartner},
 	// Erasure destroys data for good: the one role that also runs the
 	// service, never the desk that handles the customer's request.
 	PermErasePersonalData: {RoleAdmin},
@@ -73,6 +102,31 @@ var permissions = map[Permission][]Role{
 
 // Allowed reports whether role has permission p.
 func Allowed(role Role, p Permission) bool { return slices.Contains(permissions[p], role) }
+
+// partnerActions are the lifecycle actions a partner runs on its own
+// organisation's claims: what the dealer does for its customer (send the
+// unit in, relay the customer's decisions, confirm the unit came back,
+// withdraw, dispute, leave a note). Deciding, repairing and paying stay with
+// the company's staff.
+var partnerActions = []domain.Action{
+	domain.ActionAddNote,
+	domain.ActionRecordCustomerShipment,
+	domain.ActionAcceptEstimate,
+	domain.ActionDeclineEstimate,
+	domain.ActionConfirmDelivery,
+	domain.ActionOpenDispute,
+	domain.ActionWithdraw,
+}
+
+// ActionAllowed reports whether role may run action on a claim it may
+// write: every action for the staff with PermWriteClaims, partnerActions
+// for a partner.
+func ActionAllowed(role Role, action domain.Action) bool {
+	if !Allowed(role, PermWriteClaims) {
+		return false
+	}
+	return role != RolePartner || slices.Contains(partnerActions, action)
+}
 
 const actorKey = "rmaledger.actor"
 
@@ -102,7 +156,7 @@ func authenticate(keys *Keys, failures *authLimiter, logger *slog.Logger) echo.M
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rmaledger"`)
 				return newProblem(http.StatusUnauthorized, "unauthorized", "Missing or unknown API key", unauthorizedDetail(failure))
 			}
-			c.Set(actorKey, ledger.Actor{Name: key.Name, Role: string(key.Role)})
+			c.Set(actorKey, ledger.Actor{Name: key.Name, Role: string(key.Role), Org: key.Org})
 			return next(c)
 		}
 	}

@@ -64,6 +64,16 @@ func (s *server) registerClaim(c *echo.Context) error {
 	if err := decodeJSON(c, &cmd, false); err != nil {
 		return err
 	}
+	if org := callerOrganisation(c); org != "" {
+		if cmd.Organisation != "" && cmd.Organisation != org {
+			return newProblem(http.StatusForbidden, "forbidden", "A partner registers claims for its own organisation only",
+				"leave organisation out, or give your own: "+org)
+		}
+		cmd.Organisation = org
+		if cmd.Channel == "" {
+			cmd.Channel = domain.ChannelPartner
+		}
+	}
 	req, err := s.request(c)
 	if err != nil {
 		return err
@@ -88,6 +98,9 @@ func (s *server) runAction(c *echo.Context) error {
 	cmd, ok := domain.NewCommand(action)
 	if !ok {
 		return newProblem(http.StatusNotFound, "unknown-action", "No such action", string(action))
+	}
+	if role := Role(actorOf(c).Role); !ActionAllowed(role, action) {
+		return newProblem(http.StatusForbidden, "forbidden", "Your role may not do this", "role "+string(role)+" may not "+string(action))
 	}
 	if err := decodeJSON(c, cmd, true); err != nil {
 		return err
@@ -134,7 +147,7 @@ func (s *server) writeResult(c *echo.Context, status int, res ledger.Result) err
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
 	}
-	return c.JSON(status, claimResponse(res.Claim, res.Position))
+	return c.JSON(status, forCaller(c, claimResponse(res.Claim, res.Position)))
 }
 
 // request gathers the actor, correlation and idempotency key of a write.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"time"
 )
 
@@ -34,17 +33,20 @@ type KeyRecord struct {
 	// Name is the actor recorded on every event the key writes; it is
 	// unique in the file for good, revoked keys included, so that a name in
 	// the ledger always means one key.
-	Name      string     `json:"name"`
-	Role      Role       `json:"role"`
-	SHA256    string     `json:"sha256"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	// Organisation binds a partner's key to its organisation; absent for
+	// the staff's keys.
+	Organisation string     `json:"organisation,omitempty"`
+	SHA256       string     `json:"sha256"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 }
 
 // key is the record as Keys checks it.
 func (r KeyRecord) key() Key {
-	k := Key{Name: r.Name, Role: r.Role}
+	k := Key{Name: r.Name, Role: r.Role, Org: r.Organisation}
 	hex.Decode(k.hash[:], []byte(r.SHA256)) // parseKeyFile checked the form
 	if r.ExpiresAt != nil {
 		k.expires = *r.ExpiresAt
@@ -98,8 +100,10 @@ func parseKeyFile(data []byte) ([]KeyRecord, error) {
 			return nil, fmt.Errorf("key %d: name %q: want 1 to 64 letters, digits, '.', '_', '@' or '-'", i, r.Name)
 		case names[r.Name]:
 			return nil, fmt.Errorf("key %d: name %q appears twice", i, r.Name)
-		case !slices.Contains(Roles(), r.Role):
+		case !KnownRole(r.Role):
 			return nil, fmt.Errorf("key %q: unknown role %q", r.Name, r.Role)
+		case CheckOrganisation(r.Role, r.Organisation) != nil:
+			return nil, fmt.Errorf("key %q: %w", r.Name, CheckOrganisation(r.Role, r.Organisation))
 		case err != nil || n != sha256.Size || len(r.SHA256) != 2*sha256.Size:
 			return nil, fmt.Errorf("key %q: sha256 must be 64 hex digits", r.Name)
 		case hashes[r.SHA256]:
@@ -132,6 +136,9 @@ func ReadKeyFile(path string) ([]KeyRecord, error) {
 // NewKey describes a key to add to the keys file.
 type NewKey struct {
 	Role Role
+	// Organisation binds a partner's key to its organisation (required for
+	// RolePartner, refused for the staff's roles).
+	Organisation string
 	// Name is the actor on the key's events (default: role and a
 	// fingerprint, e.g. "agent-3f9a1c2e").
 	Name string
@@ -147,8 +154,11 @@ const keyPrefix = "rml_"
 // (created 0600 if missing) and returns the key: the only time it is ever
 // shown. A running service accepts it from its next request on.
 func AddKey(path string, nk NewKey, now time.Time) (secret string, rec KeyRecord, err error) {
-	if !slices.Contains(Roles(), nk.Role) {
-		return "", rec, fmt.Errorf("unknown role %q (roles: agent, technician, finance, auditor, admin)", nk.Role)
+	if !KnownRole(nk.Role) {
+		return "", rec, fmt.Errorf("unknown role %q (roles: agent, technician, finance, auditor, admin, partner)", nk.Role)
+	}
+	if err := CheckOrganisation(nk.Role, nk.Organisation); err != nil {
+		return "", rec, err
 	}
 	if nk.TTL < 0 {
 		return "", rec, errors.New("a key's lifetime must not be negative")
@@ -159,7 +169,7 @@ func AddKey(path string, nk NewKey, now time.Time) (secret string, rec KeyRecord
 	}
 	secret = keyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := sha256.Sum256([]byte(secret))
-	rec = KeyRecord{Name: nk.Name, Role: nk.Role, SHA256: hex.EncodeToString(h[:]), CreatedAt: now.UTC().Truncate(time.Second)}
+	rec = KeyRecord{Name: nk.Name, Role: nk.Role, Organisation: nk.Organisation, SHA256: hex.EncodeToString(h[:]), CreatedAt: now.UTC().Truncate(time.Second)}
 	if rec.Name == "" {
 		rec.Name = defaultKeyName(nk.Role, h)
 	}

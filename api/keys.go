@@ -23,6 +23,9 @@ type Key struct {
 	// Name identifies the key in event metadata and logs; the key itself never appears.
 	Name string
 	Role Role
+	// Org is the partner organisation a partner's key acts for; empty for
+	// the staff's keys.
+	Org  string
 	hash [sha256.Size]byte
 	// expires and revoked are set for keys from the keys file: the key
 	// stops working at the earlier of the two (zero: never).
@@ -53,6 +56,9 @@ func ParseKeys(spec string) (*Keys, error) {
 		if !ok {
 			return nil, fmt.Errorf("api key %q: want role:key", redact(item))
 		}
+		if Role(role) == RolePartner {
+			return nil, errors.New("a partner's key is bound to an organisation: add it to the keys file with rmaledger keys add --role partner --org NAME")
+		}
 		if !slices.Contains(Roles(), Role(role)) {
 			return nil, fmt.Errorf("api key for unknown role %q (roles: agent, technician, finance, auditor, admin)", role)
 		}
@@ -77,6 +83,22 @@ func (ks *Keys) Add(role Role, secret string) error {
 		}
 	}
 	ks.keys = append(ks.keys, Key{Name: defaultKeyName(role, h), Role: role, hash: h})
+	return nil
+}
+
+// AddPartner registers a partner organisation's key, like Add (tests and
+// embedders; the keys file is the way to give partners keys).
+func (ks *Keys) AddPartner(org, secret string) error {
+	if err := CheckOrganisation(RolePartner, org); err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte(secret))
+	for _, k := range ks.keys {
+		if k.hash == h {
+			return fmt.Errorf("api key for organisation %s is configured twice", org)
+		}
+	}
+	ks.keys = append(ks.keys, Key{Name: defaultKeyName(RolePartner, h), Role: RolePartner, Org: org, hash: h})
 	return nil
 }
 

@@ -57,7 +57,7 @@ func (s *server) getClaim(c *echo.Context) error {
 	if res.Clocks, err = s.claimClocks(c.Request().Context(), id); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, forCaller(c, res))
 }
 
 // searchParams are the query parameters GET /v1/claims understands; any
@@ -65,7 +65,7 @@ func (s *server) getClaim(c *echo.Context) error {
 var searchParams = map[string]bool{
 	"number": true, "serial": true, "phone": true, "email": true, "status": true,
 	"updated_since": true, "limit": true, "cursor": true, "min_position": true,
-	"assignee": true, "unassigned": true,
+	"assignee": true, "unassigned": true, "organisation": true,
 }
 
 func (s *server) searchClaims(c *echo.Context) error {
@@ -75,6 +75,9 @@ func (s *server) searchClaims(c *echo.Context) error {
 	}
 	if err := s.waitForPosition(c, projections.Claims); err != nil {
 		return err
+	}
+	if org := callerOrganisation(c); org != "" {
+		q.Organisation = org // a partner's search never leaves its organisation
 	}
 	page, err := s.cfg.Reads.Search(c.Request().Context(), q)
 	if err != nil {
@@ -86,8 +89,7 @@ func (s *server) searchClaims(c *echo.Context) error {
 	return c.JSON(http.StatusOK, page)
 }
 
-func parseSearch(values url.Values) (projections.SearchQuery, error) {
-	var q projections.SearchQuery
+func parseSearch(values url.Values) (q projections.SearchQuery, err error) {
 	for name, vs := range values {
 		if !searchParams[name] {
 			return q, badRequest("unknown-parameter", "unknown query parameter %q", name)
@@ -105,6 +107,9 @@ func parseSearch(values url.Values) (projections.SearchQuery, error) {
 			}
 			q.Statuses = append(q.Statuses, st)
 		}
+	}
+	if q.Organisation, err = organisationParam(values); err != nil {
+		return q, err
 	}
 	q.Assignee = strings.TrimSpace(values.Get("assignee"))
 	if raw := values.Get("unassigned"); raw != "" {

@@ -196,7 +196,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	v1 := e.Group("/v1", shed.middleware, authenticate(cfg.Keys, failures, cfg.Logger), auditorAccess(cfg.Logger))
+	v1 := e.Group("/v1", shed.middleware, authenticate(cfg.Keys, failures, cfg.Logger), auditorAccess(cfg.Logger),
+		organisationGuard(cfg.Ledger))
 	v1.POST("/claims", s.registerClaim, require(PermWriteClaims))
 	v1.POST("/claims/:id/actions/:action", s.runAction, require(PermWriteClaims))
 	v1.GET("/claims", s.searchClaims, require(PermReadClaims))

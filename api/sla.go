@@ -45,7 +45,7 @@ type TimersResponse struct {
 
 // timerParams are the query parameters GET /v1/sla/timers understands.
 var timerParams = map[string]bool{
-	"state": true, "clock": true, "at": true, "limit": true, "cursor": true, "min_position": true,
+	"state": true, "clock": true, "at": true, "limit": true, "cursor": true, "min_position": true, "organisation": true,
 }
 
 // listTimers lists open SLA clocks: running, due soon, breached or paused,
@@ -61,6 +61,9 @@ func (s *server) listTimers(c *echo.Context) error {
 	if q.At.IsZero() {
 		q.At = s.cfg.Clock()
 	}
+	if org := callerOrganisation(c); org != "" {
+		q.Organisation = org // a partner sees its own organisation's clocks only
+	}
 	page, err := s.cfg.Reads.Timers(c.Request().Context(), q)
 	if err != nil {
 		return err
@@ -75,7 +78,7 @@ func parseTimerQuery(values url.Values) (projections.TimerQuery, error) {
 	var q projections.TimerQuery
 	for name, vs := range values {
 		if !timerParams[name] {
-			return q, badRequest("unknown-parameter", "unknown query parameter %q (known: state, clock, at, limit, cursor, min_position)", name)
+			return q, badRequest("unknown-parameter", "unknown query parameter %q (known: state, clock, at, limit, cursor, min_position, organisation)", name)
 		}
 		if len(vs) > 1 {
 			return q, badRequest("repeated-parameter", "query parameter %q given %d times", name, len(vs))
@@ -99,6 +102,9 @@ func parseTimerQuery(values url.Values) (projections.TimerQuery, error) {
 		return q, err
 	}
 	if q.Clocks, err = list("clock", domain.ClockNames()); err != nil {
+		return q, err
+	}
+	if q.Organisation, err = organisationParam(values); err != nil {
 		return q, err
 	}
 	if raw := values.Get("at"); raw != "" {

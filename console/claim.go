@@ -146,7 +146,7 @@ func (s *console) claimPage(c *echo.Context, id uuid.UUID, form *formView) (clai
 	if v.Writer {
 		for _, a := range domain.AllowedActions(st) {
 			fields, ok := forms[a]
-			if !ok {
+			if !ok || !mayRunAction(personOf(c), a) {
 				continue
 			}
 			if form != nil && form.Action == a {
@@ -158,7 +158,7 @@ func (s *console) claimPage(c *echo.Context, id uuid.UUID, form *formView) (clai
 		if err := s.offerPeople(ctx, v.Forms); err != nil {
 			return claimView{}, err
 		}
-		if me := personOf(c).Name; me != "" && me != st.Assignee && slices.Contains(domain.AllowedActions(st), domain.ActionAssign) {
+		if me := personOf(c).Name; me != "" && me != st.Assignee && slices.Contains(domain.AllowedActions(st), domain.ActionAssign) && mayRunAction(personOf(c), domain.ActionAssign) {
 			own := s.blankForm(st, domain.ActionAssign, nil)
 			own.Inputs = []inputView{{field: field{Name: "assignee"}, Value: me}}
 			v.TakeOwnership = &own
@@ -320,7 +320,7 @@ func (s *console) act(c *echo.Context) error {
 	if !ok || !hasForm {
 		return s.refuse(c, http.StatusNotFound, "refused.no-action")
 	}
-	if !mayWrite(p) {
+	if !mayWrite(p) || !mayRunAction(p, action) {
 		return s.refuse(c, http.StatusForbidden, "refused.role")
 	}
 	version, err := strconv.ParseInt(c.FormValue("version"), 10, 64)

@@ -68,6 +68,9 @@ type Person struct {
 	Name     string
 	Role     string
 	Language string // a language tag the person chose, or ""
+	// Organisation is the partner organisation of a partner, who sees its
+	// claims only (see keepToOrganisation); empty for the company's staff.
+	Organisation string
 }
 
 // Sign-in refusals Accounts answers, matched with errors.Is.
@@ -195,6 +198,9 @@ func Register(e *echo.Echo, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// Every page reads and writes through these, which keep a partner to
+	// its organisation (organisation.go).
+	cfg.Reads, cfg.Commands = scopedReads{cfg.Reads}, scopedCommands{cfg.Commands}
 	cat, err := loadCatalogue()
 	if err != nil {
 		return err

@@ -43,7 +43,9 @@ var turnaroundBuckets = []struct {
 
 // MayOverview reports whether the person may see the overview: a role the
 // API lets read claims.
-func (v *view) MayOverview() bool { return v.Person != nil && mayRead(*v.Person) }
+func (v *view) MayOverview() bool {
+	return v.Person != nil && mayRead(*v.Person) && !isPartner(*v.Person)
+}
 
 // overviewFigures are the overview's numbers, before any language.
 type overviewFigures struct {

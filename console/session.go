@@ -24,6 +24,9 @@ func (s *console) signedIn(next echo.HandlerFunc) echo.HandlerFunc {
 					c.SetCookie(s.sessionCookie(c, renewed))
 				}
 				c.Set(personKey, p)
+				if pass, err := s.keepToOrganisation(c, p); !pass {
+					return err
+				}
 				return next(c)
 			}
 			if !errors.Is(err, ErrNoSession) {
@@ -44,7 +47,9 @@ func personOf(c *echo.Context) Person {
 }
 
 // actor is the person as the ledger records them on events.
-func actor(p Person) ledger.Actor { return ledger.Actor{Name: p.Name, Role: p.Role} }
+func actor(p Person) ledger.Actor {
+	return ledger.Actor{Name: p.Name, Role: p.Role, Org: p.Organisation}
+}
 
 type signInView struct {
 	Name  string

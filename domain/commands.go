@@ -131,6 +131,10 @@ type RegisterClaim struct {
 	// number or IMEI. Like ClaimID they are not part of the request: the application looks them
 	// up before Decide, which counts them in eligibility and records them on the event.
 	RepairsOnRecord []RepairOnRecord `json:"-"`
+	// Organisation is the partner organisation (a dealer or system integrator) that registers
+	// the claim for its own customer; empty for the company's own claims. A partner's
+	// registration is always its own organisation's: the application sets it from the caller.
+	Organisation string `json:"organisation,omitempty"`
 }
 
 // Action returns ActionRegister.
@@ -163,6 +167,7 @@ func (c RegisterClaim) Validate() error {
 	v.required("defect", c.Defect)
 	v.long("defect", c.Defect)
 	v.oneOf("channel", c.Channel, ChannelWeb, ChannelPhone, ChannelEmail, ChannelWalkIn, ChannelPartner)
+	v.code("organisation", c.Organisation)
 	return v.result()
 }
 
@@ -796,3 +801,7 @@ func (c CloseClaim) Validate() error {
 	v.long("reason", c.Reason)
 	return v.result()
 }
+
+// ValidOrganisation reports whether name can name a partner organisation: a code (lower-case
+// letters, digits, '_', '-' or '.'), so that one organisation is never spelt two ways.
+func ValidOrganisation(name string) bool { return len(name) <= maxCode && isCode(name) }

@@ -154,6 +154,7 @@ func (c RegisterClaim) decide(_ State, at time.Time, p Policy) (Event, error) {
 		PriorRepairs:    cleanRepairs(c.PriorRepairs),
 		RepairsOnRecord: cleanRepairsOnRecord(c.ClaimID, c.RepairsOnRecord, at),
 		ReportedAt:      c.ReportedAt.UTC(),
+		Organisation:    c.Organisation,
 		At:              at,
 	}.withEligibility(p), nil
 }

@@ -48,7 +48,11 @@ type ClaimRegistered struct {
 	// Eligibility is decided at registration, as of the claim date, and kept: a later policy
 	// change never alters it. Nil when the policy has no warranty terms.
 	Eligibility *Eligibility `json:"eligibility,omitempty"`
-	At          time.Time    `json:"at"`
+	// Organisation is the partner organisation the claim belongs to: only its people and keys,
+	// and the company's staff, see it. Empty for the company's own claims, and in every event
+	// stored before partners existed, whose claims were all the company's.
+	Organisation string    `json:"organisation,omitempty"`
+	At           time.Time `json:"at"`
 }
 
 // ClaimRedirectedToServiceCenter sends the customer to the manufacturer's authorized service

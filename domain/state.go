@@ -27,7 +27,9 @@ type State struct {
 	Price              Money            `json:"price"` // its currency is the claim's: every amount on the claim uses it
 	Defect             string           `json:"defect"`
 	Channel            string           `json:"channel,omitempty"`
-	RegisteredAt       time.Time        `json:"registered_at"`
+	// Organisation is the partner organisation the claim belongs to; empty: the company's.
+	Organisation string    `json:"organisation,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
 	// ReportedAt is when the request arrived, for one entered later than it arrived (see
 	// RequestedAt); absent otherwise.
 	ReportedAt time.Time `json:"reported_at,omitzero"`
@@ -360,7 +362,7 @@ func Evolve(s State, e Event) State {
 		s.PaidTotal = Money{Currency: e.Price.Currency}
 		s.Coverages, s.PriorRepairs, s.Eligibility = e.Coverages, e.PriorRepairs, e.Eligibility
 		s.RepairsOnRecord = e.RepairsOnRecord
-		s.CustomerID = e.CustomerID
+		s.CustomerID, s.Organisation = e.CustomerID, e.Organisation
 	case ClaimRedirectedToServiceCenter:
 		s.Status = StatusRedirected
 		s.ServiceCenter = &ServiceCenterReferral{ServiceCenter: e.ServiceCenter, Notes: e.Notes, RedirectedAt: e.At}

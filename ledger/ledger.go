@@ -169,6 +169,9 @@ func New(store eventstore.Store, cfg Config) (*Service, error) {
 type Actor struct {
 	Name string
 	Role string
+	// Org is the partner organisation the actor acts for; empty for the company's staff and
+	// processes.
+	Org string
 }
 
 // Request carries what a command needs besides itself.
@@ -314,6 +317,17 @@ func (s *Service) Claim(ctx context.Context, id uuid.UUID) (domain.State, events
 	return h.state, h.records[len(h.records)-1].Position, nil
 }
 
+// Organisation returns the partner organisation the claim belongs to ("" for the company's
+// own), or ErrNotFound. A claim's organisation is fixed at registration, so a cached history
+// answers as well as a fresh read.
+func (s *Service) Organisation(ctx context.Context, id uuid.UUID) (string, error) {
+	h, _, err := s.current(ctx, id, true)
+	if err != nil {
+		return "", err
+	}
+	return h.state.Organisation, nil
+}
+
 // Events returns the claim's stored events in order, for reading (see openForReading).
 func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.RecordedEvent, error) {
 	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
@@ -350,6 +364,7 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 		CausationID:    correlation,
 		Actor:          req.Actor.Name,
 		Role:           req.Actor.Role,
+		Organisation:   req.Actor.Org,
 		Action:         string(cmd.Action()),
 		OccurredAt:     now.UTC(),
 		PolicyVersion:  policy.Version,

@@ -27,6 +27,9 @@ type Metadata struct {
 	Actor string `json:"actor"`
 	// Role is the actor's role when it acted.
 	Role string `json:"role"`
+	// Organisation is the partner organisation the actor acted for; absent for the company's
+	// staff and processes, and on every event written before partners existed.
+	Organisation string `json:"organisation,omitempty"`
 	// Action is the command that produced the event (domain.Action), so
 	// that the audit trail says what was done, not only what resulted.
 	Action string `json:"action,omitempty"`

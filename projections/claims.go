@@ -25,7 +25,7 @@ type claimsModel struct{}
 
 // claimsSchema changes whenever the table layout or what goes into it
 // changes; an active generation of another schema is rebuilt at startup.
-const claimsSchema = "claims-4" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee; 4: received_at, documents_due and the desk index
+const claimsSchema = "claims-4" // 2: eligibility, clocks, finance and erasure fields in State; 3: assignee; 4: organisation, received_at, documents_due and the desk index
 
 func (claimsModel) name() string   { return Claims }
 func (claimsModel) schema() string { return claimsSchema }
@@ -63,6 +63,7 @@ func (claimsModel) create(gen int64) []string {
 		assignee         TEXT    NOT NULL,
 		received_at      INTEGER NOT NULL,
 		documents_due    INTEGER NOT NULL,
+		organisation     TEXT    NOT NULL,
 		state            BLOB    NOT NULL
 	) STRICT`}
 }
@@ -84,7 +85,8 @@ func (claimsModel) indexes(gen int64) []string {
 		// queues are counted from the index alone; status and assignee
 		// first, so that "unassigned" reads the open claims only, not
 		// every claim nobody holds.
-		`CREATE INDEX IF NOT EXISTS ` + t + `_desk ON ` + t + ` (status, assignee, documents_due, received_at)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_desk ON ` + t + ` (status, assignee, documents_due, received_at, organisation)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_organisation ON ` + t + ` (organisation, updated_at, id)`,
 	}
 }
 
@@ -138,8 +140,8 @@ func (claimsModel) open(ctx context.Context, db *database, store eventstore.Stor
 	t.load = prepare(db.r, `SELECT revision, state FROM `+t.table+` WHERE id = ?`)
 	t.insert = prepare(db.w, `INSERT INTO `+t.table+` (id, number, status, customer_name, customer_phone,
 		customer_email, product_category, product_sku, product_serial, product_imei, registered_at,
-		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, received_at, documents_due, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		updated_at, version, revision, commit_pos, prepare_pos, next_action, allowed_actions, assignee, received_at, documents_due, organisation, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// Registration data never changes, so an update leaves those columns,
 	// and the indexes on them, alone.
 	t.update = prepare(db.w, `UPDATE `+t.table+` SET status = ?, updated_at = ?, version = ?, revision = ?,
@@ -243,7 +245,7 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 				s.Customer.Name, s.Customer.Phone, s.Customer.Email,
 				s.Product.Category, s.Product.SKU, s.Product.Serial, s.Product.IMEI,
 				s.RegisteredAt.UnixNano(), s.UpdatedAt.UnixNano(), s.Version, r.revision, r.commit, r.prepare,
-				r.next, r.allowed, s.Assignee, receivedAt(s), len(s.DocumentsOutstanding()), r.state)
+				r.next, r.allowed, s.Assignee, receivedAt(s), len(s.DocumentsOutstanding()), s.Organisation, r.state)
 		}
 		if err != nil {
 			return fmt.Errorf("projections: claims: write %s: %w", r.key, err)

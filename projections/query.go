@@ -58,6 +58,8 @@ type ClaimSummary struct {
 	AllowedActions  []domain.Action `json:"allowed_actions"`
 	// Assignee is the person who works on the claim now; empty when nobody does.
 	Assignee string `json:"assignee,omitempty"`
+	// Organisation is the partner organisation the claim belongs to; empty: the company's.
+	Organisation string `json:"organisation,omitempty"`
 	// Position is the claim's last event's position; format it with
 	// eventstore.Position.String.
 	Position eventstore.Position `json:"-"`
@@ -82,6 +84,9 @@ type SearchQuery struct {
 	Assignee string
 	// Unassigned keeps the claims nobody is assigned to. It cannot be combined with Assignee.
 	Unassigned bool
+	// Organisation keeps the claims of this partner organisation; empty: every claim. A
+	// partner's search always sets it to the partner's own.
+	Organisation string
 	// UpdatedSince keeps claims last changed at or after this instant.
 	UpdatedSince time.Time
 	// Limit is the page size: DefaultSearchLimit when zero, at most
@@ -148,7 +153,7 @@ func (q *claimsQueries) claim(ctx context.Context, id uuid.UUID) (ClaimRecord, e
 
 const summaryColumns = `id, number, status, customer_name, customer_phone, customer_email,
 	product_category, product_sku, product_serial, product_imei, registered_at, updated_at,
-	version, commit_pos, prepare_pos, next_action, allowed_actions, assignee`
+	version, commit_pos, prepare_pos, next_action, allowed_actions, assignee, organisation`
 
 func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error) {
 	limit := sq.Limit
@@ -212,6 +217,10 @@ func (q *claimsQueries) search(ctx context.Context, sq SearchQuery) (Page, error
 	case sq.Unassigned:
 		where = append(where, `assignee = ''`)
 	}
+	if o := strings.TrimSpace(sq.Organisation); o != "" {
+		where = append(where, `organisation = ?`)
+		args = append(args, o)
+	}
 	if !sq.UpdatedSince.IsZero() {
 		where = append(where, `updated_at >= ?`)
 		args = append(args, sq.UpdatedSince.UnixNano())
@@ -266,7 +275,7 @@ func scanSummary(rows *sql.Rows, s *ClaimSummary, extra ...any) error {
 	)
 	dest := append([]any{&id, &s.Number, &status, &s.CustomerName, &s.CustomerPhone, &s.CustomerEmail,
 		&s.ProductCategory, &s.ProductSKU, &s.Serial, &s.IMEI, &registered, &updated,
-		&s.Version, &c, &p, &next, &allowed, &s.Assignee}, extra...)
+		&s.Version, &c, &p, &next, &allowed, &s.Assignee, &s.Organisation}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ type QueueQuery struct {
 	// Claims, when set, lists these claims (a search's results) instead of
 	// a queue's, in the same order and with the same clocks.
 	Claims []uuid.UUID
+	// Organisation, when set, keeps to that organisation's claims (a
+	// partner's queues).
+	Organisation string
 	// Person is who asks: the "mine" queue holds the claims assigned to
 	// this name.
 	Person string
@@ -126,8 +129,8 @@ var openStatuses = func() []string {
 
 // queueFilter is a queue's condition on a claims row c. Its parameters:
 // ?1 the person asking, ?2 the start of the day, ?3 the instant clocks are
-// judged at (all Unix nanoseconds); timers is the timers table the SLA
-// queues read.
+// judged at (both Unix nanoseconds), ?4 the organisation; timers is the
+// timers table the SLA queues read.
 func queueFilter(name, timers string) (string, bool) {
 	isOpen := `c.status IN (` + strings.Join(openStatuses, ", ") + `)`
 	running := `SELECT t.claim_id FROM ` + timers + ` AS t WHERE t.status = 'running' AND `
@@ -209,11 +212,16 @@ func (r *Runner) Queue(ctx context.Context, q QueueQuery) (QueuePage, error) {
 	tg, releaseTimers := tp.acquire()
 	defer releaseTimers()
 	claims, timers := cg.tables.(*claimTables).table, timersTable(tg.number)
-	args := []any{strings.TrimSpace(q.Person), q.Today.UnixNano(), q.At.UnixNano()}
+	args := []any{strings.TrimSpace(q.Person), q.Today.UnixNano(), q.At.UnixNano(), q.Organisation}
+	// A partner's queues hold its organisation's claims only.
+	mine := ``
+	if q.Organisation != "" {
+		mine = ` AND c.organisation = ?4`
+	}
 
 	page := QueuePage{Counts: map[string]int{}}
 	if !q.ListOnly {
-		if err := r.countQueues(ctx, claims, timers, q.Clocks, args, page.Counts); err != nil {
+		if err := r.countQueues(ctx, claims, timers, mine, q.Clocks, args, page.Counts); err != nil {
 			return QueuePage{}, err
 		}
 	}
@@ -243,7 +251,7 @@ func (r *Runner) Queue(ctx context.Context, q QueueQuery) (QueuePage, error) {
 	if q.Descending {
 		order = descending(order)
 	}
-	query := `SELECT ` + prefixed("c.", summaryColumns) + `, ` + nextDue + ` AS next_due FROM ` + claims + ` AS c WHERE ` + filter +
+	query := `SELECT ` + prefixed("c.", summaryColumns) + `, ` + nextDue + ` AS next_due FROM ` + claims + ` AS c WHERE ` + filter + mine +
 		` ORDER BY ` + order + `, c.updated_at, c.id` + limitClause(limit) + ` OFFSET ` + strconv.Itoa(q.Offset)
 	rows, err := r.db.r.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -292,7 +300,7 @@ func prefixed(alias, columns string) string {
 // countQueues counts every queue: the queues of the claims' own columns in
 // one pass over the open claims' desk index, the SLA queues (with clocks)
 // from the timers' due indexes.
-func (r *Runner) countQueues(ctx context.Context, claims, timers string, clocks bool, args []any, counts map[string]int) error {
+func (r *Runner) countQueues(ctx context.Context, claims, timers, mine string, clocks bool, args []any, counts map[string]int) error {
 	var (
 		names []string
 		sums  []string
@@ -310,7 +318,7 @@ func (r *Runner) countQueues(ctx context.Context, claims, timers string, clocks 
 	for i := range n {
 		values[i] = &n[i]
 	}
-	query := `SELECT ` + strings.Join(sums, ", ") + ` FROM ` + claims + ` AS c WHERE c.status IN (` + strings.Join(openStatuses, ", ") + `)`
+	query := `SELECT ` + strings.Join(sums, ", ") + ` FROM ` + claims + ` AS c WHERE c.status IN (` + strings.Join(openStatuses, ", ") + `)` + mine
 	if err := r.db.r.QueryRowContext(ctx, query, args...).Scan(values...); err != nil {
 		return fmt.Errorf("projections: count queues: %w", err)
 	}
@@ -323,7 +331,7 @@ func (r *Runner) countQueues(ctx context.Context, claims, timers string, clocks 
 	for _, name := range []string{QueueDueSoon, QueueBreached} {
 		filter, _ := queueFilter(name, timers)
 		var c int
-		if err := r.db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+claims+` AS c WHERE `+filter, args...).Scan(&c); err != nil {
+		if err := r.db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+claims+` AS c WHERE `+filter+mine, args...).Scan(&c); err != nil {
 			return fmt.Errorf("projections: count queue %s: %w", name, err)
 		}
 		counts[name] = c

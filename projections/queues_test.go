@@ -60,7 +60,9 @@ func queueOrder(by string, desc bool) func(a, b QueueRow) int {
 		"customer": func(a, b QueueRow) int {
 			return cmp.Compare(strings.ToLower(a.CustomerName), strings.ToLower(b.CustomerName))
 		},
-		"product":  func(a, b QueueRow) int { return cmp.Compare(a.ProductSKU+a.Serial+a.IMEI, b.ProductSKU+b.Serial+b.IMEI) },
+		"product": func(a, b QueueRow) int {
+			return cmp.Compare(a.ProductSKU+a.Serial+a.IMEI, b.ProductSKU+b.Serial+b.IMEI)
+		},
 		"status":   func(a, b QueueRow) int { return cmp.Compare(a.Status, b.Status) },
 		"assignee": func(a, b QueueRow) int { return cmp.Compare(strings.ToLower(a.Assignee), strings.ToLower(b.Assignee)) },
 		"age":      func(a, b QueueRow) int { return b.RegisteredAt.Compare(a.RegisteredAt) },
@@ -265,6 +267,22 @@ func TestQueue(t *testing.T) {
 		}
 		if page, err = r.Queue(ctx, QueueQuery{Claims: []uuid.UUID{}}); err != nil || len(page.Rows) != 0 {
 			t.Fatalf("a search that found nothing lists %d rows (%v)", len(page.Rows), err)
+		}
+	})
+
+	t.Run("an organisation's queues", func(t *testing.T) {
+		// The queue world has no partner's claim: an organisation's queues are empty.
+		page, err := r.Queue(ctx, QueueQuery{Queue: QueueUnassigned, Organisation: "dealer-b", Clocks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range page.Counts {
+			if n != 0 {
+				t.Errorf("queue %s of an organisation without claims counts %d", name, n)
+			}
+		}
+		if len(page.Rows) != 0 {
+			t.Errorf("an organisation without claims lists %d", len(page.Rows))
 		}
 	})
 

@@ -30,7 +30,7 @@ type timersModel struct {
 }
 
 // timersSchema changes with the table layout or the fold.
-const timersSchema = "timers-5" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks; 4: decision cycles, first response to the customer; 5: the due-soon index
+const timersSchema = "timers-5" // 3: open clocks' rows hold the clock only, the claim's columns are joined from sla_clocks; 4: decision cycles, first response to the customer; 5: the claim's organisation, the due-soon index
 
 func (m timersModel) policies() *domain.PolicyBook {
 	if m.book == nil {
@@ -71,6 +71,7 @@ func (timersModel) create(gen int64) []string {
 		claim_status   TEXT    NOT NULL,
 		claim_version  INTEGER NOT NULL,
 		policy_version TEXT    NOT NULL,
+		organisation   TEXT    NOT NULL,
 		commit_pos     INTEGER NOT NULL,
 		prepare_pos    INTEGER NOT NULL,
 		clocks         BLOB    NOT NULL
@@ -175,7 +176,7 @@ func (m timersModel) open(ctx context.Context, db *database, store eventstore.St
 		return s
 	}
 	t.upsertClaim = prepare(`INSERT INTO ` + t.clocksTable + ` (claim_id, number, claim_status, claim_version, policy_version,
-		commit_pos, prepare_pos, clocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		organisation, commit_pos, prepare_pos, clocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (claim_id) DO UPDATE SET claim_status = excluded.claim_status, claim_version = excluded.claim_version,
 		policy_version = excluded.policy_version, commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos,
 		clocks = excluded.clocks`)
@@ -317,7 +318,7 @@ func (t *timerTables) flush(ctx context.Context, tx *sql.Tx) error {
 		fail := func(err error) error { return fmt.Errorf("projections: timers: write %s: %w", ec.claimID, err) }
 		s := ec.entry.state
 		if _, err := upsertClaim.ExecContext(ctx, ec.claimID, s.Number, string(s.Status), s.Version, ec.entry.policy.Version,
-			ec.commit, ec.prepare, ec.clocks); err != nil {
+			s.Organisation, ec.commit, ec.prepare, ec.clocks); err != nil {
 			return fail(err)
 		}
 		if ec.replaceAll {

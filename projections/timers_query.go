@@ -53,6 +53,8 @@ type TimerQuery struct {
 	States []string
 	// Clocks keeps these clocks (domain.ClockNames).
 	Clocks []string
+	// Organisation keeps the clocks of this partner organisation's claims; empty: every claim's.
+	Organisation string
 	// At is the instant states are judged at (zero: now).
 	At time.Time
 	// Limit is the page size: DefaultSearchLimit when zero, at most
@@ -135,6 +137,10 @@ func (r *Runner) Timers(ctx context.Context, q TimerQuery) (TimerPage, error) {
 			args = append(args, c)
 		}
 		where = append(where, `t.clock_name IN (`+strings.Join(marks, ", ")+`)`)
+	}
+	if o := strings.TrimSpace(q.Organisation); o != "" {
+		where = append(where, `c.organisation = ?`)
+		args = append(args, o)
 	}
 	if q.Cursor != "" {
 		due, claim, clock, err := decodeTimerCursor(q.Cursor)

@@ -59,7 +59,8 @@ type config struct {
 	// The clock command's option (rmaledger clock ...); it reaches the service at --addr.
 	AdminKey string `conf:"env:ADMIN_KEY,flag:admin-key,mask,noprint,help:clock: an admin API key of the sandbox service (default: the admin key --dev generated in the data directory)"`
 	// The API key commands' options (rmaledger keys add ...).
-	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add and users add: the new key's or account's role (agent technician finance auditor admin)"`
+	KeyRole    string        `conf:"env:KEYS_ROLE,flag:role,noprint,help:keys add and users add: the new key's or account's role (agent technician finance auditor admin partner)"`
+	KeyOrg     string        `conf:"env:KEYS_ORG,flag:org,noprint,help:keys add and users add: the partner organisation a partner's key or account belongs to (required for role partner)"`
 	KeyName    string        `conf:"env:KEYS_NAME,flag:name,noprint,help:keys add and users add: the new key's or account's name: the actor on its events (a key's default: role and fingerprint)"`
 	KeyExpires time.Duration `conf:"env:KEYS_EXPIRES,flag:expires,noprint,help:keys add: how long the new key works e.g. 720h (default: until revoked)"`
 }

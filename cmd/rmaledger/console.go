@@ -43,7 +43,7 @@ func (a consoleAccounts) Verify(ctx context.Context, token string) (console.Pers
 	case err != nil:
 		return console.Person{}, "", err
 	}
-	return console.Person{ID: acc.ID.String(), Name: acc.Name, Role: acc.Role, Language: acc.Language}, s.Token, nil
+	return console.Person{ID: acc.ID.String(), Name: acc.Name, Role: acc.Role, Language: acc.Language, Organisation: acc.Organisation}, s.Token, nil
 }
 
 func (a consoleAccounts) SignOut(ctx context.Context, token string) error {

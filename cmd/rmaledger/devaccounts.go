@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -17,6 +18,10 @@ import (
 // (name:password, one a line), so that they survive restarts like the
 // development API keys.
 const devAccountsFile = "dev-accounts"
+
+// devOrganisation is the partner organisation of the development partner
+// account, dev-partner.
+const devOrganisation = "dev-dealer"
 
 // devActor is the actor of the development accounts' events.
 var devActor = accounts.Actor{Name: "rmaledger --dev", Role: "admin"}
@@ -38,7 +43,11 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 	for _, p := range pairs {
 		name, password, _ := strings.Cut(p, ":")
 		role := strings.TrimPrefix(name, "dev-")
-		_, err := dir.Add(ctx, devActor, name, role, password)
+		org := ""
+		if role == string(api.RolePartner) {
+			org = devOrganisation
+		}
+		_, err := dir.AddToOrganisation(ctx, devActor, name, role, org, password)
 		switch {
 		case errors.Is(err, accounts.ErrNameTaken) && created:
 			// The store has the account but the file was lost: the new

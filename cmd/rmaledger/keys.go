@@ -20,7 +20,7 @@ import (
 // they work while the service runs, and it sees each change on its next
 // request:
 //
-//	rmaledger keys add --role R [--name N] [--expires 720h]   prints the new key, once
+//	rmaledger keys add --role R [--org O] [--name N] [--expires 720h]   prints the new key, once
 //	rmaledger keys list                                       names, roles, times; never keys
 //	rmaledger keys revoke NAME                                refused from the next request on
 //	rmaledger keys generate [FILE]                            the audit signing key (audit.go)
@@ -37,7 +37,7 @@ func keysMain(cfg config, stdout io.Writer) error {
 	case "generate":
 		return keysCommand(cfg, stdout)
 	}
-	return errors.New("usage: rmaledger keys add --role ROLE [--name NAME] [--expires 720h] | keys list | keys revoke NAME | keys generate [FILE]")
+	return errors.New("usage: rmaledger keys add --role ROLE [--org ORGANISATION] [--name NAME] [--expires 720h] | keys list | keys revoke NAME | keys generate [FILE]")
 }
 
 // keyFilePath is where the API keys file is: --api-keys-file, else in the
@@ -51,14 +51,17 @@ func keyFilePath(cfg config) string {
 
 func keysAdd(cfg config, stdout io.Writer) error {
 	if cfg.KeyRole == "" {
-		return errors.New("keys add: --role is required (agent, technician, finance, auditor or admin)")
+		return errors.New("keys add: --role is required (agent, technician, finance, auditor, admin, or partner with --org)")
 	}
 	path := keyFilePath(cfg)
-	secret, rec, err := api.AddKey(path, api.NewKey{Role: api.Role(cfg.KeyRole), Name: cfg.KeyName, TTL: cfg.KeyExpires}, time.Now())
+	secret, rec, err := api.AddKey(path, api.NewKey{Role: api.Role(cfg.KeyRole), Organisation: cfg.KeyOrg, Name: cfg.KeyName, TTL: cfg.KeyExpires}, time.Now())
 	if err != nil {
 		return fmt.Errorf("keys add: %w", err)
 	}
 	fmt.Fprintf(stdout, "name:    %s\nrole:    %s\n", rec.Name, rec.Role)
+	if rec.Organisation != "" {
+		fmt.Fprintf(stdout, "org:     %s\n", rec.Organisation)
+	}
 	if rec.ExpiresAt != nil {
 		fmt.Fprintf(stdout, "expires: %s\n", rec.ExpiresAt.Format(time.RFC3339))
 	}
@@ -75,10 +78,10 @@ func keysList(cfg config, stdout io.Writer) error {
 	}
 	now := time.Now()
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tROLE\tSTATE\tCREATED\tEXPIRES\tREVOKED\tSOURCE")
+	fmt.Fprintln(w, "NAME\tROLE\tSTATE\tCREATED\tEXPIRES\tREVOKED\tSOURCE\tORG")
 	for _, r := range records {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.State(now),
-			r.CreatedAt.Format(time.RFC3339), timeOrDash(r.ExpiresAt), timeOrDash(r.RevokedAt), path)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.State(now),
+			r.CreatedAt.Format(time.RFC3339), timeOrDash(r.ExpiresAt), timeOrDash(r.RevokedAt), path, cmpOrDash(r.Organisation))
 	}
 	// Keys from the environment are listed too, so that the list is every
 	// key the service accepts; they are removed from the environment, not
@@ -89,7 +92,7 @@ func keysList(cfg config, stdout io.Writer) error {
 			return err
 		}
 		for _, k := range env.List() {
-			fmt.Fprintf(w, "%s\t%s\tactive\t-\t-\t-\tRMALEDGER_API_KEYS\n", k.Name, k.Role)
+			fmt.Fprintf(w, "%s\t%s\tactive\t-\t-\t-\tRMALEDGER_API_KEYS\t-\n", k.Name, k.Role)
 		}
 	}
 	return w.Flush()

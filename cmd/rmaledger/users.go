@@ -23,13 +23,13 @@ import (
 // KurrentDB they work while the service runs; the embedded store admits one
 // process, so on its data directory the service must be stopped first.
 //
-//	rmaledger users add --name N --role R    the password from standard input, or generated and printed once
+//	rmaledger users add --name N --role R [--org O]   the password from standard input, or generated and printed once; --org for a partner
 //	rmaledger users list                     names, roles, states; never passwords
 //	rmaledger users disable NAME             refused at sign-in; its sessions end
 //	rmaledger users enable NAME              may sign in again
 //	rmaledger users reset-password NAME      a new password (standard input or generated); its sessions end
 
-const usersUsage = "usage: rmaledger users add --name NAME --role ROLE | users list | users disable NAME | users enable NAME | users reset-password NAME  (a password is read from standard input, or generated and printed once)"
+const usersUsage = "usage: rmaledger users add --name NAME --role ROLE [--org ORGANISATION] | users list | users disable NAME | users enable NAME | users reset-password NAME  (a password is read from standard input, or generated and printed once)"
 
 // usersCommand dispatches `rmaledger users ...`.
 func usersCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
@@ -65,11 +65,15 @@ func usersCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout i
 		if err != nil {
 			return err
 		}
-		acc, err := dir.Add(ctx, by, cfg.KeyName, cfg.KeyRole, password)
+		acc, err := dir.AddToOrganisation(ctx, by, cfg.KeyName, cfg.KeyRole, cfg.KeyOrg, password)
 		if err != nil {
 			return fmt.Errorf("users add: %w", err)
 		}
-		fmt.Fprintf(stdout, "added %s (%s)\n", acc.Name, acc.Role)
+		if acc.Organisation != "" {
+			fmt.Fprintf(stdout, "added %s (%s of %s)\n", acc.Name, acc.Role, acc.Organisation)
+		} else {
+			fmt.Fprintf(stdout, "added %s (%s)\n", acc.Name, acc.Role)
+		}
 		printPassword(stdout, password, generated)
 	case "list":
 		return usersList(ctx, dir, stdout)
@@ -106,14 +110,14 @@ func usersList(ctx context.Context, dir *accounts.Directory, stdout io.Writer) e
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tROLE\tSTATE\tLANGUAGE\tCREATED\tPASSWORD SET")
+	fmt.Fprintln(w, "NAME\tROLE\tSTATE\tLANGUAGE\tCREATED\tPASSWORD SET\tORG")
 	for _, a := range list {
 		state := "active"
 		if a.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, state, cmpOrDash(a.Language),
-			a.Created.UTC().Format(time.RFC3339), a.PasswordChanged.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, state, cmpOrDash(a.Language),
+			a.Created.UTC().Format(time.RFC3339), a.PasswordChanged.UTC().Format(time.RFC3339), cmpOrDash(a.Organisation))
 	}
 	return w.Flush()
 }
@@ -127,12 +131,18 @@ func cmpOrDash(s string) string {
 
 // openAccounts is the accounts directory over the store, with the API's roles.
 func openAccounts(ctx context.Context, store eventstore.Store) (*accounts.Directory, error) {
-	return accounts.New(ctx, accounts.Config{Store: store, Roles: roleNames()})
+	return accounts.New(ctx, accounts.Config{Store: store, Roles: roleNames(), CheckOrganisation: checkOrganisation})
+}
+
+// checkOrganisation is the API's rule for accounts: a partner belongs to
+// an organisation, the staff to none.
+func checkOrganisation(role, organisation string) error {
+	return api.CheckOrganisation(api.Role(role), organisation)
 }
 
 func roleNames() []string {
 	var names []string
-	for _, r := range api.Roles() {
+	for _, r := range api.AllRoles() {
 		names = append(names, string(r))
 	}
 	return names
