@@ -43,6 +43,7 @@ type env struct {
 	files  *files
 	pay    *payments
 	srv    *httptest.Server
+	portal *portal.Portal
 	now    time.Time
 }
 
@@ -93,6 +94,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.portal = p
 	ec := echo.New()
 	// Clients say their address in X-Real-IP, as a proxy in front would.
 	ec.IPExtractor = echo.ExtractIPFromRealIPHeader(echo.TrustLoopback(true))

@@ -102,6 +102,7 @@ type Links interface {
 	Issue(ctx context.Context, claimID uuid.UUID, language string, by links.Actor) (links.Link, error)
 	Resolve(ctx context.Context, token string) (links.Link, error)
 	Language(ctx context.Context, claimID uuid.UUID) (string, error)
+	Revoke(ctx context.Context, claimID uuid.UUID, by links.Actor) error
 }
 
 // Attachments stores a customer's file with the claim. A refused file's

@@ -272,8 +272,12 @@ func TestCSRF(t *testing.T) {
 	before := e.count()
 	for name, post := range map[string]func(csrf string) answer{
 		"claim form": func(csrf string) answer { return c.post(portal.FormPath, validClaim(csrf), nil) },
-		"resend":     func(csrf string) answer { return c.post(portal.ResendPath, url.Values{"csrf": {csrf}, "number": {"X"}, "contact": {"y"}}, nil) },
-		"action":     func(csrf string) answer { return c.post(link+"/actions/accept-estimate", url.Values{"csrf": {csrf}}, nil) },
+		"resend": func(csrf string) answer {
+			return c.post(portal.ResendPath, url.Values{"csrf": {csrf}, "number": {"X"}, "contact": {"y"}}, nil)
+		},
+		"action": func(csrf string) answer {
+			return c.post(link+"/actions/accept-estimate", url.Values{"csrf": {csrf}}, nil)
+		},
 	} {
 		for _, token := range []string{"", "forged-token"} {
 			if a := post(token); a.Code != http.StatusForbidden || !strings.Contains(a.Body, "The form expired") {
@@ -575,3 +579,37 @@ func TestTooLargeAPost(t *testing.T) {
 	}
 }
 
+// Staff revoke every link of a claim and issue a new one, which goes to
+// the Sender in the customer's language; the revoked links open nothing.
+func TestStaffRevokeAndReissue(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client()
+	form := validClaim(c.csrf(portal.FormPath))
+	form.Set("language", "el")
+	_, link := c.file(form)
+	id := e.claimOf(link).ID
+	p := e.portal
+	staff := ledger.Actor{Name: "maria", Role: "agent"}
+	if err := p.RevokeLinks(context.Background(), id, staff); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.get(link); got.Code != http.StatusNotFound {
+		t.Fatalf("revoked link: %d", got.Code)
+	}
+	expires, err := p.ReissueLink(context.Background(), id, staff, "https://service.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := e.sender.all()
+	last := sent[len(sent)-1]
+	if last.Language != "el" || !last.ExpiresAt.Equal(expires) || !strings.HasPrefix(last.URL, "https://service.example.com"+portal.LinkPrefix) {
+		t.Fatalf("sent %+v", last)
+	}
+	u, _ := url.Parse(last.URL)
+	if got := c.get(u.Path); got.Code != http.StatusOK || !strings.Contains(got.Body, `lang="el"`) {
+		t.Fatalf("the new link: %d", got.Code)
+	}
+	if got := c.get(link); got.Code != http.StatusNotFound {
+		t.Fatalf("the revoked link after a new one: %d", got.Code)
+	}
+}
