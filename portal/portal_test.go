@@ -613,3 +613,10 @@ func TestStaffRevokeAndReissue(t *testing.T) {
 		t.Fatalf("the revoked link after a new one: %d", got.Code)
 	}
 }
+
+// The status and home pages link to the form at the path the portal serves.
+func TestStatusPageLinksToTheForm(t *testing.T) {
+	if statuspage.ClaimFormPath != portal.FormPath {
+		t.Fatalf("the status page links to %s, the form is at %s", statuspage.ClaimFormPath, portal.FormPath)
+	}
+}
