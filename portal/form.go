@@ -48,6 +48,7 @@ type claimForm struct {
 	Values     map[string]string
 	Errors     map[string]string
 	Problem    string // a refusal of the whole form
+	Summary    []problem
 	Key        string
 	Categories []option
 	Currencies []string
@@ -59,6 +60,25 @@ type claimForm struct {
 }
 
 type option struct{ Value, Text string }
+
+// problem is one line of the form's error summary: the field's label and
+// its error, linking to the field.
+type problem struct{ Field, Label, Message string }
+
+// formOrder is the claim form's fields in the order the page shows them.
+var formOrder = []string{fCategory, fSerial, fSKU, fPurchased, fPrice, fCurrency, fProofKind, fProofRef, fProofFile,
+	fDefect, fPhotos, fName, fEmail, fPhone, fLanguage, fConsent}
+
+// summarize lists the form's errors in the page's order.
+func (f *claimForm) summarize(loc *locale) {
+	f.Summary = nil
+	for _, name := range formOrder {
+		if msg := f.Errors[name]; msg != "" {
+			label := strings.TrimSuffix(strings.TrimSpace(loc.T("field."+name)), ":")
+			f.Summary = append(f.Summary, problem{Field: name, Label: label, Message: msg})
+		}
+	}
+}
 
 func (p *Portal) newForm(loc *locale) *claimForm {
 	f := &claimForm{
@@ -118,7 +138,10 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 			f.Key = k
 		}
 	}
-	again := func(status int) error { return p.render(c, status, loc, "form", "form.title", FormPath, f) }
+	again := func(status int) error {
+		f.summarize(loc)
+		return p.render(c, status, loc, "form", "form.title", FormPath, f)
+	}
 
 	if get(honeypot) != "" {
 		f.Problem = loc.T("form.refused")
