@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -239,6 +240,36 @@ func TestRateLimits(t *testing.T) {
 		other := e.client()
 		other.ip = "198.51.100.7"
 		other.file(validClaim(other.csrf(portal.FormPath)))
+	})
+	t.Run("opening links per address", func(t *testing.T) {
+		e := newEnv(t, options{perClient: statuspage.Limit{Burst: 3, Every: time.Hour}})
+		c := e.client()
+		c.ip = "192.0.2.20"
+		_, link := c.file(validClaim(c.csrf(portal.FormPath)))
+		if got := c.get(link); got.Code != http.StatusOK {
+			t.Fatalf("first opening: %d", got.Code)
+		}
+		if got := c.get(portal.LinkPrefix + "guessing"); got.Code != http.StatusNotFound {
+			t.Fatalf("a guess: %d", got.Code)
+		}
+		if got := c.get(link); got.Code != http.StatusTooManyRequests || got.Header.Get("Retry-After") == "" {
+			t.Fatalf("beyond the limit: %d", got.Code)
+		}
+	})
+	t.Run("link requests per claim number", func(t *testing.T) {
+		e := newEnv(t, options{perContact: statuspage.Limit{Burst: 1, Every: time.Hour}})
+		a, b := e.client(), e.client()
+		a.ip, b.ip = "192.0.2.10", "203.0.113.5"
+		number, _ := a.file(validClaim(a.csrf(portal.FormPath)))
+		ask := func(c *client, contact string) int {
+			return c.post(portal.ResendPath, url.Values{"csrf": {c.csrf(portal.ResendPath)}, "number": {number}, "contact": {contact}}, nil).Code
+		}
+		if got := ask(a, "+359 888 000 001"); got != http.StatusOK {
+			t.Fatalf("first request: %d", got)
+		}
+		if got := ask(b, "+359 888 000 002"); got != http.StatusTooManyRequests {
+			t.Fatalf("another guess at the number's contact from elsewhere: %d", got)
+		}
 	})
 	t.Run("per contact", func(t *testing.T) {
 		e := newEnv(t, options{perContact: statuspage.Limit{Burst: 1, Every: time.Hour}})
@@ -618,5 +649,16 @@ func TestStaffRevokeAndReissue(t *testing.T) {
 func TestStatusPageLinksToTheForm(t *testing.T) {
 	if statuspage.ClaimFormPath != portal.FormPath {
 		t.Fatalf("the status page links to %s, the form is at %s", statuspage.ClaimFormPath, portal.FormPath)
+	}
+}
+
+// The development sender logs the link and the claim number, nothing else
+// of the customer.
+func TestLogSender(t *testing.T) {
+	var buf strings.Builder
+	s := portal.LogSender{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	err := s.SendLink(context.Background(), portal.LinkMessage{Number: "RMA-2026-000007", Language: "bg", URL: "http://x/portal/c/TOKEN"})
+	if err != nil || !strings.Contains(buf.String(), "url=http://x/portal/c/TOKEN") || !strings.Contains(buf.String(), "RMA-2026-000007") {
+		t.Fatalf("%v %s", err, buf.String())
 	}
 }
