@@ -49,6 +49,7 @@ type env struct {
 
 type options struct {
 	noAttachments, noPayments bool
+	https                     bool // every request counts as come over TLS
 	perClient, perContact     statuspage.Limit
 	logger                    *slog.Logger
 }
@@ -80,6 +81,9 @@ func newEnv(t *testing.T, o options) *env {
 		Attachments: e.files, Payments: e.pay, PerClient: o.perClient, PerContact: o.perContact,
 		Bank:   portal.BankAccount{Beneficiary: "RMA Ledger Ltd", IBAN: "BG80BNBG96611020345678"},
 		Logger: o.logger,
+	}
+	if o.https {
+		cfg.HTTPS = func(*http.Request) bool { return true }
 	}
 	if o.noAttachments {
 		cfg.Attachments = nil

@@ -332,11 +332,18 @@ func TestCSRF(t *testing.T) {
 	if e.count() != before {
 		t.Fatal("a post without its CSRF token wrote events")
 	}
-	cookie := c.get(portal.FormPath).Header.Get("Set-Cookie")
-	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/portal"} {
-		if cookie != "" && !strings.Contains(cookie, attr) {
+	cookie := e.client().get(portal.FormPath).Header.Get("Set-Cookie")
+	for _, attr := range []string{"rmaledger_portal_csrf=", "HttpOnly", "SameSite=Strict", "Path=/portal"} {
+		if !strings.Contains(cookie, attr) {
 			t.Errorf("CSRF cookie %q lacks %s", cookie, attr)
 		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("CSRF cookie %q is Secure over plain HTTP", cookie)
+	}
+	tls := newEnv(t, options{https: true}).client().get(portal.FormPath).Header.Get("Set-Cookie")
+	if !strings.Contains(tls, "; Secure") {
+		t.Errorf("CSRF cookie %q is not Secure over HTTPS", tls)
 	}
 }
 
