@@ -271,7 +271,8 @@ func (p *Portal) act(c *echo.Context) error {
 	case errors.As(err, &invalid):
 		v.Values["text"], v.Errors[name] = text, loc.T("error.invalid")
 		return again(http.StatusUnprocessableEntity)
-	case errors.As(err, &transition), errors.Is(err, ledger.ErrStaleVersion), errors.Is(err, ledger.ErrConflict):
+	case errors.As(err, &transition), errors.Is(err, ledger.ErrStaleVersion), errors.Is(err, ledger.ErrConflict),
+		errors.Is(err, ledger.ErrIdempotencyKeyReused):
 		v.Errors["page"] = loc.T("error.not_now")
 		return again(http.StatusConflict)
 	case err != nil && domain.IsRuleError(err):

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -179,6 +180,11 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 			f.Errors[field] = loc.T(key)
 		}
 		return again(http.StatusUnprocessableEntity)
+	case errors.Is(err, ledger.ErrIdempotencyKeyReused):
+		// The form's key came with other content: a tampered or replayed
+		// form. It is shown again with a fresh key.
+		f.Key, f.Problem = uuid.NewString(), loc.T("form.refused")
+		return again(http.StatusConflict)
 	case err != nil:
 		return p.unavailable(c, loc, err)
 	}

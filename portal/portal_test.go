@@ -464,6 +464,10 @@ func TestCustomerActions(t *testing.T) {
 		t.Fatal("a repeated accept wrote events")
 	}
 
+	// The same key with another action's content is refused, not a failure of the service.
+	if got := c.post(link+"/actions/message", url.Values{"csrf": {csrf}, "text": {"Hello"}, "key": {"0b6f9a52-3c1e-4c8e-9d55-1f2a3b4c5d6e"}}, nil); got.Code != http.StatusSeeOther {
+		t.Fatalf("a message with a key another action used: %d", got.Code)
+	}
 	got = c.post(link+"/actions/pay", url.Values{"csrf": {csrf}}, nil)
 	if got.Code != http.StatusSeeOther || !strings.HasPrefix(got.Header.Get("Location"), "/fakepay?claim="+id.String()) {
 		t.Fatalf("pay: %d %s", got.Code, got.Header.Get("Location"))
@@ -483,7 +487,7 @@ func TestCustomerActions(t *testing.T) {
 			customerActs = append(customerActs, m.Action)
 		}
 	}
-	if strings.Join(customerActs, ",") != "register,add-note,accept-estimate" {
+	if strings.Join(customerActs, ",") != "register,add-note,accept-estimate,add-note" {
 		t.Fatalf("the customer's events: %v", customerActs)
 	}
 }
@@ -667,5 +671,23 @@ func TestLogSender(t *testing.T) {
 	err := s.SendLink(context.Background(), portal.LinkMessage{Number: "RMA-2026-000007", Language: "bg", URL: "http://x/portal/c/TOKEN"})
 	if err != nil || !strings.Contains(buf.String(), "url=http://x/portal/c/TOKEN") || !strings.Contains(buf.String(), "RMA-2026-000007") {
 		t.Fatalf("%v %s", err, buf.String())
+	}
+}
+
+// A form's key sent again with other content (a tampered or replayed form)
+// is refused and writes nothing.
+func TestFormKeyReused(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client()
+	form := validClaim(c.csrf(portal.FormPath))
+	c.file(form)
+	before := e.count()
+	other := validClaim(form.Get("csrf"))
+	other.Set("key", form.Get("key"))
+	if a := c.post(portal.FormPath, other, nil); a.Code != http.StatusConflict || !strings.Contains(a.Body, "We could not accept this form") || strings.Contains(a.Body, form.Get("key")) {
+		t.Fatalf("reused key: %d", a.Code)
+	}
+	if e.count() != before {
+		t.Fatal("a reused key wrote events")
 	}
 }
