@@ -116,7 +116,6 @@ func TestFilingAClaim(t *testing.T) {
 		t.Errorf("Referrer-Policy %q on the page with the link", got)
 	}
 	number, link := c.file(validClaim(c.csrf(portal.FormPath)))
-	_ = number
 	if !strings.Contains(a.Body, "Благодарим ви, получихме рекламацията ви") {
 		t.Errorf("the answer is not in the chosen language")
 	}
