@@ -15,9 +15,19 @@ import (
 
 // serve mounts the customer portal: a claim filed on the form opens with
 // its private link, staff revoke the link through the API, and audit
-// exports withhold the links' stream.
+// exports withhold the links' stream. The token never reaches the log,
+// except that --dev writes the links it would send there.
 func TestServeMountsThePortal(t *testing.T) {
-	s := serveInProcess(t, "--data-dir", t.TempDir())
+	t.Run("production", func(t *testing.T) { servePortal(t, false) })
+	t.Run("dev", func(t *testing.T) { servePortal(t, true) })
+}
+
+func servePortal(t *testing.T, dev bool) {
+	args := []string{"--data-dir", t.TempDir()}
+	if dev {
+		args = append(args, "--dev")
+	}
+	s := serveInProcess(t, args...)
 	s.waitReady(t)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Transport: &http.Transport{DisableKeepAlives: true},
@@ -71,6 +81,20 @@ func TestServeMountsThePortal(t *testing.T) {
 	}
 	if code, _ := get(link[1]); code != http.StatusNotFound {
 		t.Fatalf("the revoked link: %d", code)
+	}
+	token := strings.TrimPrefix(link[1], portal.LinkPrefix)
+	logged := s.output.String()
+	switch {
+	case !strings.Contains(logged, "/portal/c/:token"):
+		t.Fatalf("the link's requests are not in the request log:\n%s", logged)
+	case dev && strings.Count(logged, token) != 1:
+		t.Fatalf("--dev logs the link it would send once, and only that: %d times\n%s", strings.Count(logged, token), logged)
+	case !dev && strings.Contains(logged, token):
+		t.Fatalf("the token is in the log:\n%s", logged)
+	case !dev && !strings.Contains(logged, "no sender is configured"):
+		t.Fatalf("an undelivered link is not reported:\n%s", logged)
+	case strings.Contains(logged, "ivan@example.com") || strings.Contains(logged, "Ivan Petrov"):
+		t.Fatalf("the customer's personal data is in the log:\n%s", logged)
 	}
 	if !withheld("portal-link-"+id) || !withheld("account-x") || withheld("claim-"+id) {
 		t.Fatal("audit exports must withhold the portal's links and the accounts, and only them")
