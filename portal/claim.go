@@ -40,6 +40,7 @@ type claimView struct {
 	Expires    string
 	Action     string // the page's own path, which its forms post under
 	Done       string // what the last action did
+	Failed     string // the action refused, whose text the page keeps
 	Errors     map[string]string
 	Values     map[string]string
 	Key        string
@@ -220,6 +221,7 @@ func (p *Portal) act(c *echo.Context) error {
 		return ""
 	}
 	again := func(status int) error {
+		v.Failed = name
 		return p.render(c, status, loc, "claim", "claim.title", v.Action, v)
 	}
 	if _, known := customerActions[name]; !known {
@@ -260,6 +262,11 @@ func (p *Portal) act(c *echo.Context) error {
 	}
 	if (name == "open-dispute" || name == "message") && text == "" {
 		v.Errors[name] = loc.T("error.required")
+		return again(http.StatusUnprocessableEntity)
+	}
+	// Withdrawing cannot be undone: it takes a ticked box, not one click.
+	if name == "withdraw" && get("confirm") != "yes" {
+		v.Values["text"], v.Errors["withdraw-confirm"] = text, loc.T("error.withdraw_confirm")
 		return again(http.StatusUnprocessableEntity)
 	}
 	_, err = p.cfg.Ledger.Execute(r.Context(), link.ClaimID, cmd, customer(key))

@@ -75,7 +75,7 @@ func (f *claimForm) summarize(loc *locale) {
 	f.Summary = nil
 	for _, name := range formOrder {
 		if msg := f.Errors[name]; msg != "" {
-			label := strings.TrimSuffix(strings.TrimSpace(loc.T("field."+name)), ":")
+			label := strings.TrimRight(strings.TrimSpace(loc.T("field."+name)), ":.。")
 			f.Summary = append(f.Summary, problem{Field: name, Label: label, Message: msg})
 		}
 	}

@@ -552,7 +552,15 @@ func TestWithdraw(t *testing.T) {
 	c := e.client()
 	csrf := c.csrf(portal.FormPath)
 	_, link := c.file(validClaim(csrf))
-	if got := c.post(link+"/actions/withdraw", url.Values{"csrf": {csrf}, "text": {"Found the cable was broken."}}, nil); got.Code != http.StatusSeeOther {
+	before := e.count()
+	if got := c.post(link+"/actions/withdraw", url.Values{"csrf": {csrf}, "text": {"Found the cable was broken."}}, nil); got.Code != http.StatusUnprocessableEntity ||
+		fieldError(got.Body, "withdraw-confirm") != "Please tick the box to confirm that you want to withdraw the claim." || !strings.Contains(got.Body, "Found the cable was broken.") {
+		t.Fatalf("withdraw without the box ticked: %d", got.Code)
+	}
+	if e.count() != before {
+		t.Fatal("an unconfirmed withdrawal wrote events")
+	}
+	if got := c.post(link+"/actions/withdraw", url.Values{"csrf": {csrf}, "text": {"Found the cable was broken."}, "confirm": {"yes"}}, nil); got.Code != http.StatusSeeOther {
 		t.Fatalf("withdraw: %d", got.Code)
 	}
 	if s := e.claimOf(link); s.Status != domain.StatusClosed || !s.Withdrawn {
