@@ -187,6 +187,10 @@ type Config struct {
 	// one every 10 minutes). Tracked bounds the keys each remembers (default 65536).
 	PerClient, PerContact statuspage.Limit
 	Tracked               int
+	// ResendTime is the least time a "send me my link again" answer takes,
+	// so that a match (which issues and sends a link) and a miss take
+	// alike (default 500ms).
+	ResendTime time.Duration
 	// MaxUploadBytes bounds a form post with its files (default 40 MiB);
 	// each file's own limits are Attachments'.
 	MaxUploadBytes int64
@@ -218,6 +222,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxUploadBytes == 0 {
 		c.MaxUploadBytes = 40 << 20
+	}
+	if c.ResendTime == 0 {
+		c.ResendTime = 500 * time.Millisecond
 	}
 	if c.HTTPS == nil {
 		c.HTTPS = func(r *http.Request) bool { return r.TLS != nil }

@@ -586,7 +586,11 @@ func TestResendAnswersAlike(t *testing.T) {
 	ask := func(number, contact string) answer {
 		return c.post(portal.ResendPath, url.Values{"csrf": {csrf}, "lang": {"en"}, "number": {number}, "contact": {contact}}, nil)
 	}
+	began := time.Now()
 	wrongPhone := ask(number, "+359 888 999 999")
+	if took := time.Since(began); took < 500*time.Millisecond {
+		t.Errorf("a miss answered in %s, before the 500ms a match is given", took)
+	}
 	unknown := ask("RMA-2000-999999", "ivan@example.com")
 	byEmail := ask(strings.ToLower(number), "IVAN@example.com")
 	byPhone := ask(number, "+359888123456")
