@@ -273,6 +273,18 @@ func TestBrowserCustomerFilesAcceptsAndPays(t *testing.T) {
 		t.Fatalf("claim %s, estimate %+v", s.Status, s.Estimate)
 	}
 
+	// Another claim, repaired: at release the customer confirms the report, in Greek.
+	c := e.client()
+	_, repairedLink := c.file(validClaim(c.csrf("/portal/claim")))
+	e.staff(e.claimOf(repairedLink).ID, repaired()...)
+	run("the service report", chromedp.Navigate(base+repairedLink+"?lang=el"), chromedp.WaitVisible(`#confirm-service-report`))
+	shoot(t, ctx, dir, axe, "report-el")
+	press("confirm-service-report")
+	run("confirmed", chromedp.WaitVisible(`#done`))
+	if s := e.claimOf(repairedLink); s.Resolution.ReportConfirmedAt.IsZero() {
+		t.Fatal("the report is not confirmed")
+	}
+
 	run("the resend form", chromedp.Navigate(base+"/portal/link?lang=bg"), chromedp.WaitVisible(`#number`))
 	shoot(t, ctx, dir, axe, "resend-bg")
 	run("the form in Chinese", chromedp.Navigate(base+"/portal/claim?lang=zh-Hans"), chromedp.WaitVisible(`#category`))
