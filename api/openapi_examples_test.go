@@ -325,7 +325,7 @@ var exampleClaims = []struct {
 		[]string{"open-dispute", "resolve-dispute", "ship-return", "confirm-delivery", "close"})},
 	{"redirected, act of unrepairability, rejected", []string{"redirect-to-service-center", "record-unrepairability-act", "reject"}},
 	{"withdrawn", []string{"withdraw"}},
-	{"resolved remotely and closed", []string{"resolve-remotely", "close"}},
+	{"resolved remotely, report confirmed, closed", []string{"resolve-remotely", "confirm-service-report", "close"}},
 	{"refunded, payment and part of the approval reversed", slices.Concat(exampleIntake, []string{"approve-refund", "record-refund-payment", "reverse-refund-payment", "reverse-refund-approval"})},
 	{"credit note issued and cancelled", slices.Concat(exampleIntake, []string{"issue-credit-note", "cancel-credit-note"})},
 	{"estimate declined", slices.Concat(exampleIntake, []string{"issue-estimate", "decline-estimate"})},

@@ -191,7 +191,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		p.Instance = c.Request().URL.Path
 		p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 		if p.Status >= 500 {
-			logger.Error("request failed", "error", err, "status", p.Status, "path", p.Instance, "request_id", p.RequestID)
+			logger.Error("request failed", "error", err, "status", p.Status, "path", loggedURI(c, p.Instance), "request_id", p.RequestID)
 		}
 		if p.Status == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "1")

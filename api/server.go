@@ -76,6 +76,13 @@ type Config struct {
 	// Sandbox, when set, serves the test clock routes (see clock.go); nil
 	// outside a sandbox, where they answer 409 not-a-sandbox.
 	Sandbox *SandboxConfig
+	// PortalLinks lets staff revoke and reissue the customer portal's
+	// private links (see portallinks.go); nil: those routes answer 404
+	// portal-disabled.
+	PortalLinks PortalLinks
+	// OwnBodyLimit selects requests that bound their bodies themselves
+	// (the customer portal's uploads), which MaxBodyBytes does not bound.
+	OwnBodyLimit func(*http.Request) bool
 }
 
 // Validate reports a configuration that cannot serve.
@@ -177,7 +184,10 @@ func New(cfg Config) (*echo.Echo, error) {
 		// where an operator needs it; errorHandler never puts an internal
 		// error's text in the body (TestInternalErrorsLeakNothing).
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
-		middleware.BodyLimit(cfg.MaxBodyBytes),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+			LimitBytes: cfg.MaxBodyBytes,
+			Skipper:    func(c *echo.Context) bool { return cfg.OwnBodyLimit != nil && cfg.OwnBodyLimit(c.Request()) },
+		}),
 	)
 
 	e.GET("/healthz", s.healthz)
@@ -208,6 +218,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerSLA(v1)
 	s.registerPrivacy(v1)
 	s.registerClock(v1)
+	s.registerPortalLinks(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

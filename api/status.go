@@ -36,7 +36,14 @@ func (s *server) registerStatusPage(e *echo.Echo) error {
 
 // loggedURI is the request URI as the request log may keep it: without the
 // query string on routes where it holds a phone number.
+//
+// A path parameter named token is a credential (the customer portal's
+// private links): for such a route the pattern is logged instead of the
+// path, so the token never reaches a log.
 func loggedURI(c *echo.Context, uri string) string {
+	if strings.Contains(c.Path(), "/:token") {
+		return c.Path()
+	}
 	if statuspage.Sensitive(c.Path()) {
 		return c.Request().URL.Path
 	}

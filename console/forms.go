@@ -152,6 +152,9 @@ var forms = map[domain.Action][]field{
 		{Name: "tracking_number", Kind: kindText},
 	},
 	domain.ActionConfirmDelivery: {{Name: "signed_by", Kind: kindText, Required: true}},
+	domain.ActionConfirmServiceReport: {
+		{Name: "comment", Kind: kindTextarea},
+	},
 	domain.ActionOpenDispute: {
 		{Name: "reason", Kind: kindTextarea, Required: true},
 		{Name: "reference", Kind: kindText},

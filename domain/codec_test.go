@@ -75,6 +75,7 @@ func everyEvent() []domain.Event {
 		domain.PersonalDataErased{CustomerID: "c0ffee", At: t0},
 		domain.ClaimResolvedRemotely{Method: domain.RemoteBySession, WorkDone: "w", Technician: "T", Reference: "SR-1", PreviousStatus: domain.StatusAuthorized, At: t0},
 		domain.ClaimAssigned{Assignee: "Maria Ivanova", PreviousAssignee: "Georgi Georgiev", Note: "n", At: t0},
+		domain.ServiceReportConfirmed{Comment: "Works again.", At: t0},
 	}
 }
 
@@ -121,6 +122,7 @@ func TestEventTypeNames(t *testing.T) {
 		"claim.personal_data_erased.v1",
 		"claim.resolved_remotely.v1",
 		"claim.assigned.v1",
+		"claim.service_report_confirmed.v1",
 	}
 	if got := domain.EventTypes(); !slices.Equal(got, want) {
 		t.Errorf("event types\n got %v\nwant %v", got, want)

@@ -101,6 +101,8 @@ func NewCommand(a Action) (Command, bool) {
 		return &EscalateRepair{}, true
 	case ActionResolveRemotely:
 		return &ResolveRemotely{}, true
+	case ActionConfirmServiceReport:
+		return &ConfirmServiceReport{}, true
 	}
 	return nil, false
 }

@@ -144,6 +144,8 @@ func sample(a domain.Action) domain.Command {
 		return &domain.ReversePayment{Reference: "PAY-1", Reason: "Card chargeback."}
 	case domain.ActionCancelCreditNote:
 		return &domain.CancelCreditNote{Number: "CN-1", Reason: "Issued in error."}
+	case domain.ActionConfirmServiceReport:
+		return &domain.ConfirmServiceReport{Comment: "Works again, thank you."}
 	case domain.ActionResolveRemotely:
 		return &domain.ResolveRemotely{Method: domain.RemoteBySession, WorkDone: "Reinstalled the power management driver.", Technician: "G. Georgiev"}
 	}

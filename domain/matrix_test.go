@@ -135,6 +135,7 @@ var lifecycle = map[string][]step{
 	},
 	"resolved": {
 		{action: domain.ActionShipReturn, to: domain.StatusReturnShipped},
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -143,6 +144,7 @@ var lifecycle = map[string][]step{
 	},
 	"resolved/refund-unpaid": {
 		{action: domain.ActionRecordRefundPayment, to: domain.StatusResolved},
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -151,6 +153,7 @@ var lifecycle = map[string][]step{
 		{action: domain.ActionClaimSupplierRecovery, to: domain.StatusResolved},
 	},
 	"resolved/refund-paid": {
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -160,6 +163,7 @@ var lifecycle = map[string][]step{
 		{action: domain.ActionClaimSupplierRecovery, to: domain.StatusResolved},
 	},
 	"resolved/credited": {
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -197,6 +201,7 @@ var lifecycle = map[string][]step{
 	},
 	"resolved/recovery-claimed": {
 		{action: domain.ActionShipReturn, to: domain.StatusReturnShipped},
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -255,6 +260,7 @@ var lifecycle = map[string][]step{
 	// Replaced by a dearer model: the unit ships once the price difference is paid.
 	"resolved/dearer-model": {
 		{action: domain.ActionRecordPayment, to: domain.StatusResolved, cmd: &domain.RecordPayment{Amount: eur("20.00"), Reference: "PAY-D1", Method: domain.PaymentCard}},
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -265,6 +271,7 @@ var lifecycle = map[string][]step{
 	// the difference.
 	"resolved/repaired-instead": {
 		{action: domain.ActionShipReturn, to: domain.StatusReturnShipped},
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},
@@ -272,6 +279,7 @@ var lifecycle = map[string][]step{
 		{action: domain.ActionClaimSupplierRecovery, to: domain.StatusResolved},
 	},
 	"resolved/remotely": {
+		{action: domain.ActionConfirmServiceReport, to: domain.StatusResolved},
 		{action: domain.ActionOpenDispute, to: domain.StatusDisputed},
 		{action: domain.ActionAddNote, to: domain.StatusResolved},
 		{action: domain.ActionAssign, to: domain.StatusResolved},

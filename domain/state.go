@@ -317,6 +317,8 @@ type Note struct {
 type Resolution struct {
 	Kind       string    `json:"kind"`
 	ResolvedAt time.Time `json:"resolved_at"`
+	// ReportConfirmedAt is when the customer confirmed the service report (servicereport.go).
+	ReportConfirmedAt time.Time `json:"report_confirmed_at,omitzero"`
 }
 
 // Hold is why a claim is suspended and the status it resumes in.
@@ -528,6 +530,8 @@ func Evolve(s State, e Event) State {
 		s = s.evolveRemote(e)
 	case ClaimAssigned:
 		s.Assignee = e.Assignee
+	case ServiceReportConfirmed:
+		s = s.confirmReport(e)
 	case SupplierRecoveryClaimed, SupplierRecoveryReceived, RefundApprovalReversed, RefundPaymentReversed, PaymentReversed, CreditNoteCancelled:
 		s = s.evolveFinance(e)
 	}

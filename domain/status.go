@@ -102,7 +102,7 @@ var actions = []Action{
 	ActionIssueEstimate, ActionAcceptEstimate, ActionDeclineEstimate, ActionRecordPayment,
 	ActionStartRepair, ActionCompleteRepair, ActionReplace, ActionApproveRefund,
 	ActionRecordRefundPayment, ActionIssueCreditNote, ActionReturnUnrepaired, ActionShipReturn,
-	ActionConfirmDelivery, ActionOpenDispute, ActionResolveDispute, ActionAddNote,
+	ActionConfirmDelivery, ActionConfirmServiceReport, ActionOpenDispute, ActionResolveDispute, ActionAddNote,
 	ActionAssign, ActionPutOnHold, ActionReleaseHold, ActionWithdraw, ActionClose,
 	ActionClaimSupplierRecovery, ActionRecordSupplierRecovery, ActionReverseRefundApproval,
 	ActionReverseRefundPayment, ActionReversePayment, ActionCancelCreditNote,

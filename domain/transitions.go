@@ -59,9 +59,11 @@ var transitions = map[Action]transition{
 	ActionReturnUnrepaired:    {from: []Status{StatusDiagnosed, StatusEstimateAccepted}, guard: unrepairedReturnable},
 	ActionShipReturn:          {from: []Status{StatusResolved}, guard: returnable},
 	ActionConfirmDelivery:     {from: []Status{StatusReturnShipped}},
-	ActionOpenDispute:         {from: []Status{StatusResolved}},
-	ActionResolveDispute:      {from: []Status{StatusDisputed}},
-	ActionAddNote:             {from: statuses},
+	ActionOpenDispute:         {from: []Status{StatusResolved}, guard: reportUnconfirmed},
+	// The customer's answer to the service report at release (servicereport.go).
+	ActionConfirmServiceReport: {from: []Status{StatusResolved}, guard: reportUnconfirmed},
+	ActionResolveDispute:       {from: []Status{StatusDisputed}},
+	ActionAddNote:              {from: statuses},
 	// Who works on the claim changes until it is closed.
 	ActionAssign:      {from: statusesExcept(StatusClosed)},
 	ActionPutOnHold:   {from: statusesExcept(StatusOnHold, StatusClosed)},

@@ -12,8 +12,11 @@ import (
 
 // Paths of the home page and of what it links beside the status page.
 const (
-	HomePath    = "/"
-	OpenAPIPath = "/openapi.yaml"
+	HomePath = "/"
+	// ClaimFormPath is the customer portal's online claim form
+	// (portal.FormPath), which the pages link to.
+	ClaimFormPath = "/portal/claim"
+	OpenAPIPath   = "/openapi.yaml"
 )
 
 //go:embed assets/home.html
@@ -30,6 +33,7 @@ type homeView struct {
 	Stylesheet string
 	Languages  []languageLink
 	StatusHref string
+	ClaimHref  string
 	APIHref    string
 }
 
@@ -44,6 +48,7 @@ func (p *Page) home(c *echo.Context) error {
 	v := &homeView{
 		loc: loc, Lang: loc.code, Stylesheet: p.stylesheet,
 		StatusHref: FormPath + "?lang=" + url.QueryEscape(loc.code),
+		ClaimHref:  ClaimFormPath + "?lang=" + url.QueryEscape(loc.code),
 		APIHref:    OpenAPIPath,
 	}
 	for _, l := range p.cat.locales {

@@ -80,7 +80,7 @@ func TestHomeInBrowser(t *testing.T) {
 		ctx := tab(t, browser)
 		var order []string
 		steps := []chromedp.Action{chromedp.EmulateViewport(360, 740), chromedp.Navigate(base + "/?lang=ru"), chromedp.WaitVisible("#status-link")}
-		for range 7 {
+		for range 8 {
 			var focused string
 			steps = append(steps, chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(
 				`(e => e.id || e.getAttribute('hreflang') || e.className || e.tagName)(document.activeElement)`, &focused),
@@ -89,7 +89,7 @@ func TestHomeInBrowser(t *testing.T) {
 		if err := chromedp.Run(ctx, steps...); err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"skip", "en", "bg", "zh-Hans", "el", "status-link", "api-link"}; !slices.Equal(order, want) {
+		if want := []string{"skip", "en", "bg", "zh-Hans", "el", "status-link", "claim-link", "api-link"}; !slices.Equal(order, want) {
 			t.Errorf("tab order %q, want %q", order, want)
 		}
 	})

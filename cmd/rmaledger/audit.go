@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
@@ -109,7 +108,7 @@ func loadSigner(cfg config, logger *slog.Logger) (*audit.Signer, error) {
 // periodic checkpointer (stopped by the returned function, which serve
 // calls before closing the store) and the API's audit settings.
 func startAudit(ctx context.Context, cfg config, store eventstore.Store, logger *slog.Logger) (api.AuditConfig, func(), error) {
-	out := api.AuditConfig{DensePositions: cfg.EventStoreURL == "", Withheld: accounts.Withheld}
+	out := api.AuditConfig{DensePositions: cfg.EventStoreURL == "", Withheld: withheld}
 	signer, err := loadSigner(cfg, logger)
 	if err != nil {
 		return out, nil, err
@@ -303,7 +302,7 @@ func auditExport(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 		return fmt.Errorf("%w (is the service running? then use GET /v1/audit/export)", err)
 	}
 	defer store.Close()
-	sum, err := audit.Export(ctx, store, stdout, audit.ExportOptions{From: from, To: to, Stream: stream, Withheld: accounts.Withheld})
+	sum, err := audit.Export(ctx, store, stdout, audit.ExportOptions{From: from, To: to, Stream: stream, Withheld: withheld})
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return fmt.Errorf("no claim %s", cfg.Claim)
 	}

@@ -72,7 +72,7 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 		},
 		Directory: consoleAdmin{people: people},
 		// The auditor's export withholds what `rmaledger audit export` withholds.
-		Audit:   console.LedgerAudit{Store: service.Store(), Trail: reads, Withheld: accounts.Withheld},
+		Audit:   console.LedgerAudit{Store: service.Store(), Trail: reads, Withheld: withheld},
 		Finance: reads,
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -115,6 +116,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
+	customers, err := newPortal(cfg, store, service, reads, proxies, statusZone, clk.Now, logger)
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(api.Config{
 		Ledger:         service,
 		Reads:          reads,
@@ -133,8 +138,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Clock:           clk.Now,
 		Sandbox:         sandboxConfig(sandbox, process, reads),
 		Ready:           readiness(cfg, reads, store),
+		PortalLinks:     customers,
+		OwnBodyLimit:    portalBody,
 	})
 	if err != nil {
+		return err
+	}
+	if err := customers.Register(handler); err != nil {
 		return err
 	}
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
@@ -159,6 +169,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	logger.Info("serving", "addr", listener.Addr().String())
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "Staff console: http://%s/console (sign in with a development account above)\n", listener.Addr())
+		fmt.Fprintf(stdout, "Customer portal: http://%s%s (private links are logged)\n", listener.Addr(), portal.FormPath)
 	}
 
 	select {

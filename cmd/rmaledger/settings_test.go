@@ -22,7 +22,7 @@ import (
 //	Addr, DataDir        every test that starts the service (start, serveInProcess); TestKillAfterAcknowledgeLosesNothing restarts on the same data directory
 //	APIKeys              TestRefusesToStartWithoutKeys, TestServesWithOnlyTheKeysFile
 //	EventStoreURL        TestEventStoreURLSetting
-//	Dev                  TestDevGeneratesKeysPerRoleAndKeepsThem
+//	Dev                  TestDevGeneratesKeysPerRoleAndKeepsThem, TestServeMountsThePortal (portal links logged)
 //	Sandbox              TestSandboxAndProductionDataNeverMix, TestSandboxClockClosesAnExpiredShipmentWindow
 //	PolicyFile           TestPolicyServes, TestPolicyFileIsCheckedAtStart
 //	SigningKeyFile       TestAuditCommands

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/portal"
+	"github.com/rmaledger/rmaledger/portal/links"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// withheld names the streams an audit export shows only as hashes: the
+// accounts' (password hashes, the session key) and the portal's private
+// links (capability hashes).
+func withheld(stream string) bool { return accounts.Withheld(stream) || links.Withheld(stream) }
+
+// undelivered is the portal's Sender until the notifications outbox
+// delivers links: it says a link was not sent, without the link, which is
+// a credential and never goes to a production log.
+type undelivered struct{ logger *slog.Logger }
+
+func (u undelivered) SendLink(ctx context.Context, m portal.LinkMessage) error {
+	u.logger.WarnContext(ctx, "portal: no sender is configured: a private link was not delivered", "claim", m.Number)
+	return nil
+}
+
+// newPortal builds the customer portal on the ledger, the claims read
+// model and the store, which keeps its private links. With --dev the links
+// it would send are logged instead.
+func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, proxies []netip.Prefix,
+	zone *time.Location, now func() time.Time, logger *slog.Logger,
+) (*portal.Portal, error) {
+	keeper, err := links.New(links.Config{Store: store, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	var sender portal.Sender = undelivered{logger}
+	if cfg.Dev {
+		sender = portal.LogSender{Logger: logger}
+	}
+	trusted := func(addr netip.Addr) bool {
+		for _, p := range proxies {
+			if p.Contains(addr) {
+				return true
+			}
+		}
+		return false
+	}
+	return portal.New(portal.Config{
+		Ledger: service, Finder: reads, Links: keeper, Sender: sender,
+		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
+		Location: zone, Now: now, Logger: logger,
+	})
+}
+
+// portalBody selects the portal's requests, which bound their bodies
+// themselves (uploads are larger than the API's MaxBodyBytes).
+func portalBody(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, portal.Prefix+"/") }
