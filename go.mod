@@ -10,7 +10,7 @@ require (
 
 require github.com/goccy/go-json v0.10.5
 
-require github.com/stripe/stripe-go/v82 v82.5.1 // indirect
+require github.com/stripe/stripe-go/v82 v82.5.1
 
 require (
 	github.com/agext/levenshtein v1.2.3 // indirect
