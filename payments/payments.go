@@ -190,14 +190,12 @@ func amountDue(state domain.State) (domain.Money, error) {
 		return domain.Money{}, fmt.Errorf("%w: the claim has no estimate", ErrNotPayable)
 	case state.Estimate.Decision != domain.EstimateDecisionAccepted:
 		return domain.Money{}, fmt.Errorf("%w: the estimate is not accepted", ErrNotPayable)
+	case state.EstimateOutstanding().Amount <= 0:
+		return domain.Money{}, fmt.Errorf("%w: the estimate is paid", ErrNotPayable)
 	case !slices.Contains(domain.AllowedActions(state), domain.ActionRecordPayment):
 		return domain.Money{}, fmt.Errorf("%w: the claim is %s and takes no payment", ErrNotPayable, state.Status)
 	}
-	due := state.EstimateOutstanding()
-	if due.Amount <= 0 {
-		return domain.Money{}, fmt.Errorf("%w: the estimate is paid", ErrNotPayable)
-	}
-	return due, nil
+	return state.EstimateOutstanding(), nil
 }
 
 // returnURLs are the success and cancel URLs of a checkout.
