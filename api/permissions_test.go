@@ -54,6 +54,8 @@ var permissionMatrix = map[string]string{
 	"POST /v1/admin/clock":                     "admin",
 	"POST /v1/admin/projections/:name/rebuild": "admin",
 	"POST /v1/customers/:id/erase":             "admin",
+	"POST /v1/claims/:id/payment-requests":     "agent finance admin",
+	"POST /v1/payments/:provider/webhook":      public,
 }
 
 // matrixParams fills a route's path parameters with values that reach the
@@ -154,6 +156,7 @@ func TestPermissionMatrixMatchesMap(t *testing.T) {
 		"POST /v1/audit/checkpoints":               PermCheckpoint,
 		"GET /v1/sla/timers":                       PermReadSLA,
 		"POST /v1/admin/projections/:name/rebuild": PermOperate,
+		"POST /v1/claims/:id/payment-requests":     PermRequestPayment,
 	} {
 		allowed := strings.Fields(permissionMatrix[route])
 		for _, role := range Roles() {

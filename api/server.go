@@ -76,6 +76,9 @@ type Config struct {
 	// Sandbox, when set, serves the test clock routes (see clock.go); nil
 	// outside a sandbox, where they answer 409 not-a-sandbox.
 	Sandbox *SandboxConfig
+	// Payments takes online payment of accepted estimates (see payments.go);
+	// nil answers online-payment-not-offered.
+	Payments Payments
 }
 
 // Validate reports a configuration that cannot serve.
@@ -207,6 +210,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerSLA(v1)
 	s.registerPrivacy(v1)
 	s.registerClock(v1)
+	s.registerPayments(e, v1, shed.middleware)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil
