@@ -106,6 +106,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer stopTimers() // before the projections close: it reads them
+	online, sandboxCheckout, err := onlinePayments(cfg, service, logger)
+	if err != nil {
+		return err
+	}
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
@@ -127,10 +131,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Clock:           clk.Now,
 		Sandbox:         sandboxConfig(sandbox, process, reads),
 		Ready:           readiness(cfg, reads, store),
+		Payments:        online,
 	})
 	if err != nil {
 		return err
 	}
+	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
 		keyFilePath(cfg), keys.List()); err != nil {
 		return err
