@@ -138,6 +138,8 @@ func TestOnlinePaymentSettings(t *testing.T) {
 // sandbox's checkout page served by the service itself; paying records the payment through the
 // signed webhook path, once, and finance sees it.
 func TestSandboxPaymentEndToEnd(t *testing.T) {
+	const financeKey = "finance-key-for-process-tests"
+	t.Setenv("RMALEDGER_API_KEYS", testAgentKey+",finance:"+financeKey)
 	s := serveInProcess(t, "--data-dir", t.TempDir(), "--dev")
 	id := acceptedEstimate(t, s)
 	code, body := s.request(t, http.MethodPost, "/v1/claims/"+id+"/payment-requests", agentKey, `{"return_url":"https://shop.example/c/1"}`)
@@ -173,7 +175,36 @@ func TestSandboxPaymentEndToEnd(t *testing.T) {
 	if claim["status"] != "paid" || len(payments) != 1 {
 		t.Fatalf("after paying twice: status %v payments %v", claim["status"], claim["payments"])
 	}
-	if p := payments[0].(map[string]any); p["provider"] != "sandbox" || p["method"] != "online" {
+
+	payment := payments[0].(map[string]any)
+	if p := payment; p["provider"] != "sandbox" || p["method"] != "online" {
 		t.Errorf("payment %v, want an online payment by the sandbox", p)
+	}
+
+	// Finance sees the payment settle the paid repair charge, with no discrepancy.
+	period := "?from=" + time.Now().AddDate(0, 0, -1).Format(time.DateOnly) + "&to=" + time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	var rows []any
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, comp := s.request(t, http.MethodGet, "/v1/finance/compensations"+period, financeKey, "")
+		if rows, _ = comp["items"].([]any); len(rows) == 2 {
+			break
+		}
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		row := r.(map[string]any)
+		got[row["kind"].(string)] = fmt.Sprintf("%v %v %v %v", row["status"], row["amount"], row["currency"], row["reference"])
+	}
+	if got["payment_received"] != fmt.Sprintf("settled 75.00 BGN %v", payment["reference"]) || !strings.HasPrefix(got["paid_repair_charge"], "settled 75.00 BGN") {
+		t.Errorf("compensations %v", got)
+	}
+	code, rec := s.request(t, http.MethodGet, "/v1/finance/reconciliation"+period, financeKey, "")
+	if code != http.StatusOK || rec["discrepancy_count"] != float64(0) {
+		t.Errorf("reconciliation: %d %v", code, rec)
+	}
+	for _, tot := range rec["totals"].([]any) {
+		if tot := tot.(map[string]any); tot["outstanding"] != "0.00" {
+			t.Errorf("reconciliation total %v, want nothing outstanding", tot)
+		}
 	}
 }
