@@ -250,27 +250,27 @@ var messages = map[string]map[string]string{
 	"en": {
 		"title": "Sandbox payment", "notice": "This is the sandbox: no money moves. Paying records the payment as a real provider's confirmation would.",
 		"claim": "Claim", "amount": "Amount due", "pay": "Pay", "cancel": "Cancel", "unknown": "This checkout does not exist or has expired.",
-		"refused": "The payment was not recorded", "languages": "Language",
+		"refused": "The payment was not recorded", "languages": "Language", "skip": "Skip to the payment",
 	},
 	"ru": {
 		"title": "Тестовая оплата", "notice": "Это тестовая среда: деньги не списываются. Оплата записывается так же, как подтверждение настоящего платёжного провайдера.",
 		"claim": "Заявка", "amount": "К оплате", "pay": "Оплатить", "cancel": "Отменить", "unknown": "Такой страницы оплаты нет, или её срок истёк.",
-		"refused": "Оплата не записана", "languages": "Язык",
+		"refused": "Оплата не записана", "languages": "Язык", "skip": "Перейти к оплате",
 	},
 	"bg": {
 		"title": "Тестово плащане", "notice": "Това е тестова среда: не се движат пари. Плащането се записва, както би се записало потвърждението на истински доставчик.",
 		"claim": "Рекламация", "amount": "Дължима сума", "pay": "Плати", "cancel": "Откажи", "unknown": "Тази страница за плащане не съществува или е изтекла.",
-		"refused": "Плащането не е записано", "languages": "Език",
+		"refused": "Плащането не е записано", "languages": "Език", "skip": "Към плащането",
 	},
 	"zh": {
 		"title": "沙盒付款", "notice": "这是沙盒环境：不会产生真实扣款。付款会像真实支付服务商的确认一样被记录。",
 		"claim": "工单", "amount": "应付金额", "pay": "付款", "cancel": "取消", "unknown": "此付款页面不存在或已过期。",
-		"refused": "付款未被记录", "languages": "语言",
+		"refused": "付款未被记录", "languages": "语言", "skip": "跳到付款",
 	},
 	"el": {
 		"title": "Δοκιμαστική πληρωμή", "notice": "Αυτό είναι το δοκιμαστικό περιβάλλον: δεν κινούνται χρήματα. Η πληρωμή καταγράφεται όπως η επιβεβαίωση ενός πραγματικού παρόχου.",
 		"claim": "Αίτημα", "amount": "Οφειλόμενο ποσό", "pay": "Πληρωμή", "cancel": "Ακύρωση", "unknown": "Αυτή η σελίδα πληρωμής δεν υπάρχει ή έχει λήξει.",
-		"refused": "Η πληρωμή δεν καταγράφηκε", "languages": "Γλώσσα",
+		"refused": "Η πληρωμή δεν καταγράφηκε", "languages": "Γλώσσα", "skip": "Μετάβαση στην πληρωμή",
 	},
 }
 
