@@ -299,3 +299,22 @@ func postPaymentExamples(t *testing.T, examples map[string]requestExample, poste
 		t.Fatalf("%s: %d, documented %d\n%s", ex, rec.Code, ex.success, rec.Body)
 	}
 }
+
+// TestStaffCannotClaimAProviderConfirmed: the provider fields of a payment are never read from
+// a request body, so a person cannot record a payment as if a provider had confirmed it.
+func TestStaffCannotClaimAProviderConfirmed(t *testing.T) {
+	ts, service := paymentsServer(t, stripeProvider)
+	claim := claimWithEstimate(t, service, true)
+	before := ts.eventCount()
+	for _, field := range []string{"provider", "provider_payment_id"} {
+		res := ts.do(http.MethodPost, "/v1/claims/"+claim.String()+"/actions/record-payment", RoleAgent, map[string]any{
+			"amount": map[string]any{"amount": "75.00", "currency": "EUR"}, "reference": "pi_forged", "method": "online", field: "stripe",
+		})
+		if res.Code != http.StatusBadRequest {
+			t.Errorf("record-payment with %s: %d %s, want 400", field, res.Code, res.Body)
+		}
+	}
+	if after := ts.eventCount(); after != before {
+		t.Errorf("%d events written", after-before)
+	}
+}
