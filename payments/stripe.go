@@ -148,7 +148,7 @@ func parseStripeEvent(body []byte, signature, secret string, tolerance time.Dura
 		return Confirmation{}, &IgnoredError{EventType: string(event.Type), Reason: "payment status is " + string(session.PaymentStatus) + ", not paid"}
 	}
 	claimID, err := uuid.Parse(session.ClientReferenceID)
-	if err != nil {
+	if err != nil || claimID == uuid.Nil {
 		return Confirmation{}, fmt.Errorf("%w: session %s: client_reference_id %q is not a claim id", ErrMalformedEvent, session.ID, session.ClientReferenceID)
 	}
 	amount, err := fromStripeAmount(session.AmountTotal, string(session.Currency))
