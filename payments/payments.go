@@ -99,6 +99,7 @@ type IgnoredError struct {
 	Reason    string
 }
 
+// Error names the event type and why it was ignored.
 func (e *IgnoredError) Error() string { return "ignored " + e.EventType + ": " + e.Reason }
 
 // Ledger is the write side the service reads claims from and records payments through
