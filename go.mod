@@ -10,6 +10,8 @@ require (
 
 require github.com/goccy/go-json v0.10.5
 
+require github.com/stripe/stripe-go/v82 v82.5.1
+
 require (
 	github.com/agext/levenshtein v1.2.3 // indirect
 	github.com/ardanlabs/conf/v3 v3.10.0

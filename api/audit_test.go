@@ -491,6 +491,12 @@ func TestAuditorReadsEverythingAndWritesNothing(t *testing.T) {
 		res := ts.do(r.Method, path, RoleAuditor, "{}")
 		switch {
 		case r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/v1/admin/"):
+		case r.Path == "/v1/payments/:provider/webhook":
+			// Authenticated by a payment provider's signature, never by a key: an
+			// auditor's key gives no more than none (an unsigned body writes nothing).
+			if res.Code < 400 {
+				t.Errorf("an auditor's unsigned webhook answered %d", res.Code)
+			}
 		case r.Method == http.MethodGet && res.Code == http.StatusForbidden:
 			t.Errorf("an auditor may not read %s", r.Path)
 		case r.Method != http.MethodGet && res.Code != http.StatusForbidden:

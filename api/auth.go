@@ -83,6 +83,9 @@ const (
 	PermReadSLA Permission = "sla:read"
 	// PermErasePersonalData crypto-shreds a customer's personal data.
 	PermErasePersonalData Permission = "personal-data:erase"
+	// PermRequestPayment creates a payment link for a claim's accepted
+	// estimate; it writes no event (the provider's webhook records the payment).
+	PermRequestPayment Permission = "payments:request"
 )
 
 // permissions is the one table of who may do what. Finance and auditors
@@ -98,6 +101,8 @@ var permissions = map[Permission][]Role{
 	// Erasure destroys data for good: the one role that also runs the
 	// service, never the desk that handles the customer's request.
 	PermErasePersonalData: {RoleAdmin},
+	// The desk sends the link; finance chases what is owed.
+	PermRequestPayment: {RoleAgent, RoleFinance, RoleAdmin},
 }
 
 // Allowed reports whether role has permission p.

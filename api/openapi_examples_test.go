@@ -392,6 +392,7 @@ func TestOpenAPIRequestExamplesAreAccepted(t *testing.T) {
 	send("POST /v1/audit/checkpoints", nil, nil)
 	send("POST /v1/customers/{id}/erase", map[string]string{"id": first["customer_id"].(string)}, nil)
 	postClockExamples(t, examples, posted)
+	postPaymentExamples(t, examples, posted)
 
 	var unposted []string
 	for key := range examples {

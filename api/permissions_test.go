@@ -56,6 +56,8 @@ var permissionMatrix = map[string]string{
 	"POST /v1/customers/:id/erase":             "admin",
 	"POST /v1/claims/:id/portal-link":          "agent admin",
 	"DELETE /v1/claims/:id/portal-link":        "agent admin",
+	"POST /v1/claims/:id/payment-requests":     "agent finance admin",
+	"POST /v1/payments/:provider/webhook":      public,
 }
 
 // matrixParams fills a route's path parameters with values that reach the
@@ -157,6 +159,7 @@ func TestPermissionMatrixMatchesMap(t *testing.T) {
 		"GET /v1/sla/timers":                       PermReadSLA,
 		"POST /v1/admin/projections/:name/rebuild": PermOperate,
 		"DELETE /v1/claims/:id/portal-link":        PermPortalLinks,
+		"POST /v1/claims/:id/payment-requests":     PermRequestPayment,
 	} {
 		allowed := strings.Fields(permissionMatrix[route])
 		for _, role := range Roles() {

@@ -83,6 +83,9 @@ type Config struct {
 	// OwnBodyLimit selects requests that bound their bodies themselves
 	// (the customer portal's uploads), which MaxBodyBytes does not bound.
 	OwnBodyLimit func(*http.Request) bool
+	// Payments takes online payment of accepted estimates (see payments.go);
+	// nil answers online-payment-not-offered.
+	Payments Payments
 }
 
 // Validate reports a configuration that cannot serve.
@@ -219,6 +222,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerPrivacy(v1)
 	s.registerClock(v1)
 	s.registerPortalLinks(v1)
+	s.registerPayments(e, v1, shed.middleware)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

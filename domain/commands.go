@@ -467,6 +467,11 @@ type RecordPayment struct {
 	Reference string `json:"reference"`
 	Method    string `json:"method"`
 	For       string `json:"for,omitempty"`
+	// Provider and ProviderPaymentID are set by the service that verified an online payment
+	// provider's signed confirmation, never from a request body: a person cannot claim that a
+	// provider confirmed a payment. A provider's payment is recorded once per payment id.
+	Provider          string `json:"-"`
+	ProviderPaymentID string `json:"-"`
 }
 
 // Action returns ActionRecordPayment.
@@ -481,6 +486,12 @@ func (c RecordPayment) Validate() error {
 	v.required("method", c.Method)
 	v.oneOf("method", c.Method, PaymentCash, PaymentCard, PaymentBankTransfer, PaymentOnline, PaymentOther)
 	v.oneOf("for", c.For, PaymentForEstimate, PaymentForPriceDifference)
+	if c.Provider != "" {
+		v.line("provider", c.Provider, maxLine)
+		v.required("provider_payment_id", c.ProviderPaymentID)
+		v.line("provider_payment_id", c.ProviderPaymentID, maxLine)
+		v.oneOf("method", c.Method, PaymentOnline)
+	}
 	return v.result()
 }
 

@@ -313,6 +313,11 @@ func (c RecordPayment) decide(s State, at time.Time, _ Policy) (Event, error) {
 	if slices.ContainsFunc(s.Payments, func(p Payment) bool { return p.Reference == ref }) {
 		return nil, fmt.Errorf("%w: payment %q is already recorded", ErrDuplicateReference, ref)
 	}
+	if c.Provider != "" && slices.ContainsFunc(s.Payments, func(p Payment) bool {
+		return p.Provider == c.Provider && p.ProviderPaymentID == c.ProviderPaymentID
+	}) {
+		return nil, fmt.Errorf("%w: %s payment %q is already recorded", ErrDuplicateReference, c.Provider, c.ProviderPaymentID)
+	}
 	purpose, outstanding, err := s.paymentFor(c.For)
 	if err != nil {
 		return nil, err
@@ -320,7 +325,8 @@ func (c RecordPayment) decide(s State, at time.Time, _ Policy) (Event, error) {
 	if c.Amount.Amount > outstanding.Amount {
 		return nil, limitError(ErrPaymentExceedsOutstanding, c.Amount, outstanding, "%s paid, %s outstanding", c.Amount, outstanding)
 	}
-	return PaymentRecorded{Amount: c.Amount, Reference: ref, Method: c.Method, For: purpose, At: at}, nil
+	return PaymentRecorded{Amount: c.Amount, Reference: ref, Method: c.Method, For: purpose,
+		Provider: c.Provider, ProviderPaymentID: c.ProviderPaymentID, At: at}, nil
 }
 
 func (c StartRepair) decide(_ State, at time.Time, _ Policy) (Event, error) {

@@ -171,12 +171,19 @@ type EstimateDeclined struct {
 //
 // For is price_difference for a payment of a dearer replacement model's price difference; it is
 // absent from payments for the estimate, which every payment stored before it was.
+//
+// Provider and ProviderPaymentID name the online payment provider whose signed confirmation
+// recorded the payment ("stripe", "sandbox") and the provider's id of the payment; both are
+// absent from payments recorded by staff, as from every payment stored before online payment,
+// so such events decode unchanged.
 type PaymentRecorded struct {
-	Amount    Money     `json:"amount"`
-	Reference string    `json:"reference"`
-	Method    string    `json:"method"`
-	For       string    `json:"for,omitempty"`
-	At        time.Time `json:"at"`
+	Amount            Money     `json:"amount"`
+	Reference         string    `json:"reference"`
+	Method            string    `json:"method"`
+	For               string    `json:"for,omitempty"`
+	Provider          string    `json:"provider,omitempty"`
+	ProviderPaymentID string    `json:"provider_payment_id,omitempty"`
+	At                time.Time `json:"at"`
 }
 
 // RepairStarted records where the repair happens: our center or the manufacturer's.

@@ -219,6 +219,9 @@ type Payment struct {
 	Method    string    `json:"method"`
 	For       string    `json:"for,omitempty"` // price_difference, or empty for the estimate
 	PaidAt    time.Time `json:"paid_at"`
+	// Provider and ProviderPaymentID are set on a payment an online payment provider confirmed.
+	Provider          string `json:"provider,omitempty"`
+	ProviderPaymentID string `json:"provider_payment_id,omitempty"`
 	// Reversed marks a payment taken back (PaymentReversed); it no longer counts in PaidTotal.
 	Reversed       bool      `json:"reversed,omitempty"`
 	ReversedAt     time.Time `json:"reversed_at,omitzero"`
@@ -450,7 +453,7 @@ func Evolve(s State, e Event) State {
 		s.Estimate = est
 		s = s.declined(e)
 	case PaymentRecorded:
-		s.Payments = append(slices.Clip(s.Payments), Payment{Amount: e.Amount, Reference: e.Reference, Method: e.Method, For: e.For, PaidAt: e.At})
+		s.Payments = append(slices.Clip(s.Payments), Payment{Amount: e.Amount, Reference: e.Reference, Method: e.Method, For: e.For, PaidAt: e.At, Provider: e.Provider, ProviderPaymentID: e.ProviderPaymentID})
 		if e.For == PaymentForPriceDifference {
 			s = s.evolveDifferencePayment(e.Amount.Amount)
 			break

@@ -47,6 +47,14 @@ type config struct {
 	KeyStoreFile       string        `conf:"help:the key store of the customers' personal-data keys (SQLite) that erasure destroys; keep it apart from backups of the event log; empty: DATA-DIR/keys/pii-keys.db"`
 	SigningKeyFile     string        `conf:"help:Ed25519 private key (PEM from rmaledger keys generate) that signs audit checkpoints; empty signs none (with --dev a key in the data directory)"`
 	CheckpointInterval time.Duration `conf:"default:15m,help:how often an audit checkpoint is signed when events were added; 0 only on request"`
+
+	// Online payment of accepted estimates (payments.go): Stripe Checkout when both Stripe
+	// secrets are set; else, with --dev or --sandbox, the sandbox's own checkout page; else none.
+	StripeSecretKey     string `conf:"mask,help:Stripe secret API key (sk_live_... or sk_test_...); with stripe-webhook-secret it offers online payment of accepted estimates through Stripe Checkout"`
+	StripeWebhookSecret string `conf:"mask,help:signing secret (whsec_...) of the Stripe webhook endpoint https://HOST/v1/payments/stripe/webhook"`
+	StripeAPIBase       string `conf:"help:Stripe API address instead of Stripe's own e.g. a stripe-mock server; empty: api.stripe.com"`
+	PaymentSuccessURL   string `conf:"help:where a customer returns after paying when the payment link names no return URL (default with --dev or --sandbox: the status page)"`
+	PaymentCancelURL    string `conf:"help:where a customer returns after cancelling a payment when the payment link names no return URL (default with --dev or --sandbox: the status page)"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
@@ -106,6 +114,9 @@ func (c config) Validate() error {
 		errs = append(errs, fmt.Errorf("status-time-zone %q: %w", c.StatusTimeZone, err))
 	}
 	if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPaymentSettings(c); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxInFlight < 1 {

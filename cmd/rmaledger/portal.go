@@ -11,6 +11,7 @@ import (
 	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/payments"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
@@ -32,10 +33,11 @@ func (u undelivered) SendLink(ctx context.Context, m portal.LinkMessage) error {
 }
 
 // newPortal builds the customer portal on the ledger, the claims read
-// model and the store, which keeps its private links. With --dev the links
+// model and the store, which keeps its private links; online, when it
+// offers a provider, takes the customers' payments. With --dev the links
 // it would send are logged instead.
-func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, proxies []netip.Prefix,
-	zone *time.Location, now func() time.Time, logger *slog.Logger,
+func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, online *payments.Service,
+	proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
 ) (*portal.Portal, error) {
 	keeper, err := links.New(links.Config{Store: store, Now: now})
 	if err != nil {
@@ -53,8 +55,12 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 		}
 		return false
 	}
+	var pay portal.Payments // nil: the claim page shows the bank transfer
+	if online != nil && online.Offered() {
+		pay = online
+	}
 	return portal.New(portal.Config{
-		Ledger: service, Finder: reads, Links: keeper, Sender: sender,
+		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay,
 		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
 		Location: zone, Now: now, Logger: logger,
 	})

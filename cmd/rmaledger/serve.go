@@ -113,10 +113,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer stopTimers() // before the projections close: it reads them
+	online, sandboxCheckout, err := onlinePayments(cfg, service, logger)
+	if err != nil {
+		return err
+	}
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
-	customers, err := newPortal(cfg, store, service, reads, proxies, statusZone, clk.Now, logger)
+	customers, err := newPortal(cfg, store, service, reads, online, proxies, statusZone, clk.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -140,6 +144,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Ready:           readiness(cfg, reads, store),
 		PortalLinks:     customers,
 		OwnBodyLimit:    portalBody,
+		Payments:        online,
 	})
 	if err != nil {
 		return err
@@ -147,6 +152,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := customers.Register(handler); err != nil {
 		return err
 	}
+	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
 		keyFilePath(cfg), keys.List()); err != nil {
 		return err

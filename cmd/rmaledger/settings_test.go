@@ -30,6 +30,7 @@ import (
 //	MaxInFlight, OverloadWait                                 TestOverloadSettings
 //	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout   TestServeTimeouts
 //	StatusTimeZone       TestStatusPageTimeZone
+//	StripeSecretKey, StripeWebhookSecret, StripeAPIBase, PaymentSuccessURL, PaymentCancelURL   TestOnlinePaymentSettings
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -63,6 +64,11 @@ var serveSettings = []struct {
 	{"KeyStoreFile", []string{"--key-store-file", "/keys/pii.db"}, "RMALEDGER_KEY_STORE_FILE=/keys/pii.db", "/keys/pii.db"},
 	{"SigningKeyFile", []string{"--signing-key-file", "/keys/sign.pem"}, "RMALEDGER_SIGNING_KEY_FILE=/keys/sign.pem", "/keys/sign.pem"},
 	{"CheckpointInterval", []string{"--checkpoint-interval", "5m"}, "RMALEDGER_CHECKPOINT_INTERVAL=5m", 5 * time.Minute},
+	{"StripeSecretKey", []string{"--stripe-secret-key", "sk_test_1"}, "RMALEDGER_STRIPE_SECRET_KEY=sk_test_1", "sk_test_1"},
+	{"StripeWebhookSecret", []string{"--stripe-webhook-secret", "whsec_1"}, "RMALEDGER_STRIPE_WEBHOOK_SECRET=whsec_1", "whsec_1"},
+	{"StripeAPIBase", []string{"--stripe-api-base", "http://127.0.0.1:12111"}, "RMALEDGER_STRIPE_API_BASE=http://127.0.0.1:12111", "http://127.0.0.1:12111"},
+	{"PaymentSuccessURL", []string{"--payment-success-url", "https://shop.example/paid"}, "RMALEDGER_PAYMENT_SUCCESS_URL=https://shop.example/paid", "https://shop.example/paid"},
+	{"PaymentCancelURL", []string{"--payment-cancel-url", "https://shop.example/back"}, "RMALEDGER_PAYMENT_CANCEL_URL=https://shop.example/back", "https://shop.example/back"},
 }
 
 // parseConfig parses args and the environment as run does.
