@@ -118,6 +118,9 @@ func TestPartnersNeverCross(t *testing.T) {
 				continue
 			}
 			route := r.Method + " " + r.Path
+			if route == "GET /openapi.yaml" || route == "HEAD /openapi.yaml" {
+				continue // the same document for every caller: its examples may share a claim's number
+			}
 			path := paramRE.ReplaceAllStringFunc(r.Path, func(p string) string {
 				switch p {
 				case ":id":
