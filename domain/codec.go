@@ -69,6 +69,7 @@ var eventTypes, registry = newRegistry(
 	decoderFor[PersonalDataErased],
 	decoderFor[ClaimResolvedRemotely],
 	decoderFor[ClaimAssigned],
+	decoderFor[FileAttached],
 )
 
 // newRegistry builds the registry, refusing duplicate names at start-up.
