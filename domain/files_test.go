@@ -66,7 +66,9 @@ func TestAttachFile(t *testing.T) {
 		{name: "a type that is not accepted", given: history(t, "registered"), when: photo(func(c *domain.AttachFile) { c.ContentType = "text/html" }), fields: []string{"content_type"}},
 		{
 			name: "no id, no hash, no size, no name", given: history(t, "registered"),
-			when:   photo(func(c *domain.AttachFile) { c.FileID, c.SHA256, c.Size, c.Name = uuid.Nil, strings.ToUpper(c.SHA256), 0, "" }),
+			when: photo(func(c *domain.AttachFile) {
+				c.FileID, c.SHA256, c.Size, c.Name = uuid.Nil, strings.ToUpper(c.SHA256), 0, ""
+			}),
 			fields: []string{"file_id", "sha256", "size", "name"},
 		},
 		{name: "a name is one line", given: history(t, "registered"), when: photo(func(c *domain.AttachFile) { c.Name = "a\n.jpg" }), fields: []string{"name"}},
