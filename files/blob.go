@@ -20,11 +20,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 )
 
-// ErrBlobNotFound means the store holds no blob under the address.
-var ErrBlobNotFound = errors.New("files: no such blob")
+// ErrBlobNotFound means the store holds no blob under the address. It
+// matches fs.ErrNotExist too, so that a reader that knows no BlobStore
+// (audit verify) can tell a missing blob from a failing store.
+var ErrBlobNotFound = fmt.Errorf("files: no such blob: %w", fs.ErrNotExist)
 
 // BlobStore keeps immutable blobs addressed by the SHA-256 of their bytes.
 // Implementations must be safe for concurrent use.
