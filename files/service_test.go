@@ -294,4 +294,3 @@ type portal interface {
 }
 
 var _ portal = (*files.Service)(nil)
-
