@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
@@ -263,6 +264,12 @@ func TestErasureMakesFilesUnreadable(t *testing.T) {
 	rc.Close()
 	if files.Address(stored) != f.SHA256 {
 		t.Error("the sealed blob no longer matches its hash")
+	}
+	// Audit verify counts the erased file as checked and finds no break:
+	// erasure is not tampering.
+	r, err := audit.Verify(ctx, d.store, audit.VerifyOptions{DensePositions: true, Files: d.blobs})
+	if err != nil || !r.OK || r.Files != 1 {
+		t.Errorf("verify after erasure: ok %v, %d files, break %v, %v", r.OK, r.Files, r.Break, err)
 	}
 }
 
