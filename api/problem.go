@@ -70,6 +70,9 @@ func problemFor(err error) *Problem {
 	if p := policyProblem(err); p != nil {
 		return p
 	}
+	if p := filesProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

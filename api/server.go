@@ -76,6 +76,9 @@ type Config struct {
 	// Sandbox, when set, serves the test clock routes (see clock.go); nil
 	// outside a sandbox, where they answer 409 not-a-sandbox.
 	Sandbox *SandboxConfig
+	// Files attaches and serves claims' files (see files.go); nil answers
+	// 501 files-unavailable on the files routes.
+	Files ClaimFiles
 }
 
 // Validate reports a configuration that cannot serve.
@@ -177,7 +180,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		// where an operator needs it; errorHandler never puts an internal
 		// error's text in the body (TestInternalErrorsLeakNothing).
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
-		middleware.BodyLimit(cfg.MaxBodyBytes),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{LimitBytes: cfg.MaxBodyBytes, Skipper: s.isUpload}),
 	)
 
 	e.GET("/healthz", s.healthz)
@@ -207,6 +210,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerSLA(v1)
 	s.registerPrivacy(v1)
 	s.registerClock(v1)
+	s.registerFiles(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

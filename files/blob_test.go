@@ -121,3 +121,26 @@ func TestS3ConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDirStoreCopyTo: a copy holds every blob, and a damaged one is named
+// rather than copied.
+func TestDirStoreCopyTo(t *testing.T) {
+	ctx := context.Background()
+	from, _ := files.NewDirStore(filepath.Join(t.TempDir(), "a"))
+	to, _ := files.NewDirStore(filepath.Join(t.TempDir(), "b"))
+	good, _ := from.Put(ctx, []byte("receipt"))
+	bad, _ := from.Put(ctx, []byte("photo"))
+	path := filepath.Join(from.Dir(), bad[:2], bad[2:4], bad)
+	os.Chmod(path, 0o640)
+	os.WriteFile(path, []byte("swapped"), 0o640)
+	copied, damaged, err := from.CopyTo(ctx, to)
+	if err != nil || copied != 1 || len(damaged) != 1 || damaged[0] != bad {
+		t.Fatalf("copied %d, damaged %v, %v", copied, damaged, err)
+	}
+	if _, err := to.Stat(ctx, good); err != nil {
+		t.Errorf("the good blob was not copied: %v", err)
+	}
+	if _, err := to.Stat(ctx, bad); err == nil {
+		t.Error("the damaged blob was copied")
+	}
+}

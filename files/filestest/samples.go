@@ -51,6 +51,24 @@ func JPEG(w, h, orientation int) []byte {
 	return append(append(append([]byte{}, b[:2]...), app1...), b[2:]...)
 }
 
+// NoisyPNG is a w x h image of noise, which compresses badly: about 4 bytes
+// a pixel.
+func NoisyPNG(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	x := uint32(2463534242)
+	for i := range img.Pix {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		img.Pix[i] = byte(x)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
 // PNG is a w x h image.
 func PNG(w, h int) []byte {
 	var b bytes.Buffer
