@@ -47,6 +47,16 @@ type config struct {
 	KeyStoreFile       string        `conf:"help:the key store of the customers' personal-data keys (SQLite) that erasure destroys; keep it apart from backups of the event log; empty: DATA-DIR/keys/pii-keys.db"`
 	SigningKeyFile     string        `conf:"help:Ed25519 private key (PEM from rmaledger keys generate) that signs audit checkpoints; empty signs none (with --dev a key in the data directory)"`
 	CheckpointInterval time.Duration `conf:"default:15m,help:how often an audit checkpoint is signed when events were added; 0 only on request"`
+	// Where claims' files are kept (see files.go): DATA-DIR/files, or an S3-compatible bucket.
+	FilesS3Endpoint    string `conf:"env:S3_ENDPOINT,flag:files-s3-endpoint,help:URL of an S3-compatible object store for claims' files (https://s3.eu-central-1.amazonaws.com or http://minio:9000); empty keeps them in DATA-DIR/files"`
+	FilesS3Bucket      string `conf:"env:S3_BUCKET,flag:files-s3-bucket,help:the bucket of claims' files (it must exist)"`
+	FilesS3Prefix      string `conf:"env:S3_PREFIX,flag:files-s3-prefix,help:a key prefix for claims' files in the bucket e.g. rmaledger/files/"`
+	FilesS3Region      string `conf:"env:S3_REGION,flag:files-s3-region,help:the bucket's region; empty asks the store"`
+	FilesS3AccessKey   string `conf:"env:S3_ACCESS_KEY,flag:files-s3-access-key,mask,help:the access key of the files bucket"`
+	FilesS3SecretKey   string `conf:"env:S3_SECRET_KEY,flag:files-s3-secret-key,mask,help:the secret key of the files bucket"`
+	FilesMaxBytes      int64  `conf:"default:10485760,help:largest file one upload may attach to a claim (bytes)"`
+	FilesMaxPerClaim   int    `conf:"default:50,help:most files one claim may hold"`
+	FilesMaxClaimBytes int64  `conf:"default:104857600,help:most bytes of files one claim may hold"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
@@ -109,6 +119,9 @@ func (c config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("max-in-flight must be at least 1"))
+	}
+	if err := c.checkFiles(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max-body-bytes must be at least 1024"))

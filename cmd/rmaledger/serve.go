@@ -101,6 +101,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	blobs, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	claimFiles, err := newFiles(cfg, blobs, service, codec)
+	if err != nil {
+		return err
+	}
+	auditCfg.Files = blobs
 	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
 	if err != nil {
 		return err
@@ -127,6 +136,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Clock:           clk.Now,
 		Sandbox:         sandboxConfig(sandbox, process, reads),
 		Ready:           readiness(cfg, reads, store),
+		Files:           claimFiles,
 	})
 	if err != nil {
 		return err

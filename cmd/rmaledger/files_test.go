@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/rmaledger/rmaledger/files"
+	"github.com/rmaledger/rmaledger/files/filestest"
+)
+
+// upload attaches data to the claim as the agent and returns the status and
+// the answer.
+func (s *served) upload(t *testing.T, id, name string, data []byte) (int, string, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	w.WriteField("step", "proof_of_purchase")
+	part, _ := w.CreateFormFile("file", name)
+	part.Write(data)
+	w.Close()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/v1/claims/"+id+"/files", &b)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+agentKey)
+	res, err := noKeepAlive.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("Location"), string(body)
+}
+
+// download fetches a file as the agent.
+func (s *served) download(t *testing.T, href string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+href, nil)
+	req.Header.Set("Authorization", "Bearer "+agentKey)
+	res, err := noKeepAlive.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, body
+}
+
+func blobCount(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(_ string, e os.DirEntry, _ error) error {
+		if e != nil && !e.IsDir() && files.ValidAddress(e.Name()) {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestFilesBackupAndRestore: a file attached before the backup downloads,
+// byte for byte, from the service restored from it (with its keys: the
+// file is sealed with the customer's), and audit verify of the restored
+// data directory checks it.
+func TestFilesBackupAndRestore(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	s := serveInProcess(t, "--data-dir", dataDir)
+	s.waitReady(t)
+	id := s.register(t)["id"].(string)
+	code, href, body := s.upload(t, id, "receipt.pdf", filestest.PDF(""))
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	_, original := s.download(t, href)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	backup, keys := filepath.Join(dir, "backup"), filepath.Join(dir, "keys")
+	if out := mustRun(t, "backup", backup, "--data-dir", dataDir); !strings.Contains(out, "backed up 1 claims' files") {
+		t.Errorf("backup said:\n%s", out)
+	}
+	mustRun(t, "backup-keys", keys, "--data-dir", dataDir)
+	restored := filepath.Join(dir, "restored")
+	if out := mustRun(t, "restore", backup, "--data-dir", restored); !strings.Contains(out, "restored 1 claims' files") {
+		t.Errorf("restore said:\n%s", out)
+	}
+	mustRun(t, "restore-keys", keys, "--data-dir", restored)
+	if out := mustRun(t, "audit", "verify", "--data-dir", restored); !strings.Contains(out, "claims' files: 1 checked") {
+		t.Errorf("audit verify of the restored directory said:\n%s", out)
+	}
+	again := serveInProcess(t, "--data-dir", restored)
+	again.waitReady(t)
+	if code, got := again.download(t, href); code != http.StatusOK || !bytes.Equal(got, original) {
+		t.Fatalf("the restored file: %d, %d bytes, want the %d downloaded before", code, len(got), len(original))
+	}
+}
+
+// TestAuditVerifyCommandFindsAlteredFiles: rmaledger audit verify names the
+// claim and the file whose bytes were changed, then the one that is gone.
+func TestAuditVerifyCommandFindsAlteredFiles(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := serveInProcess(t, "--data-dir", dataDir)
+	s.waitReady(t)
+	id := s.register(t)["id"].(string)
+	if code, _, body := s.upload(t, id, "r.pdf", filestest.PDF("")); code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var blob string
+	filepath.WalkDir(filepath.Join(dataDir, filesDir), func(p string, e os.DirEntry, _ error) error {
+		if e != nil && files.ValidAddress(e.Name()) {
+			blob = p
+		}
+		return nil
+	})
+	os.Chmod(blob, 0o640)
+	os.WriteFile(blob, []byte("swapped"), 0o640)
+	out, err := runInProcess(t, "audit", "verify", "--data-dir", dataDir)
+	if err == nil || !strings.Contains(out, "file-changed") || !strings.Contains(out, "claim "+id) {
+		t.Errorf("changed file: %v\n%s", err, out)
+	}
+	os.Remove(blob)
+	out, err = runInProcess(t, "audit", "verify", "--data-dir", dataDir)
+	if err == nil || !strings.Contains(out, "file-missing") || !strings.Contains(out, "claim "+id) {
+		t.Errorf("missing file: %v\n%s", err, out)
+	}
+}
+
+// TestFilesS3Flags: with --files-s3-endpoint and --files-s3-bucket (keys
+// from RMALEDGER_S3_*) the files go to the bucket, not the data directory;
+// a bucket that does not exist stops serve at start.
+func TestFilesS3Flags(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("claims"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	t.Setenv("RMALEDGER_S3_ACCESS_KEY", "test")
+	t.Setenv("RMALEDGER_S3_SECRET_KEY", "test-secret")
+
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := serveInProcess(t, "--data-dir", dataDir, "--files-s3-endpoint", srv.URL, "--files-s3-bucket", "claims", "--files-s3-prefix", "rmaledger/", "--files-s3-region", "us-east-1")
+	s.waitReady(t)
+	id := s.register(t)["id"].(string)
+	code, href, body := s.upload(t, id, "receipt.pdf", filestest.PDF(""))
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	objects, err := backend.ListBucket("claims", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil || len(objects.Contents) != 1 || !strings.HasPrefix(objects.Contents[0].Key, "rmaledger/") {
+		t.Fatalf("bucket: %+v, %v", objects, err)
+	}
+	if n := blobCount(t, filepath.Join(dataDir, filesDir)); n != 0 {
+		t.Errorf("%d blobs in the data directory", n)
+	}
+	if code, got := s.download(t, href); code != http.StatusOK || len(got) == 0 {
+		t.Errorf("download from the bucket: %d", code)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backend.DeleteObject("claims", objects.Contents[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runInProcess(t, "audit", "verify", "--data-dir", dataDir, "--files-s3-endpoint", srv.URL, "--files-s3-bucket", "claims", "--files-s3-prefix", "rmaledger/", "--files-s3-region", "us-east-1")
+	if err == nil || !strings.Contains(out, "file-missing") {
+		t.Errorf("audit verify with the object gone: %v\n%s", err, out)
+	}
+
+	out, err = runInProcess(t, "serve", "--addr", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "d"), "--files-s3-endpoint", srv.URL, "--files-s3-bucket", "nobucket", "--files-s3-region", "us-east-1")
+	if err == nil || !strings.Contains(err.Error(), "nobucket does not exist") {
+		t.Errorf("serve with a missing bucket: %v\n%s", err, out)
+	}
+}
+
+// TestFilesMaxBytesFlag: --files-max-bytes bounds an upload.
+func TestFilesMaxBytesFlag(t *testing.T) {
+	s := serveInProcess(t, "--data-dir", filepath.Join(t.TempDir(), "data"), "--files-max-bytes", "2048", "--files-max-claim-bytes", "4096")
+	s.waitReady(t)
+	id := s.register(t)["id"].(string)
+	big := append(filestest.PDF(""), make([]byte, 2048)...)
+	if code, _, body := s.upload(t, id, "big.pdf", big); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "file-too-large") {
+		t.Errorf("an upload over --files-max-bytes: %d %s", code, body)
+	}
+	if code, _, body := s.upload(t, id, "small.pdf", filestest.PDF("")); code != http.StatusCreated {
+		t.Errorf("an upload within it: %d %s", code, body)
+	}
+}
