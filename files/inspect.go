@@ -240,7 +240,7 @@ func inspectPDF(data []byte) (Content, error) {
 	if extra := len(bytes.TrimRight(data[eof+5:], "\r\n\t \x00")); extra > 0 {
 		return Content{}, refuse(CodeType, "polyglot", "the PDF has %d bytes after its last %%%%EOF: something else is appended to the document", extra)
 	}
-	m := pdfStartXref.FindSubmatch(data[max(0, eof-64):])
+	m := pdfStartXref.FindSubmatch(data[max(0, eof-64) : eof+5])
 	if m == nil {
 		return Content{}, refuse(CodeType, "damaged", "the PDF has no startxref before its %%%%EOF")
 	}

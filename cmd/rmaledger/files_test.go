@@ -185,7 +185,21 @@ func TestFilesS3Flags(t *testing.T) {
 	}
 }
 
-// TestFilesMaxBytesFlag: --files-max-bytes bounds an upload.
+// TestFilesPerClaimFlag: --files-max-per-claim bounds a claim's files.
+func TestFilesPerClaimFlag(t *testing.T) {
+	s := serveInProcess(t, "--data-dir", filepath.Join(t.TempDir(), "data"), "--files-max-per-claim", "1")
+	s.waitReady(t)
+	id := s.register(t)["id"].(string)
+	if code, _, body := s.upload(t, id, "a.pdf", filestest.PDF("")); code != http.StatusCreated {
+		t.Fatalf("the first file: %d %s", code, body)
+	}
+	if code, _, body := s.upload(t, id, "b.pdf", filestest.PDF("")); code != http.StatusConflict || !strings.Contains(body, "file-claim-full") {
+		t.Errorf("a second file past --files-max-per-claim 1: %d %s", code, body)
+	}
+}
+
+// TestFilesMaxBytesFlag: --files-max-bytes bounds an upload, and
+// --files-max-claim-bytes a claim's files.
 func TestFilesMaxBytesFlag(t *testing.T) {
 	s := serveInProcess(t, "--data-dir", filepath.Join(t.TempDir(), "data"), "--files-max-bytes", "2048", "--files-max-claim-bytes", "4096")
 	s.waitReady(t)
@@ -194,7 +208,13 @@ func TestFilesMaxBytesFlag(t *testing.T) {
 	if code, _, body := s.upload(t, id, "big.pdf", big); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "file-too-large") {
 		t.Errorf("an upload over --files-max-bytes: %d %s", code, body)
 	}
-	if code, _, body := s.upload(t, id, "small.pdf", filestest.PDF("")); code != http.StatusCreated {
-		t.Errorf("an upload within it: %d %s", code, body)
+	small := append(filestest.PDF(""), make([]byte, 1500-len(filestest.PDF("")))...)
+	for i := range 2 {
+		if code, _, body := s.upload(t, id, "small.pdf", small); code != http.StatusCreated {
+			t.Errorf("upload %d within the limits: %d %s", i, code, body)
+		}
+	}
+	if code, _, body := s.upload(t, id, "third.pdf", small); code != http.StatusConflict || !strings.Contains(body, "file-claim-full") {
+		t.Errorf("a third past --files-max-claim-bytes 4096: %d %s", code, body)
 	}
 }

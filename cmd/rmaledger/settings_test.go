@@ -30,6 +30,8 @@ import (
 //	MaxInFlight, OverloadWait                                 TestOverloadSettings
 //	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout   TestServeTimeouts
 //	StatusTimeZone       TestStatusPageTimeZone
+//	FilesS3*             TestFilesS3Flags (the keys as RMALEDGER_S3_*)
+//	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -63,6 +65,15 @@ var serveSettings = []struct {
 	{"KeyStoreFile", []string{"--key-store-file", "/keys/pii.db"}, "RMALEDGER_KEY_STORE_FILE=/keys/pii.db", "/keys/pii.db"},
 	{"SigningKeyFile", []string{"--signing-key-file", "/keys/sign.pem"}, "RMALEDGER_SIGNING_KEY_FILE=/keys/sign.pem", "/keys/sign.pem"},
 	{"CheckpointInterval", []string{"--checkpoint-interval", "5m"}, "RMALEDGER_CHECKPOINT_INTERVAL=5m", 5 * time.Minute},
+	{"FilesS3Endpoint", []string{"--files-s3-endpoint", "http://minio:9000"}, "RMALEDGER_S3_ENDPOINT=http://minio:9000", "http://minio:9000"},
+	{"FilesS3Bucket", []string{"--files-s3-bucket", "claims"}, "RMALEDGER_S3_BUCKET=claims", "claims"},
+	{"FilesS3Prefix", []string{"--files-s3-prefix", "rma/"}, "RMALEDGER_S3_PREFIX=rma/", "rma/"},
+	{"FilesS3Region", []string{"--files-s3-region", "eu-central-1"}, "RMALEDGER_S3_REGION=eu-central-1", "eu-central-1"},
+	{"FilesS3AccessKey", []string{"--files-s3-access-key", "AK"}, "RMALEDGER_S3_ACCESS_KEY=AK", "AK"},
+	{"FilesS3SecretKey", []string{"--files-s3-secret-key", "SK"}, "RMALEDGER_S3_SECRET_KEY=SK", "SK"},
+	{"FilesMaxBytes", []string{"--files-max-bytes", "2048"}, "RMALEDGER_FILES_MAX_BYTES=2048", int64(2048)},
+	{"FilesMaxPerClaim", []string{"--files-max-per-claim", "3"}, "RMALEDGER_FILES_MAX_PER_CLAIM=3", 3},
+	{"FilesMaxClaimBytes", []string{"--files-max-claim-bytes", "4096"}, "RMALEDGER_FILES_MAX_CLAIM_BYTES=4096", int64(4096)},
 }
 
 // parseConfig parses args and the environment as run does.
