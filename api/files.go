@@ -33,8 +33,12 @@ type ClaimFiles interface {
 const filesRoute = "/v1/claims/:id/files"
 
 // multipartOverhead is what a multipart body adds around the file: the
-// boundaries, the part headers and the step field.
+// boundaries, the part headers and the other fields.
 const multipartOverhead = 64 << 10
+
+// MultipartOverhead is the bytes an upload's body may take besides its
+// file, for the console's own check of an upload's size.
+const MultipartOverhead = multipartOverhead
 
 // registerFiles adds the files routes: who may change a claim may attach
 // to it, who may read a claim may read its files.
@@ -44,10 +48,23 @@ func (s *server) registerFiles(v1 *echo.Group) {
 	v1.GET("/claims/:id/files/:file_id", s.getFile, require(PermReadClaims))
 }
 
-// isUpload tells the body limit to let an upload through: attachFile bounds
-// it by the files limit itself.
+// isUpload tells the body limit to let an upload through: the API's
+// (filesRoute) or the console's (mounted on the same server), which
+// uploadLimit bounds by the files limit instead.
 func (s *server) isUpload(c *echo.Context) bool {
-	return s.cfg.Files != nil && c.Request().Method == http.MethodPost && c.Path() == filesRoute
+	return s.cfg.Files != nil && c.Request().Method == http.MethodPost && strings.HasSuffix(c.Path(), "/claims/:id/files")
+}
+
+// uploadLimit bounds an upload's body by the largest file plus the
+// multipart's own bytes.
+func (s *server) uploadLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if s.isUpload(c) {
+			r := c.Request()
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.Files.Limits().MaxFileBytes+multipartOverhead)
+		}
+		return next(c)
+	}
 }
 
 func (s *server) claimFiles() (ClaimFiles, error) {
@@ -89,7 +106,6 @@ func (s *server) attachFile(c *echo.Context) error {
 		return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Send the file as multipart/form-data",
 			`a part named "file" with the file, and optionally a part named "step"`)
 	}
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit+multipartOverhead)
 	up, err := readUpload(multipart.NewReader(r.Body, params["boundary"]), limit)
 	if err != nil {
 		return err

@@ -181,6 +181,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		// error's text in the body (TestInternalErrorsLeakNothing).
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{LimitBytes: cfg.MaxBodyBytes, Skipper: s.isUpload}),
+		s.uploadLimit,
 	)
 
 	e.GET("/healthz", s.healthz)
