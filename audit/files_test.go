@@ -76,3 +76,18 @@ func TestVerifyChecksFiles(t *testing.T) {
 		t.Errorf("without a file store verify checks the events alone: %+v, %v", r.Break, err)
 	}
 }
+
+// TestDescribeFileAttached: the trail names the file and its step.
+func TestDescribeFileAttached(t *testing.T) {
+	for _, tc := range []struct {
+		e    domain.FileAttached
+		want string
+	}{
+		{domain.FileAttached{Name: "receipt.pdf", Step: domain.StepProofOfPurchase}, "File attached: receipt.pdf (proof of purchase)"},
+		{domain.FileAttached{Name: "box.jpg"}, "File attached: box.jpg"},
+	} {
+		if got, _ := audit.Describe(tc.e); got != tc.want {
+			t.Errorf("Describe(%+v) = %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}
