@@ -31,7 +31,7 @@ func withFiles(t *testing.T, limits files.Limits, blobs **files.DirStore) testOp
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.Files, *blobs = svc, store
+			c.Files, c.Audit.Files, *blobs = svc, store, store
 		}
 	}
 }
@@ -216,5 +216,30 @@ func TestContentDisposition(t *testing.T) {
 	got := ContentDisposition(`Квитанция "1";'x'.pdf`)
 	if got != `attachment; filename="_________ _1__'x'.pdf"; filename*=UTF-8''%D0%9A%D0%B2%D0%B8%D1%82%D0%B0%D0%BD%D1%86%D0%B8%D1%8F%20%221%22%3B%27x%27.pdf` {
 		t.Errorf("got %s", got)
+	}
+}
+
+// TestAuditVerifyChecksFiles: GET /v1/audit/verify reads the attached files
+// back and names the claim and file whose bytes were changed.
+func TestAuditVerifyChecksFiles(t *testing.T) {
+	var blobs *files.DirStore
+	ts := newTestServer(t, withFiles(t, files.Limits{}, &blobs))
+	id := ts.register()
+	res := ts.upload(id, RoleTechnician, "receipt.pdf", filestest.PDF(""))
+	if res.Code != http.StatusCreated {
+		t.Fatal(res.Code, string(res.Body))
+	}
+	f := res.json(t)
+	if got := ts.do(http.MethodGet, "/v1/audit/verify", RoleAuditor, nil).json(t); got["ok"] != true || got["files"] != float64(1) {
+		t.Fatalf("intact: %v", got)
+	}
+	sum := f["sha256"].(string)
+	path := filepath.Join(blobs.Dir(), sum[:2], sum[2:4], sum)
+	os.Chmod(path, 0o640)
+	os.WriteFile(path, []byte("%PDF-1.7 swapped"), 0o640)
+	got := ts.do(http.MethodGet, "/v1/audit/verify", RoleAuditor, nil).json(t)
+	b, _ := got["break"].(map[string]any)
+	if got["ok"] != false || b["kind"] != "file-changed" || !strings.Contains(b["detail"].(string), f["id"].(string)) || !strings.Contains(b["detail"].(string), id) {
+		t.Errorf("changed: %v", got)
 	}
 }

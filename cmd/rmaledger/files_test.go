@@ -183,6 +183,10 @@ func TestFilesS3Flags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nobucket does not exist") {
 		t.Errorf("serve with a missing bucket: %v\n%s", err, out)
 	}
+	out, err = runInProcess(t, "serve", "--addr", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "d"), "--files-s3-endpoint", srv.URL)
+	if err == nil || !strings.Contains(err.Error(), "the S3 bucket is required") {
+		t.Errorf("serve with an endpoint and no bucket: %v\n%s", err, out)
+	}
 }
 
 // TestFilesPerClaimFlag: --files-max-per-claim bounds a claim's files.
