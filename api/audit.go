@@ -263,7 +263,7 @@ func (a *auditHandlers) verify(c *echo.Context) error {
 	out := VerifyResponse{}
 	if claim != uuid.Nil {
 		out.Claim = claim.String()
-		report, err = audit.VerifyStream(ctx, a.cfg.Store, ledger.StreamName(claim))
+		report, err = audit.VerifyStream(ctx, a.cfg.Store, ledger.StreamName(claim), a.cfg.Files)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return ledger.ErrNotFound
 		}

@@ -59,6 +59,9 @@ func TestVerifyChecksFiles(t *testing.T) {
 	if err := os.WriteFile(path(photo), filestest.PNG(13, 13), 0o640); err != nil {
 		t.Fatal(err)
 	}
+	if r, err := audit.VerifyStream(ctx, f.store, ledger.StreamName(claim), blobs); err != nil || r.OK || r.Break.Kind != audit.BreakFileChanged {
+		t.Fatalf("one claim's verification: %+v, %v", r.Break, err)
+	}
 	r := verify()
 	if r.OK || r.Break.Kind != audit.BreakFileChanged || r.Break.Stream != ledger.StreamName(claim) ||
 		!strings.Contains(r.Break.Error(), photo.ID.String()) || !strings.Contains(r.Break.Error(), claim.String()) {

@@ -422,12 +422,16 @@ func positionRange(from, to uint64) string {
 }
 
 // VerifyStream checks one stream's chain: every event's content hash, and
-// that revisions run 0, 1, 2... each linked to the one before. It cannot
-// see a removed last event, or the whole stream removed: that takes Verify
-// and its checkpoints.
-func VerifyStream(ctx context.Context, store eventstore.Store, stream string) (Report, error) {
+// that revisions run 0, 1, 2... each linked to the one before, and, given
+// the file store, the files its events attached. It cannot see a removed
+// last event, or the whole stream removed: that takes Verify and its
+// checkpoints.
+func VerifyStream(ctx context.Context, store eventstore.Store, stream string, files ...FileStore) (Report, error) {
 	started := time.Now()
 	v := &verifier{ctx: ctx, store: store, streams: make(map[string]*streamState)}
+	if len(files) > 0 {
+		v.opts.Files = files[0]
+	}
 	recs, err := store.ReadStream(ctx, stream, eventstore.Forwards, 0, 0)
 	if err != nil {
 		return v.finish(started), err
