@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -82,7 +83,14 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 }
 
 // withFiles gives the console the claims' files (its claim page's files
-// section and upload form).
-func withFiles(f console.Files) func(*console.Config) {
-	return func(c *console.Config) { c.Files = f }
+// section and upload form), and its audit screen the file store, so that a
+// claim's verification checks its files.
+func withFiles(f console.Files, blobs audit.FileStore) func(*console.Config) {
+	return func(c *console.Config) {
+		c.Files = f
+		if la, ok := c.Audit.(console.LedgerAudit); ok {
+			la.Files = blobs
+			c.Audit = la
+		}
+	}
 }

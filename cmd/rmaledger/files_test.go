@@ -2,20 +2,30 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/files/filestest"
+	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // upload attaches data to the claim as the agent and returns the status and
@@ -220,5 +230,68 @@ func TestFilesMaxBytesFlag(t *testing.T) {
 	}
 	if code, _, body := s.upload(t, id, "third.pdf", small); code != http.StatusConflict || !strings.Contains(body, "file-claim-full") {
 		t.Errorf("a third past --files-max-claim-bytes 4096: %d %s", code, body)
+	}
+}
+
+// TestConsoleAuditChecksFiles: serve's console, as withFiles wires it, shows
+// an auditor a claim whose file was changed as broken, naming the file.
+func TestConsoleAuditChecksFiles(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := newConsoleWorld(t, logger, [2]string{"ada", "auditor"})
+	keys := &api.Keys{}
+	if err := keys.Add(api.RoleAuditor, "console-test-auditor-key"); err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := files.NewDirStore(filepath.Join(w.dir, filesDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := files.NewService(files.Config{Claims: w.service, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := api.New(api.Config{Ledger: w.service, Reads: w.reads, Keys: keys, Logger: logger, Files: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mountConsole(e, w.people, w.service, w.reads, w.policies, time.UTC, nil, time.Now, logger, "", nil, withFiles(svc, blobs)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	var reg domain.RegisterClaim
+	if err := json.Unmarshal([]byte(registration), &reg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.service.Register(ctx, &reg, ledger.Request{Actor: ledger.Actor{Name: "desk", Role: "agent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := svc.Attach(ctx, res.Claim.ID, files.Upload{Name: "act.pdf", Body: bytes.NewReader(filestest.PDF(""))}, ledger.Actor{Name: "desk", Role: "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(blobs.Dir(), f.SHA256[:2], f.SHA256[2:4], f.SHA256)
+	os.Chmod(path, 0o640)
+	os.WriteFile(path, []byte("swapped"), 0o640)
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	signIn, _ := client.Get(srv.URL + "/console/sign-in")
+	page, _ := io.ReadAll(signIn.Body)
+	signIn.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)[1]
+	if _, err := client.PostForm(srv.URL+"/console/sign-in", url.Values{"csrf": {string(csrf)}, "name": {"ada"}, "password": {"a-long-enough-password"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Get(srv.URL + "/console/audit/claims/" + res.Claim.ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if !strings.Contains(string(body), "file-changed") || !strings.Contains(string(body), f.ID.String()) {
+		t.Errorf("the audit page of a claim with a changed file: %d\n%s", got.StatusCode, body)
 	}
 }

@@ -142,7 +142,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
-		keyFilePath(cfg), keys.List(), withFiles(claimFiles)); err != nil {
+		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs)); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)
