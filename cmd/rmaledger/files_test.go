@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -293,5 +294,40 @@ func TestConsoleAuditChecksFiles(t *testing.T) {
 	got.Body.Close()
 	if !strings.Contains(string(body), "file-changed") || !strings.Contains(string(body), f.ID.String()) {
 		t.Errorf("the audit page of a claim with a changed file: %d\n%s", got.StatusCode, body)
+	}
+}
+
+// TestErasureMakesFilesUnreadable: through serve, a customer's erasure makes
+// the claim's file unreadable (410 file-erased) and its name [erased], while
+// audit verify still finds the file intact.
+func TestErasureMakesFilesUnreadable(t *testing.T) {
+	const adminKey = "admin-key-for-files-erasure-test"
+	t.Setenv("RMALEDGER_API_KEYS", testAgentKey+",admin:"+adminKey)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := serveInProcess(t, "--data-dir", dataDir)
+	s.waitReady(t)
+	claim := s.register(t)
+	id, customer := claim["id"].(string), claim["customer_id"].(string)
+	code, href, body := s.upload(t, id, "maria-georgieva-receipt.pdf", filestest.PDF(""))
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	if code, _ := s.download(t, href); code != http.StatusOK {
+		t.Fatalf("download before erasure: %d", code)
+	}
+	if code, answer := s.request(t, http.MethodPost, "/v1/customers/"+customer+"/erase", adminKey, ""); code != http.StatusOK {
+		t.Fatalf("erase: %d %v", code, answer)
+	}
+	if code, got := s.download(t, href); code != http.StatusGone || !strings.Contains(string(got), "file-erased") {
+		t.Errorf("download after erasure: %d %s", code, got)
+	}
+	if _, list := s.request(t, http.MethodGet, "/v1/claims/"+id+"/files", agentKey, ""); !strings.Contains(fmt.Sprint(list), "[erased]") {
+		t.Errorf("the file's name after erasure: %v", list)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "audit", "verify", "--data-dir", dataDir); !strings.Contains(out, "claims' files: 1 checked") || !strings.Contains(out, "OK") {
+		t.Errorf("audit verify after erasure:\n%s", out)
 	}
 }
