@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
@@ -99,6 +101,11 @@ func (s *server) attachFile(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.uploadSlot(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	limit := svc.Limits().MaxFileBytes
 	r := c.Request()
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
@@ -123,6 +130,26 @@ func (s *server) attachFile(c *echo.Context) error {
 	return c.JSON(http.StatusCreated, res)
 }
 
+// maxUploads is how many uploads are read at once: each holds its file in
+// memory (up to the files limit) while it is checked and stored.
+const maxUploads = 4
+
+// uploadSlot waits up to a few seconds for one of the maxUploads places, or
+// answers 503 with Retry-After: a burst of uploads must not take the
+// service past its memory.
+func (s *server) uploadSlot(ctx context.Context) (release func(), err error) {
+	timer := time.NewTimer(3 * time.Second)
+	defer timer.Stop()
+	select {
+	case s.uploads <- struct{}{}:
+		return func() { <-s.uploads }, nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, newProblem(http.StatusServiceUnavailable, "uploads-busy", "Too many uploads at once; retry shortly",
+		fmt.Sprintf("the service reads %d uploads at a time", maxUploads))
+}
+
 // readUpload reads the parts of an upload: "file" up to limit+1 bytes (so
 // that the service sees a file too large as such), "step" up to a line.
 func readUpload(mr *multipart.Reader, limit int64) (files.Upload, error) {
@@ -130,6 +157,7 @@ func readUpload(mr *multipart.Reader, limit int64) (files.Upload, error) {
 		up      files.Upload
 		data    []byte
 		hasFile bool
+		hasStep bool
 	)
 	for {
 		part, err := mr.NextPart()
@@ -157,14 +185,13 @@ func readUpload(mr *multipart.Reader, limit int64) (files.Upload, error) {
 			if int64(len(data)) > limit {
 				return up, tooLarge(limit)
 			}
-		case name == "step" && up.Step == "":
+		case name == "step" && !hasStep:
+			hasStep = true
 			v, err := io.ReadAll(io.LimitReader(part, 65))
 			if err != nil {
 				return up, badRequest("invalid-multipart", "the step part does not read: %v", err)
 			}
-			if up.Step = strings.TrimSpace(string(v)); up.Step == "" {
-				up.Step = " " // present but empty: the service names it
-			}
+			up.Step = strings.TrimSpace(string(v))
 		default:
 			return up, badRequest("unknown-part", "the part %q is not understood; send \"file\" once and \"step\" at most once", name)
 		}
@@ -173,10 +200,7 @@ func readUpload(mr *multipart.Reader, limit int64) (files.Upload, error) {
 	if !hasFile {
 		return up, domain.ValidationErrors{{Field: "file", Problem: "is required: a multipart part named \"file\""}}
 	}
-	if up.Step == " " {
-		up.Step = ""
-	}
-	up.Body = strings.NewReader(string(data))
+	up.Body = bytes.NewReader(data)
 	return up, nil
 }
 

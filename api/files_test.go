@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"mime/multipart"
 	"net/http"
@@ -241,5 +242,31 @@ func TestAuditVerifyChecksFiles(t *testing.T) {
 	b, _ := got["break"].(map[string]any)
 	if got["ok"] != false || b["kind"] != "file-changed" || !strings.Contains(b["detail"].(string), f["id"].(string)) || !strings.Contains(b["detail"].(string), id) {
 		t.Errorf("changed: %v", got)
+	}
+}
+
+// TestUploadSlotsAreBounded: past maxUploads at once an upload waits, and
+// gets 503 uploads-busy instead of another file held in memory.
+func TestUploadSlotsAreBounded(t *testing.T) {
+	s := &server{uploads: make(chan struct{}, maxUploads)}
+	var releases []func()
+	for range maxUploads {
+		release, err := s.uploadSlot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, release)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.uploadSlot(ctx)
+	if p := problemFor(err); p.Status != http.StatusServiceUnavailable || p.Type != "urn:rmaledger:problem:uploads-busy" {
+		t.Fatalf("a fifth upload: %v", err)
+	}
+	releases[0]()
+	if release, err := s.uploadSlot(context.Background()); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	} else {
+		release()
 	}
 }

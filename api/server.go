@@ -139,6 +139,8 @@ func (c *Config) setDefaults() {
 // server holds what the handlers need.
 type server struct {
 	cfg Config
+	// uploads admits maxUploads file uploads at once (files.go).
+	uploads chan struct{}
 }
 
 // New returns the HTTP handler of the service.
@@ -147,7 +149,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg}
+	s := &server{cfg: cfg, uploads: make(chan struct{}, maxUploads)}
 	e := echo.NewWithConfig(echo.Config{
 		Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger), IPExtractor: ipExtractor(cfg.TrustedProxies),
 		Router: newRouter(),

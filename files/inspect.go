@@ -21,10 +21,11 @@ type Content struct {
 	Data []byte
 }
 
-// DefaultMaxPixels bounds an image's width times height (40 megapixels, more
-// than any phone takes), so that a small file declaring a huge image cannot
-// make the decoder allocate gigabytes.
-const DefaultMaxPixels = 40_000_000
+// DefaultMaxPixels bounds an image's width times height (25 megapixels: a
+// phone's 24-megapixel photo), so that a small file declaring a huge image
+// cannot make the decoder allocate gigabytes, and a photo's decoding stays
+// within the service's memory.
+const DefaultMaxPixels = 25_000_000
 
 // jpegQuality is the quality images are encoded anew with: visually the
 // photo that came, a third of a camera's size.

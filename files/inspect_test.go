@@ -113,3 +113,25 @@ func jpegWithComment(text string) []byte {
 	seg := []byte{0xff, 0xfe, byte((len(text) + 2) >> 8), byte(len(text) + 2)}
 	return append(append(append([]byte{}, j[:2]...), append(seg, text...)...), j[2:]...)
 }
+
+// TestInspectTurnsPhotosUpright: each EXIF orientation puts the photo's
+// top-left corner where a viewer would show it.
+func TestInspectTurnsPhotosUpright(t *testing.T) {
+	// The sample's red grows left to right and its green top to bottom, so
+	// the upright image's top-left pixel tells where the stored one went.
+	for o, want := range map[int]struct{ w, h, r, g int }{
+		1: {64, 48, 0, 0}, 2: {64, 48, 255, 0}, 3: {64, 48, 255, 255}, 4: {64, 48, 0, 255},
+		5: {48, 64, 0, 0}, 6: {48, 64, 0, 255}, 7: {48, 64, 255, 255}, 8: {48, 64, 255, 0},
+	} {
+		got := mustInspect(t, filestest.JPEG(64, 48, o))
+		img, err := jpeg.Decode(bytes.NewReader(got.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, g, _, _ := img.At(0, 0).RGBA()
+		near := func(a uint32, b int) bool { return int(a>>8)-b < 40 && b-int(a>>8) < 40 }
+		if b := img.Bounds(); b.Dx() != want.w || b.Dy() != want.h || !near(r, want.r) || !near(g, want.g) {
+			t.Errorf("orientation %d: %dx%d, top-left r=%d g=%d; want %dx%d r~%d g~%d", o, b.Dx(), b.Dy(), r>>8, g>>8, want.w, want.h, want.r, want.g)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
-	"image/draw"
 )
 
 // exifOrientation reads the EXIF orientation (1 to 8) of a JPEG, 1 when it
@@ -60,41 +59,55 @@ func tiffOrientation(t []byte) int {
 	return 1
 }
 
-// upright returns img turned and mirrored as EXIF orientation o says.
+// upright returns img turned and mirrored as EXIF orientation o says. A
+// photo's YCbCr planes are moved as they are into a full-resolution YCbCr
+// image, with no RGBA copy: a 25-megapixel photo then takes 75 MB beside
+// the decoded one, not 200.
 func upright(img image.Image, o int) image.Image {
 	if o <= 1 || o > 8 {
 		return img
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	src := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
 	ow, oh := w, h
 	if o >= 5 {
 		ow, oh = h, w
 	}
+	// dest is where the pixel at (x, y) of the stored image goes.
+	dest := func(x, y int) (int, int) {
+		switch o {
+		case 2:
+			return w - 1 - x, y
+		case 3:
+			return w - 1 - x, h - 1 - y
+		case 4:
+			return x, h - 1 - y
+		case 5:
+			return y, x
+		case 6:
+			return h - 1 - y, x
+		case 7:
+			return h - 1 - y, w - 1 - x
+		}
+		return y, w - 1 - x // 8
+	}
+	if src, ok := img.(*image.YCbCr); ok {
+		dst := image.NewYCbCr(image.Rect(0, 0, ow, oh), image.YCbCrSubsampleRatio444)
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				dx, dy := dest(x, y)
+				yi, ci := src.YOffset(b.Min.X+x, b.Min.Y+y), src.COffset(b.Min.X+x, b.Min.Y+y)
+				di := dst.YOffset(dx, dy)
+				dst.Y[di], dst.Cb[di], dst.Cr[di] = src.Y[yi], src.Cb[ci], src.Cr[ci]
+			}
+		}
+		return dst
+	}
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			var dx, dy int
-			switch o {
-			case 2:
-				dx, dy = w-1-x, y
-			case 3:
-				dx, dy = w-1-x, h-1-y
-			case 4:
-				dx, dy = x, h-1-y
-			case 5:
-				dx, dy = y, x
-			case 6:
-				dx, dy = h-1-y, x
-			case 7:
-				dx, dy = h-1-y, w-1-x
-			case 8:
-				dx, dy = y, w-1-x
-			}
-			i, j := src.PixOffset(x, y), dst.PixOffset(dx, dy)
-			copy(dst.Pix[j:j+4], src.Pix[i:i+4])
+			dx, dy := dest(x, y)
+			dst.Set(dx, dy, img.At(b.Min.X+x, b.Min.Y+y))
 		}
 	}
 	return dst

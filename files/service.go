@@ -100,6 +100,10 @@ type Config struct {
 // Service attaches files to claims and reads them back.
 type Service struct {
 	cfg Config
+	// inspecting admits two uploads at a time to Inspect: decoding a
+	// 25-megapixel photo takes about 100 MB, and more at once would take
+	// the service past its memory.
+	inspecting chan struct{}
 }
 
 // NewService returns a Service.
@@ -114,7 +118,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = uuid.New
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, inspecting: make(chan struct{}, 2)}, nil
 }
 
 // Limits are the limits in force.
@@ -169,7 +173,7 @@ func (s *Service) Attach(ctx context.Context, claimID uuid.UUID, up Upload, acto
 	if int64(len(data)) > lim.MaxFileBytes {
 		return domain.AttachedFile{}, eventstore.Position{}, refuse(CodeTooLarge, "too-large", "the file is larger than %s, the most one file may have", formatBytes(lim.MaxFileBytes))
 	}
-	content, err := Inspect(data, lim.MaxPixels)
+	content, err := s.inspect(ctx, data)
 	if err != nil {
 		return domain.AttachedFile{}, eventstore.Position{}, err
 	}
@@ -204,6 +208,17 @@ func (s *Service) Attach(ctx context.Context, claimID uuid.UUID, up Upload, acto
 	}
 	f, _ := res.Claim.File(id)
 	return f, res.Position, nil
+}
+
+// inspect runs Inspect when a place is free, or gives up with ctx.
+func (s *Service) inspect(ctx context.Context, data []byte) (Content, error) {
+	select {
+	case s.inspecting <- struct{}{}:
+		defer func() { <-s.inspecting }()
+	case <-ctx.Done():
+		return Content{}, ctx.Err()
+	}
+	return Inspect(data, s.cfg.Limits.MaxPixels)
 }
 
 // AttachCustomerFile attaches a file the customer uploaded (from the
