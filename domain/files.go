@@ -131,6 +131,7 @@ func (c AttachFile) Validate() error {
 	if c.Size <= 0 {
 		v.fail("size", "must be positive")
 	}
+	v.required("content_type", c.ContentType)
 	v.oneOf("content_type", c.ContentType, ContentTypeJPEG, ContentTypePNG, ContentTypePDF)
 	v.required("name", c.Name)
 	v.line("name", c.Name, maxFileName)

@@ -71,6 +71,7 @@ func TestAttachFile(t *testing.T) {
 			}),
 			fields: []string{"file_id", "sha256", "size", "name"},
 		},
+		{name: "no content type", given: history(t, "registered"), when: photo(func(c *domain.AttachFile) { c.ContentType = "" }), fields: []string{"content_type"}},
 		{name: "a name is one line", given: history(t, "registered"), when: photo(func(c *domain.AttachFile) { c.Name = "a\n.jpg" }), fields: []string{"name"}},
 		{name: "no claim", when: receipt(), err: domain.ErrNoClaim},
 	})
