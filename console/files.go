@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"mime/multipart"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -97,17 +98,20 @@ type claimWithUpload struct {
 	upload uploadView
 }
 
-// claimFilesOf gives the files section of a claim page's data.
+// claimFilesOf gives the files section of a claim page's data: the claim
+// is the data's State field, whatever else the page holds, so that the
+// section stays with the page as its data changes.
 func claimFilesOf(data any) filesView {
 	var (
 		st domain.State
 		up *uploadView
 	)
-	switch d := data.(type) {
-	case claimView:
-		st = d.State
-	case claimWithUpload:
+	if d, ok := data.(claimWithUpload); ok {
 		st, up = d.State, &d.upload
+	} else if v := reflect.Indirect(reflect.ValueOf(data)); v.Kind() == reflect.Struct {
+		if f := v.FieldByName("State"); f.IsValid() && f.CanInterface() {
+			st, _ = f.Interface().(domain.State)
+		}
 	}
 	v := filesView{}
 	for _, f := range st.Files {
