@@ -37,8 +37,12 @@ func (c config) checkFiles() error {
 			return fmt.Errorf("files-s3: %w (set --files-s3-endpoint, --files-s3-bucket and the keys RMALEDGER_S3_ACCESS_KEY, RMALEDGER_S3_SECRET_KEY)", err)
 		}
 	}
-	if c.FilesMaxBytes < 1 || c.FilesMaxPerClaim < 1 || c.FilesMaxClaimBytes < c.FilesMaxBytes {
-		return errors.New("files-max-bytes and files-max-per-claim must be at least 1, and files-max-claim-bytes at least files-max-bytes")
+	// 0 takes the default (files.Limits).
+	if c.FilesMaxBytes < 0 || c.FilesMaxPerClaim < 0 || c.FilesMaxClaimBytes < 0 {
+		return errors.New("files-max-bytes, files-max-per-claim and files-max-claim-bytes must not be negative")
+	}
+	if c.FilesMaxBytes > 0 && c.FilesMaxClaimBytes > 0 && c.FilesMaxClaimBytes < c.FilesMaxBytes {
+		return fmt.Errorf("files-max-claim-bytes %d is less than files-max-bytes %d: no claim could take a file that large", c.FilesMaxClaimBytes, c.FilesMaxBytes)
 	}
 	return nil
 }

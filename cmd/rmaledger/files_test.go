@@ -198,6 +198,10 @@ func TestFilesS3Flags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the S3 bucket is required") {
 		t.Errorf("serve with an endpoint and no bucket: %v\n%s", err, out)
 	}
+	out, err = runInProcess(t, "serve", "--addr", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "d"), "--files-max-bytes", "2048", "--files-max-claim-bytes", "1024")
+	if err == nil || !strings.Contains(err.Error(), "files-max-claim-bytes 1024 is less than files-max-bytes 2048") {
+		t.Errorf("serve with a claim limit below the file limit: %v\n%s", err, out)
+	}
 }
 
 // TestFilesPerClaimFlag: --files-max-per-claim bounds a claim's files.
