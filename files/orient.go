@@ -14,7 +14,7 @@ func exifOrientation(data []byte) int {
 	for i+4 <= len(data) && data[i] == 0xff {
 		m := data[i+1]
 		n := int(binary.BigEndian.Uint16(data[i+2:]))
-		if m == 0xda || i+2+n > len(data) {
+		if m == 0xda || n < 2 || i+2+n > len(data) {
 			return 1
 		}
 		seg := data[i+4 : i+2+n]
