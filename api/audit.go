@@ -46,6 +46,9 @@ type AuditConfig struct {
 	// Withheld names the streams an export shows only as hashes (see
 	// audit.ExportOptions.Withheld).
 	Withheld func(stream string) bool
+	// Files is where attached files are stored; verification checks each
+	// one's bytes against its event (nil: the events alone).
+	Files audit.FileStore
 }
 
 // auditHandlers serves the audit routes.
@@ -260,12 +263,12 @@ func (a *auditHandlers) verify(c *echo.Context) error {
 	out := VerifyResponse{}
 	if claim != uuid.Nil {
 		out.Claim = claim.String()
-		report, err = audit.VerifyStream(ctx, a.cfg.Store, ledger.StreamName(claim))
+		report, err = audit.VerifyStream(ctx, a.cfg.Store, ledger.StreamName(claim), a.cfg.Files)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return ledger.ErrNotFound
 		}
 	} else {
-		report, err = audit.Verify(ctx, a.cfg.Store, audit.VerifyOptions{Keys: a.cfg.Keys, From: from, DensePositions: a.cfg.DensePositions})
+		report, err = audit.Verify(ctx, a.cfg.Store, audit.VerifyOptions{Keys: a.cfg.Keys, From: from, DensePositions: a.cfg.DensePositions, Files: a.cfg.Files})
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,6 +28,7 @@ import (
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
+	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
 	"github.com/rmaledger/rmaledger/privacy"
@@ -248,9 +250,18 @@ func newExampleServer(t *testing.T) *testServer {
 			t.Fatal(err)
 		}
 	}
+	blobs, err := files.NewDirStore(filepath.Join(dir, "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimFiles, err := files.NewService(files.Config{Claims: service, Blobs: blobs, Privacy: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts.echo, err = New(Config{
 		Ledger: service, Reads: reads, Keys: keys, Logger: logger, ReadYourWritesTimeout: 5 * time.Second,
-		Audit: AuditConfig{Checkpointer: checkpointer, Keys: checkpointer.Keys(), DensePositions: true},
+		Audit: AuditConfig{Checkpointer: checkpointer, Keys: checkpointer.Keys(), DensePositions: true, Files: blobs},
+		Files: claimFiles,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -281,10 +292,43 @@ func (ts *testServer) exampleRequest(ex requestExample, params map[string]string
 	for name, v := range params {
 		target = strings.ReplaceAll(target, "{"+name+"}", v)
 	}
-	req := httptest.NewRequest(ex.method, target, bytes.NewReader(encodeExample(ts.t, ex.mediaType, value)))
-	req.Header.Set("Content-Type", ex.mediaType)
+	var body []byte
+	contentType := ex.mediaType
+	if ex.mediaType == "multipart/form-data" {
+		body, contentType = encodeMultipart(ts.t, value.(map[string]any))
+	} else {
+		body = encodeExample(ts.t, ex.mediaType, value)
+	}
+	req := httptest.NewRequest(ex.method, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+ts.keys[RoleAdmin])
 	return req
+}
+
+// encodeMultipart renders a multipart/form-data example: "file" as a file
+// part, every other property as a field.
+func encodeMultipart(t *testing.T, value map[string]any) ([]byte, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, v := range value {
+		var err error
+		if k == "file" {
+			var part io.Writer
+			if part, err = w.CreateFormFile("file", "example"); err == nil {
+				_, err = io.WriteString(part, fmt.Sprint(v))
+			}
+		} else {
+			err = w.WriteField(k, fmt.Sprint(v))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), w.FormDataContentType()
 }
 
 // encodeExample renders an example value in its media type.
@@ -389,6 +433,7 @@ func TestOpenAPIRequestExamplesAreAccepted(t *testing.T) {
 		t.Fatalf("reading the first claim: %d %s", res.Code, res.Body)
 	}
 	send("POST /status", nil, func(form map[string]any) { form["number"] = number })
+	send("POST /v1/claims/{id}/files", map[string]string{"id": id}, nil)
 	send("POST /v1/audit/checkpoints", nil, nil)
 	send("POST /v1/customers/{id}/erase", map[string]string{"id": first["customer_id"].(string)}, nil)
 	postClockExamples(t, examples, posted)

@@ -73,6 +73,9 @@ func problemFor(err error) *Problem {
 	if p := paymentProblem(err); p != nil {
 		return p
 	}
+	if p := filesProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

@@ -86,6 +86,9 @@ type Config struct {
 	// Payments takes online payment of accepted estimates (see payments.go);
 	// nil answers online-payment-not-offered.
 	Payments Payments
+	// Files attaches and serves claims' files (see files.go); nil answers
+	// 501 files-unavailable on the files routes.
+	Files ClaimFiles
 }
 
 // Validate reports a configuration that cannot serve.
@@ -146,6 +149,8 @@ func (c *Config) setDefaults() {
 // server holds what the handlers need.
 type server struct {
 	cfg Config
+	// uploads admits maxUploads file uploads at once (files.go).
+	uploads chan struct{}
 }
 
 // New returns the HTTP handler of the service.
@@ -154,7 +159,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg}
+	s := &server{cfg: cfg, uploads: make(chan struct{}, maxUploads)}
 	e := echo.NewWithConfig(echo.Config{
 		Logger: cfg.Logger, HTTPErrorHandler: errorHandler(cfg.Logger), IPExtractor: ipExtractor(cfg.TrustedProxies),
 		Router: newRouter(),
@@ -189,8 +194,11 @@ func New(cfg Config) (*echo.Echo, error) {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: false}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 			LimitBytes: cfg.MaxBodyBytes,
-			Skipper:    func(c *echo.Context) bool { return cfg.OwnBodyLimit != nil && cfg.OwnBodyLimit(c.Request()) },
+			Skipper: func(c *echo.Context) bool {
+				return s.isUpload(c) || cfg.OwnBodyLimit != nil && cfg.OwnBodyLimit(c.Request())
+			},
 		}),
+		s.uploadLimit,
 	)
 
 	e.GET("/healthz", s.healthz)
@@ -223,6 +231,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerClock(v1)
 	s.registerPortalLinks(v1)
 	s.registerPayments(e, v1, shed.middleware)
+	s.registerFiles(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

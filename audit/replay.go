@@ -249,6 +249,11 @@ func Describe(e domain.Event) (summary, reason string) {
 			return "Unassigned from " + e.PreviousAssignee, e.Note
 		}
 		return "Assigned to " + e.Assignee, e.Note
+	case domain.FileAttached:
+		if e.Step != "" {
+			return "File attached: " + e.Name + " (" + strings.ReplaceAll(e.Step, "_", " ") + ")", ""
+		}
+		return "File attached: " + e.Name, ""
 	case domain.ClaimWithdrawn:
 		return "Withdrawn by the customer", e.Reason
 	case domain.ClaimClosed:

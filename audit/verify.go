@@ -32,6 +32,11 @@ const (
 	BreakTruncated = "truncated"
 	// BreakMissingPosition: a store with gapless positions has a gap.
 	BreakMissingPosition = "missing-position"
+	// BreakFileMissing: a file attached to a claim is not in the file store.
+	BreakFileMissing = "file-missing"
+	// BreakFileChanged: a file's stored bytes no longer hash to the SHA-256
+	// its event recorded.
+	BreakFileChanged = "file-changed"
 )
 
 // Break is the first place where the ledger is not what its hashes say.
@@ -76,6 +81,9 @@ type Report struct {
 	// Events counts the events checked, Streams the streams they belong to.
 	Events  int `json:"events"`
 	Streams int `json:"streams"`
+	// Files counts the attached files whose stored bytes were checked
+	// (VerifyOptions.Files); an erased customer's file is among them.
+	Files int `json:"files,omitempty"`
 	// Checkpoints counts the checkpoints whose signature and head were
 	// checked; LastCheckpoint is the newest of them.
 	Checkpoints    int         `json:"checkpoints"`
@@ -110,6 +118,10 @@ type VerifyOptions struct {
 	DensePositions bool
 	// PageSize is how many events a read fetches (default 4096).
 	PageSize int
+	// Files, when set, is where attached files are stored: each file an
+	// event attached is read and hashed against the SHA-256 the event
+	// recorded (files.go). Nil checks the events alone.
+	Files FileStore
 }
 
 // streamState is what the verifier knows of a stream so far.
@@ -132,6 +144,7 @@ type verifier struct {
 	firstGap   string              // the first missing position range (DensePositions)
 	incomplete bool                // started after the beginning of the log
 	hasher     Hasher
+	files      int // attached files whose bytes were checked
 }
 
 type pendingCheckpoint struct {
@@ -297,7 +310,7 @@ func (v *verifier) event(rec *eventstore.RecordedEvent, sum eventSum) error {
 	if inChain {
 		v.chain.Add(content, rec.Position)
 	}
-	return nil
+	return v.file(rec)
 }
 
 // previous reads the stream's event before rec.
@@ -387,6 +400,7 @@ func (v *verifier) finish(started time.Time) Report {
 	r := v.report
 	r.OK = r.Break == nil
 	r.Streams = len(v.streams)
+	r.Files = v.files
 	r.Head, r.Count, r.Position = v.chain.Head, v.chain.Count, FormatPosition(v.chain.Position)
 	if r.From == "" {
 		r.From = FormatPosition(eventstore.Start)
@@ -408,12 +422,16 @@ func positionRange(from, to uint64) string {
 }
 
 // VerifyStream checks one stream's chain: every event's content hash, and
-// that revisions run 0, 1, 2... each linked to the one before. It cannot
-// see a removed last event, or the whole stream removed: that takes Verify
-// and its checkpoints.
-func VerifyStream(ctx context.Context, store eventstore.Store, stream string) (Report, error) {
+// that revisions run 0, 1, 2... each linked to the one before, and, given
+// the file store, the files its events attached. It cannot see a removed
+// last event, or the whole stream removed: that takes Verify and its
+// checkpoints.
+func VerifyStream(ctx context.Context, store eventstore.Store, stream string, files ...FileStore) (Report, error) {
 	started := time.Now()
 	v := &verifier{ctx: ctx, store: store, streams: make(map[string]*streamState)}
+	if len(files) > 0 {
+		v.opts.Files = files[0]
+	}
 	recs, err := store.ReadStream(ctx, stream, eventstore.Forwards, 0, 0)
 	if err != nil {
 		return v.finish(started), err

@@ -53,11 +53,14 @@ type LedgerAudit struct {
 	// Withheld names the streams an export shows only as hashes, as
 	// audit.ExportOptions.Withheld.
 	Withheld func(stream string) bool
+	// Files, when set, is where attached files are stored: a claim's
+	// verification checks them too.
+	Files audit.FileStore
 }
 
 // VerifyClaim checks the claim's stream on its own (audit.VerifyStream).
 func (a LedgerAudit) VerifyClaim(ctx context.Context, id uuid.UUID) (audit.Report, error) {
-	return audit.VerifyStream(ctx, a.Store, ledger.StreamName(id))
+	return audit.VerifyStream(ctx, a.Store, ledger.StreamName(id), a.Files)
 }
 
 // ExportClaim exports the claim's events in full and the rest as hashes.

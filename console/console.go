@@ -150,6 +150,9 @@ type Config struct {
 	Audit Audit
 	// Finance serves the finance screen; nil leaves it out.
 	Finance Finance
+	// Files attaches and serves claims' files (files.go); nil leaves the
+	// claim page without its files section.
+	Files Files
 }
 
 // Validate reports a configuration that cannot serve.
@@ -218,6 +221,11 @@ func Register(e *echo.Echo, cfg Config) error {
 		if s.pages[name], err = t.ParseFS(assets, "assets/"+name+".html"); err != nil {
 			return err
 		}
+		if name == "claim" {
+			if err := s.parseFiles(s.pages[name]); err != nil {
+				return err
+			}
+		}
 	}
 	if s.css, err = assets.ReadFile("assets/console.css"); err != nil {
 		return err
@@ -267,7 +275,7 @@ func Register(e *echo.Echo, cfg Config) error {
 			return err
 		}
 	}
-	g := e.Group(Prefix, secure, noStore, csrf)
+	g := e.Group(Prefix, secure, noStore, s.uploadTooLarge, csrf)
 	g.GET("", func(c *echo.Context) error { return c.Redirect(http.StatusSeeOther, QueuesPath) })
 	g.GET("/console.css", s.style)
 	g.GET("/language", s.language)
@@ -286,6 +294,7 @@ func Register(e *echo.Echo, cfg Config) error {
 		return err
 	}
 	g.POST("/claims/:id/actions/:action", s.act, s.signedIn)
+	s.mountFiles(g)
 	g.GET("/register", s.registerForm, s.signedIn)
 	g.POST("/register", s.register, s.signedIn)
 	if err := s.mountAudit(g, base); err != nil {

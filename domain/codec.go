@@ -70,6 +70,7 @@ var eventTypes, registry = newRegistry(
 	decoderFor[ClaimResolvedRemotely],
 	decoderFor[ClaimAssigned],
 	decoderFor[ServiceReportConfirmed],
+	decoderFor[FileAttached],
 )
 
 // newRegistry builds the registry, refusing duplicate names at start-up.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,7 @@ func everyEvent() []domain.Event {
 		domain.ClaimResolvedRemotely{Method: domain.RemoteBySession, WorkDone: "w", Technician: "T", Reference: "SR-1", PreviousStatus: domain.StatusAuthorized, At: t0},
 		domain.ClaimAssigned{Assignee: "Maria Ivanova", PreviousAssignee: "Georgi Georgiev", Note: "n", At: t0},
 		domain.ServiceReportConfirmed{Comment: "Works again.", At: t0},
+		domain.FileAttached{FileID: claimID, SHA256: strings.Repeat("ab", 32), Size: 2048, ContentType: domain.ContentTypePDF, Name: "receipt.pdf", Step: domain.StepProofOfPurchase, Encrypted: true, At: t0},
 	}
 }
 
@@ -123,6 +125,7 @@ func TestEventTypeNames(t *testing.T) {
 		"claim.resolved_remotely.v1",
 		"claim.assigned.v1",
 		"claim.service_report_confirmed.v1",
+		"claim.file_attached.v1",
 	}
 	if got := domain.EventTypes(); !slices.Equal(got, want) {
 		t.Errorf("event types\n got %v\nwant %v", got, want)

@@ -75,6 +75,8 @@ func NewCommand(a Action) (Command, bool) {
 		return &AddNote{}, true
 	case ActionAssign:
 		return &AssignClaim{}, true
+	case ActionAttachFile:
+		return &AttachFile{}, true
 	case ActionPutOnHold:
 		return &PutOnHold{}, true
 	case ActionReleaseHold:

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Erased is what a personal field reads once its customer's data was erased (crypto-shredded):
 // the ciphertext stays in the ledger, but the key that opened it is gone.
@@ -39,6 +42,13 @@ func (s State) erasePersonal() State {
 		d.SignedBy = mark(d.SignedBy)
 		s.Delivery = &d
 	}
+	if len(s.Files) > 0 {
+		files := slices.Clone(s.Files)
+		for i := range files {
+			files[i].Name = mark(files[i].Name)
+		}
+		s.Files = files
+	}
 	s.PersonalDataErased = true
 	return s
 }
@@ -60,6 +70,9 @@ func ErasePersonal(e Event) Event {
 		return e
 	case DeliveryConfirmed:
 		e.SignedBy = mark(e.SignedBy)
+		return e
+	case FileAttached:
+		e.Name = mark(e.Name)
 		return e
 	}
 	return e

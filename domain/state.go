@@ -74,6 +74,8 @@ type State struct {
 	Escalation  *Escalation `json:"escalation,omitempty"`
 	// Assignee is the person who works on the claim now; empty when nobody does.
 	Assignee string `json:"assignee,omitempty"`
+	// Files are the files attached to the claim, in the order they were (files.go).
+	Files []AttachedFile `json:"files,omitempty"`
 }
 
 // RequestedAt is when the customer's request arrived: ReportedAt for a request entered later,
@@ -535,6 +537,8 @@ func Evolve(s State, e Event) State {
 		s.Assignee = e.Assignee
 	case ServiceReportConfirmed:
 		s = s.confirmReport(e)
+	case FileAttached:
+		s = s.evolveFile(e)
 	case SupplierRecoveryClaimed, SupplierRecoveryReceived, RefundApprovalReversed, RefundPaymentReversed, PaymentReversed, CreditNoteCancelled:
 		s = s.evolveFinance(e)
 	}

@@ -64,6 +64,7 @@ var transitions = map[Action]transition{
 	ActionConfirmServiceReport: {from: []Status{StatusResolved}, guard: reportUnconfirmed},
 	ActionResolveDispute:       {from: []Status{StatusDisputed}},
 	ActionAddNote:              {from: statuses},
+	ActionAttachFile:           {from: statuses}, // any time, after closure too: a signed protocol often comes last
 	// Who works on the claim changes until it is closed.
 	ActionAssign:      {from: statusesExcept(StatusClosed)},
 	ActionPutOnHold:   {from: statusesExcept(StatusOnHold, StatusClosed)},

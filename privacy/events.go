@@ -13,7 +13,8 @@ import (
 // The personal fields of the events, by stored path (the path is the
 // additional data of each field's ciphertext). Inventory of every event
 // type: the customer's name, phone, email and address at registration, and
-// the name of whoever signed for the delivery. Everything else is about the
+// the name of whoever signed for the delivery, the name a file was uploaded
+// under (the file's bytes are sealed apart, see SealBlob). Everything else is about the
 // item, the money or the staff's work. Free text (defect, notes, reasons)
 // and the product's serial or IMEI are not encrypted: they are needed for
 // search and warranty decisions, and the desk is told not to put personal
@@ -24,13 +25,14 @@ const (
 	pathEmail    = "customer.email"
 	pathAddress  = "customer.address"
 	pathSignedBy = "signed_by"
+	pathFileName = "file.name"
 )
 
 // HasPersonalFields reports whether events of this type carry personal
 // fields that SealEvent encrypts.
 func HasPersonalFields(e domain.Event) bool {
 	switch e.(type) {
-	case domain.ClaimRegistered, domain.DeliveryConfirmed:
+	case domain.ClaimRegistered, domain.DeliveryConfirmed, domain.FileAttached:
 		return true
 	}
 	return false
@@ -65,6 +67,9 @@ func (c *Codec) SealEvent(ctx context.Context, customerID string, e domain.Event
 	case domain.DeliveryConfirmed:
 		field(pathSignedBy, &e.SignedBy)
 		return e, errors.Join(errs...)
+	case domain.FileAttached:
+		field(pathFileName, &e.Name)
+		return e, errors.Join(errs...)
 	}
 	return e, nil
 }
@@ -88,6 +93,9 @@ func (c *Codec) OpenEvent(ctx context.Context, e domain.Event) (domain.Event, er
 		return e, errors.Join(errs...)
 	case domain.DeliveryConfirmed:
 		field(pathSignedBy, &e.SignedBy)
+		return e, errors.Join(errs...)
+	case domain.FileAttached:
+		field(pathFileName, &e.Name)
 		return e, errors.Join(errs...)
 	}
 	return e, nil

@@ -232,24 +232,29 @@ func auditVerify(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 		return fmt.Errorf("%w (is the service running? then use GET /v1/audit/verify)", err)
 	}
 	defer store.Close()
+	blobs, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("opening the claims' files to check them: %w", err)
+	}
 	var r audit.Report
 	if stream != "" {
-		r, err = audit.VerifyStream(ctx, store, stream)
+		r, err = audit.VerifyStream(ctx, store, stream, blobs)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return fmt.Errorf("no claim %s", cfg.Claim)
 		}
 	} else {
-		r, err = audit.Verify(ctx, store, audit.VerifyOptions{Keys: keys, From: from, DensePositions: cfg.EventStoreURL == ""})
+		r, err = audit.Verify(ctx, store, audit.VerifyOptions{Keys: keys, From: from, DensePositions: cfg.EventStoreURL == "", Files: blobs})
 	}
 	if err != nil {
 		return err
 	}
 	if stream != "" {
-		fmt.Fprintf(stdout, "claim %s: %d events checked in %s\n", cfg.Claim, r.Events, r.Took.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "claim %s: %d events checked in %s; %d files checked\n", cfg.Claim, r.Events, r.Took.Round(time.Millisecond), r.Files)
 	} else {
 		fmt.Fprintf(stdout, "%d events in %d streams checked from position %s in %s (%.0f events/s)\n",
 			r.Events, r.Streams, r.From, r.Took.Round(time.Millisecond), float64(r.Events)/max(r.Took.Seconds(), 1e-9))
 		fmt.Fprintf(stdout, "ledger-wide chain: %d events, head %s at position %s\n", r.Count, r.Head, r.Position)
+		fmt.Fprintf(stdout, "claims' files: %d checked against their SHA-256 (an erased customer's file is checked as sealed; erasure is not tampering)\n", r.Files)
 		if r.LastCheckpoint != nil {
 			fmt.Fprintf(stdout, "checkpoints: %d verified, newest at position %s signed %s by %s; %d events after it\n",
 				r.Checkpoints, r.LastCheckpoint.Position, r.LastCheckpoint.Time, r.LastCheckpoint.KeyID, r.Uncovered)

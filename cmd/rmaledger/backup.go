@@ -34,6 +34,9 @@ func backupCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up the event log: %d events (head position %d) to %s, sha256 %s\n", m.Events, m.Head, dest, m.SHA256)
+	if err := backupFiles(ctx, cfg, dest, stdout); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "the personal-data key store is not in this backup: back it up apart with rmaledger backup-keys DIR\n")
 	return nil
 }
@@ -42,7 +45,7 @@ func backupCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 // event log of the (empty) data directory; read models are rebuilt when the
 // service starts. It restores no personal-data keys (restore-keys does, from
 // a key backup), and says where the service will find them.
-func restoreCommand(cfg config, stdout io.Writer) error {
+func restoreCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 	src := cfg.Args.Num(0)
 	if src == "" {
 		return errors.New("usage: rmaledger restore DIR --data-dir NEW (an empty data directory)")
@@ -58,6 +61,9 @@ func restoreCommand(cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored the event log: %d events (head position %d) into %s; the read models are rebuilt when the service starts\n", m.Events, m.Head, cfg.DataDir)
+	if err := restoreFiles(ctx, cfg, src, stdout); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(src, privacy.KeyFile)); err == nil {
 		fmt.Fprintf(stdout, "not restored: the personal-data key store %s holds beside the log (an older rmaledger backup put it there); restore it only on purpose, with rmaledger restore-keys %s\n", src, src)
 	}

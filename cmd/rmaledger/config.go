@@ -55,6 +55,16 @@ type config struct {
 	StripeAPIBase       string `conf:"help:Stripe API address instead of Stripe's own e.g. a stripe-mock server; empty: api.stripe.com"`
 	PaymentSuccessURL   string `conf:"help:where a customer returns after paying when the payment link names no return URL (default with --dev or --sandbox: the status page)"`
 	PaymentCancelURL    string `conf:"help:where a customer returns after cancelling a payment when the payment link names no return URL (default with --dev or --sandbox: the status page)"`
+	// Where claims' files are kept (see files.go): DATA-DIR/files, or an S3-compatible bucket.
+	FilesS3Endpoint    string `conf:"env:S3_ENDPOINT,flag:files-s3-endpoint,help:URL of an S3-compatible object store for claims' files (https://s3.eu-central-1.amazonaws.com or http://minio:9000); empty keeps them in DATA-DIR/files"`
+	FilesS3Bucket      string `conf:"env:S3_BUCKET,flag:files-s3-bucket,help:the bucket of claims' files (it must exist)"`
+	FilesS3Prefix      string `conf:"env:S3_PREFIX,flag:files-s3-prefix,help:a key prefix for claims' files in the bucket e.g. rmaledger/files/"`
+	FilesS3Region      string `conf:"env:S3_REGION,flag:files-s3-region,help:the bucket's region; empty asks the store"`
+	FilesS3AccessKey   string `conf:"env:S3_ACCESS_KEY,flag:files-s3-access-key,mask,help:the access key of the files bucket"`
+	FilesS3SecretKey   string `conf:"env:S3_SECRET_KEY,flag:files-s3-secret-key,mask,help:the secret key of the files bucket"`
+	FilesMaxBytes      int64  `conf:"default:10485760,help:largest file one upload may attach to a claim (bytes)"`
+	FilesMaxPerClaim   int    `conf:"default:50,help:most files one claim may hold"`
+	FilesMaxClaimBytes int64  `conf:"default:104857600,help:most bytes of files one claim may hold"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
@@ -121,6 +131,9 @@ func (c config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("max-in-flight must be at least 1"))
+	}
+	if err := c.checkFiles(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max-body-bytes must be at least 1024"))

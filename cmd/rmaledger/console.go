@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/api"
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -53,7 +54,7 @@ func (a consoleAccounts) SignOut(ctx context.Context, token string) error {
 // mountConsole serves the staff console under /console on the API's echo.
 func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Service, reads *projections.Runner,
 	policies *domain.PolicyBook, zone *time.Location, proxies []netip.Prefix, now func() time.Time, logger *slog.Logger,
-	keysFile string, envKeys []api.Key,
+	keysFile string, envKeys []api.Key, options ...func(*console.Config),
 ) error {
 	trusted := func(addr netip.Addr) bool {
 		for _, p := range proxies {
@@ -63,7 +64,7 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 		}
 		return false
 	}
-	return console.Register(e, console.Config{
+	cfg := console.Config{
 		Accounts: consoleAccounts{people}, Reads: reads, Commands: service,
 		Location: zone, Policy: policies.InForce(now()), Clock: now, Logger: logger,
 		HTTPS: func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
@@ -74,5 +75,22 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 		// The auditor's export withholds what `rmaledger audit export` withholds.
 		Audit:   console.LedgerAudit{Store: service.Store(), Trail: reads, Withheld: withheld},
 		Finance: reads,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	return console.Register(e, cfg)
+}
+
+// withFiles gives the console the claims' files (its claim page's files
+// section and upload form), and its audit screen the file store, so that a
+// claim's verification checks its files.
+func withFiles(f console.Files, blobs audit.FileStore) func(*console.Config) {
+	return func(c *console.Config) {
+		c.Files = f
+		if la, ok := c.Audit.(console.LedgerAudit); ok {
+			la.Files = blobs
+			c.Audit = la
+		}
+	}
 }

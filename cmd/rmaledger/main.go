@@ -110,7 +110,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	case "backup-keys":
 		return backupKeysCommand(ctx, cfg, stdout)
 	case "restore":
-		return restoreCommand(cfg, stdout)
+		return restoreCommand(ctx, cfg, stdout)
 	case "restore-keys":
 		return restoreKeysCommand(cfg, stdout)
 	case "keys":

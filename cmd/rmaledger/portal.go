@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/accounts"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/payments"
 	"github.com/rmaledger/rmaledger/portal"
@@ -33,11 +34,12 @@ func (u undelivered) SendLink(ctx context.Context, m portal.LinkMessage) error {
 }
 
 // newPortal builds the customer portal on the ledger, the claims read
-// model and the store, which keeps its private links; online, when it
-// offers a provider, takes the customers' payments. With --dev the links
-// it would send are logged instead.
-func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, online *payments.Service,
-	proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
+// model and the store, which keeps its private links; claimFiles keeps the
+// customers' receipts and photos, and online, when it offers a provider,
+// takes their payments. With --dev the links it would send are logged
+// instead.
+func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, claimFiles *files.Service,
+	online *payments.Service, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
 ) (*portal.Portal, error) {
 	keeper, err := links.New(links.Config{Store: store, Now: now})
 	if err != nil {
@@ -60,7 +62,7 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 		pay = online
 	}
 	return portal.New(portal.Config{
-		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay,
+		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles,
 		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
 		Location: zone, Now: now, Logger: logger,
 	})

@@ -111,3 +111,28 @@ func readmeBlock(t *testing.T, name string) string {
 	block = strings.TrimSpace(block)
 	return strings.TrimSuffix(strings.TrimPrefix(block, "```sh"), "```")
 }
+
+// TestREADMEFiles runs the README's files block, as written, against the real binary: a photo
+// attached to a step, listed, downloaded as an attachment, and a page named like a photo refused.
+func TestREADMEFiles(t *testing.T) {
+	lines, got := runREADMEBlock(t, "files")
+	for _, want := range [][]string{
+		{`"content_type":"image/png"`, `"step":"intake_photos"`, `"name":"intake.png"`},
+		{`"files":[`, `"href":"/v1/claims/`},
+		{`attachment; filename="intake.png"`},
+		{`nosniff`},
+		{`"type":"urn:rmaledger:problem:file-type"`, `"status":415`},
+	} {
+		found := false
+		for _, line := range lines {
+			all := true
+			for _, part := range want {
+				all = all && strings.Contains(line, part)
+			}
+			found = found || all
+		}
+		if !found {
+			t.Errorf("no line shows %v:\n%s", want, got)
+		}
+	}
+}

@@ -108,6 +108,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
+	blobs, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	claimFiles, err := newFiles(cfg, blobs, service, codec)
+	if err != nil {
+		return err
+	}
+	auditCfg.Files = blobs
 	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
 	if err != nil {
 		return err
@@ -120,7 +129,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
-	customers, err := newPortal(cfg, store, service, reads, online, proxies, statusZone, clk.Now, logger)
+	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, proxies, statusZone, clk.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -145,6 +154,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		PortalLinks:     customers,
 		OwnBodyLimit:    portalBody,
 		Payments:        online,
+		Files:           claimFiles,
 	})
 	if err != nil {
 		return err
@@ -154,7 +164,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
-		keyFilePath(cfg), keys.List()); err != nil {
+		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs)); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)

@@ -31,6 +31,8 @@ import (
 //	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout   TestServeTimeouts
 //	StatusTimeZone       TestStatusPageTimeZone
 //	StripeSecretKey, StripeWebhookSecret, StripeAPIBase, PaymentSuccessURL, PaymentCancelURL   TestOnlinePaymentSettings
+//	FilesS3*             TestFilesS3Flags (the keys as RMALEDGER_S3_*)
+//	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -69,6 +71,15 @@ var serveSettings = []struct {
 	{"StripeAPIBase", []string{"--stripe-api-base", "http://127.0.0.1:12111"}, "RMALEDGER_STRIPE_API_BASE=http://127.0.0.1:12111", "http://127.0.0.1:12111"},
 	{"PaymentSuccessURL", []string{"--payment-success-url", "https://shop.example/paid"}, "RMALEDGER_PAYMENT_SUCCESS_URL=https://shop.example/paid", "https://shop.example/paid"},
 	{"PaymentCancelURL", []string{"--payment-cancel-url", "https://shop.example/back"}, "RMALEDGER_PAYMENT_CANCEL_URL=https://shop.example/back", "https://shop.example/back"},
+	{"FilesS3Endpoint", []string{"--files-s3-endpoint", "http://minio:9000"}, "RMALEDGER_S3_ENDPOINT=http://minio:9000", "http://minio:9000"},
+	{"FilesS3Bucket", []string{"--files-s3-bucket", "claims"}, "RMALEDGER_S3_BUCKET=claims", "claims"},
+	{"FilesS3Prefix", []string{"--files-s3-prefix", "rma/"}, "RMALEDGER_S3_PREFIX=rma/", "rma/"},
+	{"FilesS3Region", []string{"--files-s3-region", "eu-central-1"}, "RMALEDGER_S3_REGION=eu-central-1", "eu-central-1"},
+	{"FilesS3AccessKey", []string{"--files-s3-access-key", "AK"}, "RMALEDGER_S3_ACCESS_KEY=AK", "AK"},
+	{"FilesS3SecretKey", []string{"--files-s3-secret-key", "SK"}, "RMALEDGER_S3_SECRET_KEY=SK", "SK"},
+	{"FilesMaxBytes", []string{"--files-max-bytes", "2048"}, "RMALEDGER_FILES_MAX_BYTES=2048", int64(2048)},
+	{"FilesMaxPerClaim", []string{"--files-max-per-claim", "3"}, "RMALEDGER_FILES_MAX_PER_CLAIM=3", 3},
+	{"FilesMaxClaimBytes", []string{"--files-max-claim-bytes", "4096"}, "RMALEDGER_FILES_MAX_CLAIM_BYTES=4096", int64(4096)},
 }
 
 // parseConfig parses args and the environment as run does.
