@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
@@ -285,7 +286,11 @@ func TestPartnerLists(t *testing.T) {
 // register on a partner's behalf.
 func TestPartnerRegistersForItsOwnOrganisation(t *testing.T) {
 	ts, claims := partnerServer(t)
+	// The read models answer the claim once they hold its registration.
 	res := ts.do(http.MethodGet, "/v1/claims/"+claims[acme].id, acme, nil)
+	for deadline := time.Now().Add(5 * time.Second); res.Code == http.StatusNotFound && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		res = ts.do(http.MethodGet, "/v1/claims/"+claims[acme].id, acme, nil)
+	}
 	if m := res.json(t); m["organisation"] != "acme" || m["channel"] != "partner" {
 		t.Errorf("a partner's claim: organisation %v, channel %v; want acme, partner", m["organisation"], m["channel"])
 	}
