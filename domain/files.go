@@ -22,6 +22,7 @@ const ActionAttachFile Action = "attach-file"
 // The steps a file documents; StepOther is anything else (a photo of the box, a letter).
 const (
 	StepProofOfPurchase    = "proof_of_purchase"
+	StepDefectPhotos       = "defect_photos" // the customer's photos of the defect, sent with the claim
 	StepIntakePhotos       = "intake_photos"
 	StepUnrepairabilityAct = "unrepairability_act"
 	StepSignedProtocol     = "signed_protocol"
@@ -30,7 +31,7 @@ const (
 
 // FileSteps lists the steps a file may be attached to, in lifecycle order.
 func FileSteps() []string {
-	return []string{StepProofOfPurchase, StepIntakePhotos, StepUnrepairabilityAct, StepSignedProtocol, StepOther}
+	return []string{StepProofOfPurchase, StepDefectPhotos, StepIntakePhotos, StepUnrepairabilityAct, StepSignedProtocol, StepOther}
 }
 
 // The content types a file may have: what the files service recognised in its bytes.

@@ -231,7 +231,7 @@ func TestBrowserCustomerFilesAcceptsAndPays(t *testing.T) {
 	if !strings.HasPrefix(number, "RMA-") || !strings.HasPrefix(link, base+"/portal/c/") {
 		t.Fatalf("number %q link %q", number, link)
 	}
-	if len(e.files.kept) != 1 || e.files.kept[0] != "defect_photo:broken-screen.jpg" {
+	if len(e.files.kept) != 1 || e.files.kept[0] != "defect_photos:broken-screen.jpg" {
 		t.Errorf("files kept %v", e.files.kept)
 	}
 	shoot(t, ctx, dir, axe, "filed")

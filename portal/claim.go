@@ -109,6 +109,14 @@ func (p *Portal) claimPage(c *echo.Context) error {
 			v.Done = loc.T("done." + done)
 		}
 	}
+	// Back from the payment provider, which adds how the payment went to
+	// the return URL (payments.Service).
+	switch c.QueryParam("payment") {
+	case "succeeded":
+		v.Done = loc.T("done.pay")
+	case "cancelled":
+		v.Done = loc.T("done.pay-cancelled")
+	}
 	return p.render(c, http.StatusOK, loc, "claim", "claim.title", c.Request().URL.Path, v)
 }
 

@@ -246,7 +246,7 @@ func (p *payments) mount(e *echo.Echo) {
 		p.mu.Lock()
 		back := p.returnURL
 		p.mu.Unlock()
-		return c.Redirect(http.StatusSeeOther, back+"?done=pay")
+		return c.Redirect(http.StatusSeeOther, back+"?payment=succeeded") // as payments.Service returns
 	})
 }
 

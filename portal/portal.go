@@ -73,9 +73,9 @@ const (
 
 // Steps name what a customer's file is, for Attachments.
 const (
-	StepProofOfPurchase = "proof_of_purchase"
-	StepDefectPhoto     = "defect_photo"
-	StepCustomerFile    = "customer_file"
+	StepProofOfPurchase = domain.StepProofOfPurchase
+	StepDefectPhoto     = domain.StepDefectPhotos
+	StepCustomerFile    = domain.StepOther
 )
 
 // contentSecurityPolicy allows the pages their own stylesheet and forms

@@ -508,6 +508,27 @@ func TestBankTransferWithoutPayments(t *testing.T) {
 	}
 }
 
+// Back from the payment provider, the claim's page says how the payment
+// went, as the provider's return URL tells it (payments.Service adds
+// payment=succeeded or payment=cancelled), in the customer's language.
+func TestBackFromThePaymentProvider(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client()
+	_, link := c.file(validClaim(c.csrf(portal.FormPath)))
+	for query, want := range map[string]string{
+		"?payment=succeeded":         "Thank you for the payment.",
+		"?payment=cancelled":         "The payment was cancelled: nothing was charged.",
+		"?payment=cancelled&lang=bg": "Плащането е отказано: нищо не е таксувано.",
+	} {
+		if page := c.get(link + query); !strings.Contains(page.Body, want) {
+			t.Errorf("%s: the page does not say %q", query, want)
+		}
+	}
+	if page := c.get(link + "?payment=forged"); strings.Contains(page.Body, `id="done"`) {
+		t.Error("an unknown payment outcome is announced")
+	}
+}
+
 // At release the customer confirms the service report or disputes it
 // (open-dispute, the written appeal); a confirmed report is not disputed.
 func TestServiceReport(t *testing.T) {
