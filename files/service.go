@@ -221,6 +221,23 @@ func (s *Service) inspect(ctx context.Context, data []byte) (Content, error) {
 	return Inspect(data, s.cfg.Limits.MaxPixels)
 }
 
+// CheckCustomerFile runs the checks AttachCustomerFile would on a file not
+// yet tied to a claim (the customer portal's claim form, before it
+// registers anything): its size and what Inspect finds. It stores
+// nothing. A refusal has RefusalCode as AttachCustomerFile's.
+func (s *Service) CheckCustomerFile(ctx context.Context, body io.Reader) error {
+	lim := s.cfg.Limits
+	data, err := io.ReadAll(io.LimitReader(body, lim.MaxFileBytes+1))
+	if err != nil {
+		return fmt.Errorf("files: reading the upload: %w", err)
+	}
+	if int64(len(data)) > lim.MaxFileBytes {
+		return refuse(CodeTooLarge, "too-large", "the file is larger than %s, the most one file may have", formatBytes(lim.MaxFileBytes))
+	}
+	_, err = s.inspect(ctx, data)
+	return err
+}
+
 // AttachCustomerFile attaches a file the customer uploaded (from the
 // customer portal), recorded as the customer's. The image is encoded anew,
 // so its metadata is gone. A refusal has RefusalCode: file.type,

@@ -301,3 +301,34 @@ type portal interface {
 }
 
 var _ portal = (*files.Service)(nil)
+
+// TestCheckCustomerFile: the claim form's check refuses what attaching
+// would, with the same codes, and stores nothing.
+func TestCheckCustomerFile(t *testing.T) {
+	d := newDesk(t, files.Limits{MaxFileBytes: 64 << 10})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		code string
+	}{
+		{"a photo", filestest.JPEG(32, 24, 1), ""},
+		{"a receipt", filestest.PDF(""), ""},
+		{"an iPhone photo", filestest.HEIC(), "file.heic"},
+		{"a photo with a page appended", filestest.PNGWithHTML(), "file.type"},
+		{"a program", []byte("MZ\x90\x00 not a photo"), "file.type"},
+		{"too large", filestest.NoisyPNG(256, 256), "file.too-large"},
+	} {
+		err := d.files.CheckCustomerFile(ctx, bytes.NewReader(tc.data))
+		var refusal interface{ RefusalCode() string }
+		switch {
+		case tc.code == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.code != "" && (!errors.As(err, &refusal) || refusal.RefusalCode() != tc.code):
+			t.Errorf("%s: %v, want the refusal %s", tc.name, err, tc.code)
+		}
+	}
+	if events, blobs := d.written(t); events != 1 || blobs != 0 {
+		t.Fatalf("checking wrote %d events and %d blobs", events-1, blobs)
+	}
+}

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime/multipart"
@@ -159,10 +160,21 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 	}
 
 	cmd, files := p.check(f, loc, r.MultipartForm)
+	ctx := r.Context()
+	// Each file is checked before anything is registered, so that a
+	// refused one comes back as its field's error with nothing written.
+	for _, up := range files {
+		field := fPhotos
+		if up.step == StepProofOfPurchase {
+			field = fProofFile
+		}
+		if msg := p.checkFile(ctx, loc, up.header); msg != "" && f.Errors[field] == "" {
+			f.Errors[field] = up.header.Filename + ": " + msg
+		}
+	}
 	if len(f.Errors) > 0 {
 		return again(http.StatusUnprocessableEntity)
 	}
-	ctx := r.Context()
 	open, err := p.openOnUnit(c, cmd.Product)
 	if err != nil {
 		return p.unavailable(c, loc, err)
@@ -362,6 +374,29 @@ func (p *Portal) openOnUnit(c *echo.Context, unit domain.Product) (bool, error) 
 		}
 	}
 	return false, nil
+}
+
+// checkFile has Attachments check a file of the claim form; it returns the
+// refusal in the person's language, "" when the file would be taken.
+func (p *Portal) checkFile(ctx context.Context, loc *locale, h *multipart.FileHeader) string {
+	if h.Size == 0 && h.Filename == "" {
+		return ""
+	}
+	file, err := h.Open()
+	if err != nil {
+		return loc.T("file.unreadable")
+	}
+	defer file.Close()
+	err = p.cfg.Attachments.CheckCustomerFile(ctx, file)
+	var refusal Refusal
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &refusal):
+		return loc.T(refusal.RefusalCode())
+	}
+	p.cfg.Logger.ErrorContext(ctx, "portal: checking a customer's file failed", "error", err)
+	return loc.T("file.failed")
 }
 
 // attach hands one file to Attachments; it returns the refusal in the

@@ -175,8 +175,8 @@ func (s *sender) all() []portal.LinkMessage {
 	return append([]portal.LinkMessage(nil), s.sent...)
 }
 
-// files refuses a file named *.exe (file.type) and one of more than 1 KiB
-// (file.too-large), and keeps the others.
+// files refuses a program (bytes starting "MZ": file.type) and a file of
+// more than 1 KiB (file.too-large), and keeps the others.
 type files struct {
 	mu   sync.Mutex
 	kept []string
@@ -187,16 +187,23 @@ type refusal string
 func (r refusal) Error() string       { return "refused: " + string(r) }
 func (r refusal) RefusalCode() string { return string(r) }
 
-func (f *files) AttachCustomerFile(_ context.Context, claimID uuid.UUID, name string, body io.Reader, step string) error {
+func (f *files) CheckCustomerFile(_ context.Context, body io.Reader) error {
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return err
 	}
 	switch {
-	case strings.HasSuffix(name, ".exe"):
+	case strings.HasPrefix(string(data), "MZ"):
 		return refusal("file.type")
 	case len(data) > 1024:
 		return refusal("file.too-large")
+	}
+	return nil
+}
+
+func (f *files) AttachCustomerFile(ctx context.Context, claimID uuid.UUID, name string, body io.Reader, step string) error {
+	if err := f.CheckCustomerFile(ctx, body); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

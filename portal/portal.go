@@ -105,9 +105,12 @@ type Links interface {
 	Revoke(ctx context.Context, claimID uuid.UUID, by links.Actor) error
 }
 
-// Attachments stores a customer's file with the claim. A refused file's
-// error has RefusalCode (see Refusal).
+// Attachments checks and stores a customer's file with the claim. A
+// refused file's error has RefusalCode (see Refusal).
 type Attachments interface {
+	// CheckCustomerFile refuses a file AttachCustomerFile would refuse
+	// whatever the claim (its type, its size), storing nothing.
+	CheckCustomerFile(ctx context.Context, body io.Reader) error
 	AttachCustomerFile(ctx context.Context, claimID uuid.UUID, name string, body io.Reader, step string) error
 }
 
