@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
@@ -34,6 +36,7 @@ type config struct {
 	SLAInterval     time.Duration `conf:"default:15s,help:how often the SLA timer process looks for expired clocks"`
 	FinanceTimeZone string        `conf:"default:UTC,help:IANA time zone of finance periods (a date in from/to is a day there) e.g. Europe/Sofia"`
 	TrustedProxies  string        `conf:"help:reverse proxies (CIDR networks or addresses separated by commas) whose X-Forwarded-For names the client; empty believes no header"`
+	PublicURL       string        `conf:"help:the service's public origin e.g. https://rma.example.com: the customer portal's private links start with it; empty: the origin each request came to"`
 	StatusTimeZone  string        `conf:"help:IANA time zone the public status page shows times in e.g. Europe/Sofia; empty uses the time zone of the policy in force"`
 	ShutdownTimeout time.Duration `conf:"default:20s,help:how long a shutdown may drain requests"`
 	MaxInFlight     int           `conf:"default:256,help:API requests served at once; beyond it a request waits overload-wait then gets 503"`
@@ -119,6 +122,11 @@ func (c config) Validate() error {
 	}
 	if _, err := api.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			errs = append(errs, fmt.Errorf("public-url %q: want an origin such as https://rma.example.com", c.PublicURL))
+		}
 	}
 	if _, err := time.LoadLocation(c.StatusTimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("status-time-zone %q: %w", c.StatusTimeZone, err))

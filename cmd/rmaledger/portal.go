@@ -62,7 +62,7 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 		pay = online
 	}
 	return portal.New(portal.Config{
-		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles,
+		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles, PublicURL: cfg.PublicURL,
 		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
 		Location: zone, Now: now, Logger: logger,
 	})

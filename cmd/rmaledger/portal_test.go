@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +22,47 @@ import (
 func TestServeMountsThePortal(t *testing.T) {
 	t.Run("production", func(t *testing.T) { servePortal(t, false) })
 	t.Run("dev", func(t *testing.T) { servePortal(t, true) })
+}
+
+// TestPublicURLSetting: the private links the portal hands out start with
+// --public-url (RMALEDGER_PUBLIC_URL), not with the host the request came
+// to, so that a link is right behind a proxy; an address that is not an
+// origin refuses to start.
+func TestPublicURLSetting(t *testing.T) {
+	s := serveInProcess(t, "--data-dir", t.TempDir(), "--public-url", "https://rma.example.com")
+	s.waitReady(t)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := browser.Get("http://" + s.addr + portal.FormPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(form)
+	if csrf == nil {
+		t.Fatal("no CSRF token on the claim form")
+	}
+	res, err = browser.PostForm("http://"+s.addr+portal.FormPath, url.Values{
+		"csrf": {string(csrf[1])}, "category": {"laptop"}, "serial": {"SN-PUBLIC-1"}, "purchase_date": {"2026-01-10"},
+		"price": {"999.00"}, "currency": {"EUR"}, "defect": {"Does not start."}, "name": {"Ivan Petrov"},
+		"email": {"ivan@example.com"}, "phone": {"+359888123456"}, "language": {"en"}, "consent": {"yes"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !regexp.MustCompile(`id="private-link" href="https://rma\.example\.com/portal/c/[^"]+"`).Match(body) {
+		t.Fatalf("the private link does not start with the public URL: %d\n%s", res.StatusCode, body)
+	}
+
+	var out strings.Builder
+	os.Args = []string{"rmaledger", "serve", "--data-dir", t.TempDir(), "--public-url", "rma.example.com/portal"}
+	t.Cleanup(func() { os.Args = []string{"rmaledger"} })
+	if err := run(context.Background(), &out); err == nil || !strings.Contains(err.Error(), "public-url") {
+		t.Fatalf("serve with a public URL that is no origin: %v", err)
+	}
 }
 
 func servePortal(t *testing.T, dev bool) {
@@ -46,8 +89,8 @@ func servePortal(t *testing.T, dev bool) {
 	if code != http.StatusOK || csrf == nil {
 		t.Fatalf("the claim form: %d", code)
 	}
-	if strings.Contains(form, `type="file"`) {
-		t.Error("file fields without an Attachments store")
+	if !strings.Contains(form, `id="proof_file" name="proof_file" type="file"`) || !strings.Contains(form, `id="photos" name="photos" type="file"`) {
+		t.Error("the claim form takes no receipt or photos: the files service is not wired to it")
 	}
 	res, err := browser.PostForm("http://"+s.addr+portal.FormPath, url.Values{
 		"csrf": {csrf[1]}, "category": {"laptop"}, "serial": {"SN-PORTAL-1"}, "purchase_date": {"2026-01-10"},

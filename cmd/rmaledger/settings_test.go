@@ -30,6 +30,7 @@ import (
 //	MaxInFlight, OverloadWait                                 TestOverloadSettings
 //	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout   TestServeTimeouts
 //	StatusTimeZone       TestStatusPageTimeZone
+//	PublicURL            TestPublicURLSetting
 //	StripeSecretKey, StripeWebhookSecret, StripeAPIBase, PaymentSuccessURL, PaymentCancelURL   TestOnlinePaymentSettings
 //	FilesS3*             TestFilesS3Flags (the keys as RMALEDGER_S3_*)
 //	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
@@ -55,6 +56,7 @@ var serveSettings = []struct {
 	{"FinanceTimeZone", []string{"--finance-time-zone", "Europe/Sofia"}, "RMALEDGER_FINANCE_TIME_ZONE=Europe/Sofia", "Europe/Sofia"},
 	{"TrustedProxies", []string{"--trusted-proxies", "10.0.0.0/8"}, "RMALEDGER_TRUSTED_PROXIES=10.0.0.0/8", "10.0.0.0/8"},
 	{"StatusTimeZone", []string{"--status-time-zone", "Asia/Tokyo"}, "RMALEDGER_STATUS_TIME_ZONE=Asia/Tokyo", "Asia/Tokyo"},
+	{"PublicURL", []string{"--public-url", "https://rma.example.com"}, "RMALEDGER_PUBLIC_URL=https://rma.example.com", "https://rma.example.com"},
 	{"ShutdownTimeout", []string{"--shutdown-timeout", "3s"}, "RMALEDGER_SHUTDOWN_TIMEOUT=3s", 3 * time.Second},
 	{"MaxInFlight", []string{"--max-in-flight", "7"}, "RMALEDGER_MAX_IN_FLIGHT=7", 7},
 	{"OverloadWait", []string{"--overload-wait", "3s"}, "RMALEDGER_OVERLOAD_WAIT=3s", 3 * time.Second},
