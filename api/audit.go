@@ -128,6 +128,7 @@ func (a *auditHandlers) history(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	records = eventsForCaller(c, records)
 	entries, err := audit.History(records)
 	if err != nil {
 		return err
@@ -213,7 +214,7 @@ func (a *auditHandlers) state(c *echo.Context) error {
 	case err != nil:
 		return err
 	}
-	out := StateResponse{ClaimResponse: claimResponse(snap.State, snap.Position), EventID: snap.EventID, OccurredAt: snap.OccurredAt}
+	out := StateResponse{ClaimResponse: forCaller(c, claimResponse(snap.State, snap.Position)), EventID: snap.EventID, OccurredAt: snap.OccurredAt}
 	if rawAsOf != "" {
 		out.AsOf = &asOf
 	}

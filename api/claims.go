@@ -130,6 +130,7 @@ func (s *server) getEvents(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	records = eventsForCaller(c, records)
 	out := EventsResponse{ClaimID: id, Events: make([]EventResponse, len(records))}
 	for i, r := range records {
 		out.Events[i] = EventResponse{

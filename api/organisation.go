@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -140,6 +141,18 @@ func forCaller(c *echo.Context, res ClaimResponse) ClaimResponse {
 		res.AllowedActions = slices.DeleteFunc(slices.Clone(res.AllowedActions), func(action domain.Action) bool {
 			return !ActionAllowed(RolePartner, action)
 		})
+		res.State.Notes = slices.DeleteFunc(slices.Clone(res.State.Notes), func(n domain.Note) bool {
+			return n.Visibility != domain.VisibilityCustomer
+		})
 	}
 	return res
+}
+
+// eventsForCaller are a claim's events as the caller may see them: a
+// partner does not see the company's internal notes.
+func eventsForCaller(c *echo.Context, records []eventstore.RecordedEvent) []eventstore.RecordedEvent {
+	if !isPartner(actorOf(c)) {
+		return records
+	}
+	return slices.DeleteFunc(slices.Clone(records), func(r eventstore.RecordedEvent) bool { return domain.IsInternalNote(r.Type, r.Data) })
 }

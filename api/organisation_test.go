@@ -360,3 +360,33 @@ func (ts *testServer) positionHead() string {
 		last = events[len(events)-1].Position
 	}
 }
+
+// TestPartnerDoesNotSeeInternalNotes: the company's internal notes on a
+// partner's claim stay the company's: the partner's claim, events, history
+// and state at a version leave them out, the staff see them, and a note
+// for the customer reaches both.
+func TestPartnerDoesNotSeeInternalNotes(t *testing.T) {
+	ts, claims := partnerServer(t)
+	id := claims[acme].id
+	for _, note := range []map[string]any{
+		{"text": "Suspect the seal was reglued.", "visibility": "internal"},
+		{"text": "Your parcel label is attached.", "visibility": "customer"},
+	} {
+		if res := ts.do(http.MethodPost, "/v1/claims/"+id+"/actions/add-note", RoleAgent, note); res.Code != http.StatusOK {
+			t.Fatalf("add-note: %d %s", res.Code, res.Body)
+		}
+	}
+	pos := "min_position=" + ts.positionHead()
+	for _, path := range []string{"/v1/claims/" + id + "?" + pos, "/v1/claims/" + id + "/events", "/v1/claims/" + id + "/history", "/v1/claims/" + id + "/state"} {
+		for _, as := range []Role{acme, RoleAgent} {
+			res := ts.do(http.MethodGet, path, as, nil)
+			if res.Code != http.StatusOK {
+				t.Fatalf("%s as %s: %d %s", path, as, res.Code, res.Body)
+			}
+			internal, public := strings.Contains(string(res.Body), "reglued"), strings.Contains(string(res.Body), "parcel label")
+			if internal != (as == RoleAgent) || !public {
+				t.Errorf("%s as %s shows the internal note: %v, the customer's: %v", path, as, internal, public)
+			}
+		}
+	}
+}

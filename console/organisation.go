@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,8 +152,12 @@ func (c scopedCommands) Execute(ctx context.Context, id uuid.UUID, cmd domain.Co
 
 func (c scopedCommands) Claim(ctx context.Context, id uuid.UUID) (domain.State, eventstore.Position, error) {
 	st, pos, err := c.Commands.Claim(ctx, id)
-	if org, ok := scope(ctx); ok && err == nil && st.Organisation != org {
-		return domain.State{}, eventstore.Position{}, ledger.ErrNotFound
+	if org, ok := scope(ctx); ok && err == nil {
+		if st.Organisation != org {
+			return domain.State{}, eventstore.Position{}, ledger.ErrNotFound
+		}
+		// The company's internal notes stay the company's.
+		st.Notes = slices.DeleteFunc(slices.Clone(st.Notes), func(n domain.Note) bool { return n.Visibility != domain.VisibilityCustomer })
 	}
 	return st, pos, err
 }
@@ -161,7 +166,11 @@ func (c scopedCommands) Events(ctx context.Context, id uuid.UUID) ([]eventstore.
 	if err := c.own(ctx, id); err != nil {
 		return nil, err
 	}
-	return c.Commands.Events(ctx, id)
+	records, err := c.Commands.Events(ctx, id)
+	if _, ok := scope(ctx); ok && err == nil {
+		records = slices.DeleteFunc(records, func(r eventstore.RecordedEvent) bool { return domain.IsInternalNote(r.Type, r.Data) })
+	}
+	return records, err
 }
 
 // own answers ledger.ErrNotFound for a claim outside the request's

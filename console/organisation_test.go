@@ -72,6 +72,13 @@ func TestPartnerSeesItsOrganisationOnly(t *testing.T) {
 	}
 	ownPage := c.get(console.Prefix + "/claims/" + own.ID.String())
 	shows("its claim's page", ownPage)
+	// The company's internal notes on a partner's claim stay the company's.
+	noted := s.registerFor(t, "acme", "SN-NOTED", "Customer of acme")
+	s.execute(t, noted.ID, &domain.AddNote{Text: "Suspect the seal was reglued.", Visibility: domain.VisibilityInternal})
+	s.execute(t, noted.ID, &domain.AddNote{Text: "Your parcel label is attached.", Visibility: domain.VisibilityCustomer})
+	if p := c.get(console.Prefix + "/claims/" + noted.ID.String()); strings.Contains(p.Body, "reglued") || !strings.Contains(p.Body, "parcel label") {
+		t.Errorf("the partner's claim page (%d) shows the company's internal note, or hides the customer's", p.Code)
+	}
 
 	for _, foreign := range []domain.State{other, company} {
 		if p := c.get(console.Prefix + "/claims/" + foreign.ID.String()); p.Code != http.StatusNotFound || strings.Contains(p.Body, foreign.Customer.Name) {

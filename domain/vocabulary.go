@@ -79,6 +79,18 @@ const (
 	VisibilityCustomer = "customer"
 )
 
+// IsInternalNote reports whether a stored event (its type and data) is a note for the company
+// only, which no one outside it (a partner, the customer) is shown: every note but one that
+// reads as meant for the customer.
+func IsInternalNote(eventType string, data []byte) bool {
+	if eventType != (NoteAdded{}).EventType() {
+		return false
+	}
+	e, err := DecodeEvent(eventType, data)
+	n, ok := e.(NoteAdded)
+	return err != nil || !ok || n.Visibility != VisibilityCustomer
+}
+
 // Reason codes with a meaning to the lifecycle.
 const (
 	// ReasonShipmentWindowExpired is the only reason an authorized claim may be closed: the
