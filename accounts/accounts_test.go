@@ -749,3 +749,26 @@ func TestHashesAtOnceBounded(t *testing.T) {
 		t.Fatalf("with a slot free: %v", err)
 	}
 }
+
+// TestUnmatchableHash: the hash an unknown name's password is compared
+// with reads as any other (so the comparison costs a full argon2id) and no
+// password matches it.
+func TestUnmatchableHash(t *testing.T) {
+	h, err := unmatchableHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := hashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := strings.Split(h, "$"), strings.Split(real, "$")
+	if len(got) != 6 || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] || len(got[4]) != len(want[4]) || len(got[5]) != len(want[5]) {
+		t.Fatalf("%s does not read as a hash of the same parameters as %s", h, real)
+	}
+	for _, p := range []string{password, "", GeneratePassword()} {
+		if ok, err := passwordMatches(h, p); ok || err != nil {
+			t.Fatalf("%q matches: %v, %v", p, ok, err)
+		}
+	}
+}

@@ -50,10 +50,26 @@ func hashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return encodeHash(salt, argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)), nil
+}
+
+// unmatchableHash is a hash in hashPassword's form that no password
+// matches (its sum is random, not computed), to compare an unknown name's
+// password with: the same work as a known name's, without computing a hash
+// first.
+func unmatchableHash() (string, error) {
+	raw := make([]byte, argonSaltLen+argonKeyLen)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return encodeHash(raw[:argonSaltLen], raw[argonSaltLen:]), nil
+}
+
+// encodeHash writes a salt and a sum in the PHC string format.
+func encodeHash(salt, sum []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		b64.EncodeToString(salt), b64.EncodeToString(sum)), nil
+		b64.EncodeToString(salt), b64.EncodeToString(sum))
 }
 
 var errBadHash = errors.New("accounts: malformed password hash")
