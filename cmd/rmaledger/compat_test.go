@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,25 +18,35 @@ import (
 	"time"
 )
 
-// The data directory in testdata/datadir-v1 was written by the service as it was before the
-// read side and the domain started to change (commit 72d33a0): nine claims along the main paths
-// (repaired and closed, rejected, redirected with an act of unrepairability and refunded, paid
-// out-of-warranty repair, voided and disputed, held and withdrawn, credit note with its customer
-// erased, authorized, registered), a signed audit checkpoint, and that code's read models.
-// golden/ holds that code's API answers over it. Every later version must open the directory,
-// verify its chain and answer the same, from the old read models and after a rebuild.
-const fixtureDir = "testdata/datadir-v1"
+// Each data directory in testdata/datadir-v* was written by the service as it was at a release:
+// claims along the main paths (repaired and closed, rejected, redirected with an act of
+// unrepairability and refunded, paid out-of-warranty repair, voided and disputed, held and
+// withdrawn, credit note with its customer erased, authorized, registered), a signed audit
+// checkpoint, and that code's read models; golden/ holds that code's API answers over it.
+// datadir-v1 was written at 72d33a0; datadir-v2 at 83869c1 adds a claim assigned and reassigned
+// with an internal note, console accounts (the --dev ones, one added and one disabled from the
+// command line), the console's session key and a signed-out session. Every later version must
+// open each directory, verify its chain and answer the same, from the old read models and after
+// a rebuild.
+var fixtureDirs = []string{"testdata/datadir-v1", "testdata/datadir-v2"}
 
 // TestOpensYesterdaysDataDirectory proves that an existing data directory is never stranded.
 func TestOpensYesterdaysDataDirectory(t *testing.T) {
+	for _, dir := range fixtureDirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { opensDataDirectory(t, dir) })
+	}
+}
+
+func opensDataDirectory(t *testing.T, fixtureDir string) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	copyTree(t, filepath.Join(fixtureDir, "dir"), dataDir)
 	ids := strings.Fields(readString(t, filepath.Join(fixtureDir, "claims.txt")))
 	keys := fixtureKeys(t, dataDir)
 
 	// As left by the old code: its read models are opened (and migrated), not rebuilt.
+	newAccounts := len(roleNames()) - len(strings.Fields(readOptional(t, filepath.Join(dataDir, devAccountsFile))))
 	p := startDev(t, dataDir)
-	compareWithGolden(t, p, ids, keys)
+	compareWithGolden(t, p, fixtureDir, ids, keys, newAccounts)
 	stop(t, p)
 
 	out, err := exec.Command(buildBinary(t), "audit", "verify", "--data-dir", dataDir).CombinedOutput()
@@ -46,8 +58,21 @@ func TestOpensYesterdaysDataDirectory(t *testing.T) {
 		t.Fatalf("rebuilding the read models of the old data directory failed: %v\n%s", err, out)
 	}
 	p = startDev(t, dataDir)
-	compareWithGolden(t, p, ids, keys)
+	compareWithGolden(t, p, fixtureDir, ids, keys, newAccounts)
 	stop(t, p)
+}
+
+// readOptional is a file's content, "" when there is none.
+func readOptional(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // startDev serves dataDir as `make run` does, with the SLA timer process slowed down: it still
@@ -87,15 +112,17 @@ func stop(t *testing.T, p *process) {
 // A field the new code adds is allowed; a field the old code answered must keep its value. What
 // depends on the instant of asking (as_of, timings, a running clock's state) is left out, and
 // so is what the SLA timer process may have changed since the fixture was written, for claims
-// whose history it extended (only with its own events, after the old ones).
-func compareWithGolden(t *testing.T, p *process, ids []string, keys map[string]string) {
+// whose history it extended (only with its own events, after the old ones). newAccounts is how
+// many development accounts serve --dev added to the directory (one event in a stream of its own
+// each), which the chain's counts leave out.
+func compareWithGolden(t *testing.T, p *process, fixtureDir string, ids []string, keys map[string]string, newAccounts int) {
 	t.Helper()
 	extended := map[string]bool{}
 	for i, id := range ids {
 		n := itoa(i + 1)
 		var gotHistory, wantHistory struct{ Events []any }
 		getJSON(t, p, keys["agent"], "/v1/claims/"+id+"/events", &gotHistory)
-		loadGolden(t, "events"+n, &wantHistory)
+		loadGolden(t, fixtureDir, "events"+n, &wantHistory)
 		got, want := gotHistory.Events, wantHistory.Events
 		if len(got) < len(want) {
 			t.Fatalf("claim %s: %d events, the old code had %d", id, len(got), len(want))
@@ -112,13 +139,13 @@ func compareWithGolden(t *testing.T, p *process, ids []string, keys map[string]s
 		}
 		var claim, wantClaim map[string]any
 		getJSON(t, p, keys["agent"], "/v1/claims/"+id+"?min_position=1", &claim)
-		loadGolden(t, "claim"+n, &wantClaim)
+		loadGolden(t, fixtureDir, "claim"+n, &wantClaim)
 		compareJSON(t, "claim"+n, wantClaim, claim, claimVolatile(extended[id]))
 	}
 
 	var search, wantSearch map[string]any
 	getJSON(t, p, keys["agent"], "/v1/claims?limit=200", &search)
-	loadGolden(t, "search", &wantSearch)
+	loadGolden(t, fixtureDir, "search", &wantSearch)
 	byID := func(m map[string]any) map[string]any {
 		out := map[string]any{}
 		items, _ := m["items"].([]any)
@@ -141,19 +168,17 @@ func compareWithGolden(t *testing.T, p *process, ids []string, keys map[string]s
 	} {
 		var got, want any
 		getJSON(t, p, keys["finance"], q.path, &got)
-		loadGolden(t, q.name, &want)
+		loadGolden(t, fixtureDir, q.name, &want)
 		compareJSON(t, q.name, want, got, map[string]bool{"as_of": true})
 	}
 
 	var verify, wantVerify map[string]any
 	getJSON(t, p, keys["auditor"], "/v1/audit/verify", &verify)
-	loadGolden(t, "verify", &wantVerify)
+	loadGolden(t, fixtureDir, "verify", &wantVerify)
 	if verify["ok"] != true {
 		t.Errorf("the old data directory's chain does not verify: %v", verify)
 	}
-	// serve --dev added a console account per role after the fixture's
-	// events: one event in a stream of its own each.
-	dev := float64(len(roleNames()))
+	dev := float64(newAccounts)
 	for _, k := range []string{"events", "event_count", "streams", "uncovered"} {
 		if n, ok := verify[k].(float64); ok {
 			verify[k] = n - dev
@@ -262,7 +287,7 @@ func getJSON(t *testing.T, p *process, key, path string, into any) {
 	}
 }
 
-func loadGolden(t *testing.T, name string, into any) {
+func loadGolden(t *testing.T, fixtureDir, name string, into any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(readString(t, filepath.Join(fixtureDir, "golden", name+".json"))), into); err != nil {
 		t.Fatalf("golden %s: %v", name, err)

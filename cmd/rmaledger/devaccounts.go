@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rmaledger/rmaledger/accounts"
@@ -35,7 +36,7 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 		return nil
 	}
 	path := filepath.Join(cfg.DataDir, devAccountsFile)
-	pairs, created, err := devAccountPasswords(path)
+	pairs, fresh, err := devAccountPasswords(path)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 		}
 		_, err := dir.AddToOrganisation(ctx, devActor, name, role, org, password)
 		switch {
-		case errors.Is(err, accounts.ErrNameTaken) && created:
+		case errors.Is(err, accounts.ErrNameTaken) && fresh[name]:
 			// The store has the account but the file was lost: the new
 			// password is the one printed.
 			err = dir.ResetPassword(ctx, devActor, name, password)
@@ -71,22 +72,30 @@ func devAccounts(ctx context.Context, cfg config, dir *accounts.Directory, stdou
 	return nil
 }
 
-// devAccountPasswords reads the file, or writes a new one with a generated
-// password per role; created tells which.
-func devAccountPasswords(path string) (pairs []string, created bool, err error) {
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.Fields(string(b)), false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, err
+// devAccountPasswords reads the file and adds a generated password for
+// each role it lacks (all of them when there is none, a role added since
+// it was written); fresh names the accounts whose password is new.
+func devAccountPasswords(path string) (pairs []string, fresh map[string]bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	pairs, fresh = strings.Fields(string(b)), map[string]bool{}
+	for _, role := range roleNames() {
+		name := "dev-" + role
+		if !slices.ContainsFunc(pairs, func(p string) bool { return strings.HasPrefix(p, name+":") }) {
+			pairs = append(pairs, name+":"+accounts.GeneratePassword())
+			fresh[name] = true
+		}
+	}
+	if len(fresh) == 0 {
+		return pairs, fresh, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, false, err
-	}
-	for _, role := range roleNames() {
-		pairs = append(pairs, "dev-"+role+":"+accounts.GeneratePassword())
+		return nil, nil, err
 	}
 	if err := os.WriteFile(path, []byte(strings.Join(pairs, "\n")+"\n"), 0o600); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	return pairs, true, nil
+	return pairs, fresh, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -294,5 +295,29 @@ func TestDevAccountsWaitForTheStore(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Development accounts not made") || strings.Contains(out.String(), "dev-agent ") {
 		t.Fatalf("printed:\n%s", out.String())
+	}
+}
+
+// TestDevAccountPasswordsAddsNewRoles: a data directory whose development
+// accounts were written before a role existed gets that role's account,
+// and keeps the others' passwords.
+func TestDevAccountPasswordsAddsNewRoles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), devAccountsFile)
+	if err := os.WriteFile(path, []byte("dev-agent:kept-password-1\ndev-admin:kept-password-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pairs, fresh, err := devAccountPasswords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != len(roleNames()) || fresh["dev-agent"] || fresh["dev-admin"] || !fresh["dev-partner"] || len(fresh) != len(roleNames())-2 {
+		t.Fatalf("pairs %v, fresh %v", pairs, fresh)
+	}
+	if !slices.Contains(pairs, "dev-agent:kept-password-1") {
+		t.Errorf("the agent's password changed: %v", pairs)
+	}
+	again, fresh, err := devAccountPasswords(path)
+	if err != nil || len(fresh) != 0 || !slices.Equal(again, pairs) {
+		t.Fatalf("read again: %v %v %v", again, fresh, err)
 	}
 }
