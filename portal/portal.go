@@ -288,10 +288,16 @@ func New(cfg Config) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	css, err := assets.ReadFile("assets/style.css")
+	// The status page's look, then the portal's forms.
+	css, err := statuspage.Stylesheet()
 	if err != nil {
 		return nil, err
 	}
+	own, err := assets.ReadFile("assets/style.css")
+	if err != nil {
+		return nil, err
+	}
+	css = append(append(css, '\n'), own...)
 	sum := sha256.Sum256(css)
 	p := &Portal{cfg: cfg, cat: cat, tmpl: tmpl, css: css, stylesheet: StylesheetPath + "?v=" + hex.EncodeToString(sum[:6])}
 	if p.clients, err = statuspage.NewKeyedLimiter(cfg.PerClient, cfg.Tracked, cfg.Now); err != nil {

@@ -153,7 +153,7 @@ func New(cfg Config) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	css, err := assets.ReadFile("assets/style.css")
+	css, err := Stylesheet()
 	if err != nil {
 		return nil, err
 	}
@@ -465,3 +465,7 @@ func zoneName(loc *time.Location, now time.Time) string {
 	}
 	return name
 }
+
+// Stylesheet returns the status page's stylesheet: the look the other public pages (the
+// customer portal) build on.
+func Stylesheet() ([]byte, error) { return assets.ReadFile("assets/style.css") }
