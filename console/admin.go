@@ -22,10 +22,12 @@ const AdminPath = Prefix + "/admin"
 
 // Account is a person who may sign in, as the admin screen lists them.
 type Account struct {
-	Name     string
-	Role     string
-	Disabled bool
-	Created  time.Time
+	Name string
+	Role string
+	// Organisation is a partner's organisation; "" for the staff.
+	Organisation string
+	Disabled     bool
+	Created      time.Time
 	// PasswordChanged is when the password was last set.
 	PasswordChanged time.Time
 }
@@ -33,6 +35,8 @@ type Account struct {
 // APIKey is an API key as the admin screen lists it: never the key itself.
 type APIKey struct {
 	Name, Role string
+	// Organisation is a partner's key's organisation; "" for the staff's.
+	Organisation string
 	// State is active, expired or revoked.
 	State   string
 	Expires time.Time // zero: never
@@ -59,7 +63,9 @@ type Directory interface {
 // input is a *RefusedError.
 type Admin interface {
 	People(ctx context.Context) ([]Account, error)
-	AddPerson(ctx context.Context, by Person, name, role, password string) error
+	// AddPerson adds an account; organisation is a partner's (and only a
+	// partner has one).
+	AddPerson(ctx context.Context, by Person, name, role, organisation, password string) error
 	DisablePerson(ctx context.Context, by Person, name string) error
 	EnablePerson(ctx context.Context, by Person, name string) error
 	ResetPassword(ctx context.Context, by Person, name, password string) error
@@ -109,7 +115,7 @@ type adminView struct {
 	// Shown names the person whose new password is shown, once.
 	Shown, Password string
 	// Typed keeps the add form's input after a refusal.
-	TypedName, TypedRole string
+	TypedName, TypedRole, TypedOrganisation string
 }
 
 func (s *console) adminPage(c *echo.Context, status int, v adminView) error {
@@ -165,13 +171,13 @@ func (s *console) refused(c *echo.Context, err error, v adminView) error {
 
 func (s *console) adminAddPerson(c *echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	role := c.FormValue("role")
-	v := adminView{TypedName: name, TypedRole: role}
+	role, organisation := c.FormValue("role"), strings.TrimSpace(c.FormValue("organisation"))
+	v := adminView{TypedName: name, TypedRole: role, TypedOrganisation: organisation}
 	if name == "" {
 		return s.refused(c, &RefusedError{Reason: "name"}, v)
 	}
 	password := newPassword()
-	if err := s.cfg.Admin.AddPerson(c.Request().Context(), personOf(c), name, role, password); err != nil {
+	if err := s.cfg.Admin.AddPerson(c.Request().Context(), personOf(c), name, role, organisation, password); err != nil {
 		return s.refused(c, err, v)
 	}
 	return s.adminPage(c, http.StatusOK, adminView{Done: "admin.done.add", Shown: name, Password: password})

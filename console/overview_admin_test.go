@@ -52,13 +52,13 @@ func (a *admin) record(by console.Person, change string) {
 	a.log = append(a.log, by.Name+": "+change)
 }
 
-func (a *admin) AddPerson(_ context.Context, by console.Person, name, role, password string) error {
+func (a *admin) AddPerson(_ context.Context, by console.Person, name, role, organisation, password string) error {
 	a.acc.mu.Lock()
 	defer a.acc.mu.Unlock()
 	if _, taken := a.acc.people[name]; taken {
 		return &console.RefusedError{Reason: "taken"}
 	}
-	a.acc.people[name] = account{password: password, person: console.Person{ID: uuid.NewString(), Name: name, Role: role}}
+	a.acc.people[name] = account{password: password, person: console.Person{ID: uuid.NewString(), Name: name, Role: role, Organisation: organisation}}
 	go a.record(by, "add "+name)
 	return nil
 }

@@ -32,11 +32,14 @@ func by(p console.Person) accounts.Actor { return accounts.Actor{Name: p.Name, R
 // refusal words the directory's refusals for the console; other errors
 // pass as they are.
 func refusal(err error) error {
+	var invalid *accounts.InvalidError
 	switch {
 	case errors.Is(err, accounts.ErrNameTaken):
 		return &console.RefusedError{Reason: "taken"}
 	case errors.Is(err, accounts.ErrNotFound):
 		return &console.RefusedError{Reason: "unknown"}
+	case errors.As(err, &invalid) && invalid.Field == "organisation":
+		return &console.RefusedError{Reason: "organisation"}
 	case errors.Is(err, accounts.ErrInvalid):
 		return &console.RefusedError{Reason: "invalid"}
 	}
@@ -51,14 +54,15 @@ func (a consoleAdmin) People(ctx context.Context) ([]console.Account, error) {
 	out := make([]console.Account, 0, len(list))
 	for _, acc := range list {
 		out = append(out, console.Account{
-			Name: acc.Name, Role: acc.Role, Disabled: acc.Disabled, Created: acc.Created, PasswordChanged: acc.PasswordChanged,
+			Name: acc.Name, Role: acc.Role, Organisation: acc.Organisation, Disabled: acc.Disabled, Created: acc.Created,
+			PasswordChanged: acc.PasswordChanged,
 		})
 	}
 	return out, nil
 }
 
-func (a consoleAdmin) AddPerson(ctx context.Context, p console.Person, name, role, password string) error {
-	_, err := a.people.Add(ctx, by(p), name, role, password)
+func (a consoleAdmin) AddPerson(ctx context.Context, p console.Person, name, role, organisation, password string) error {
+	_, err := a.people.AddToOrganisation(ctx, by(p), name, role, organisation, password)
 	return refusal(err)
 }
 
@@ -87,7 +91,7 @@ func (a consoleAdmin) APIKeys(context.Context) ([]console.APIKey, error) {
 		}
 		now := a.now()
 		for _, r := range records {
-			k := console.APIKey{Name: r.Name, Role: string(r.Role), State: r.State(now), Revocable: true}
+			k := console.APIKey{Name: r.Name, Role: string(r.Role), Organisation: r.Organisation, State: r.State(now), Revocable: true}
 			if r.ExpiresAt != nil {
 				k.Expires = *r.ExpiresAt
 			}

@@ -172,6 +172,26 @@ func TestConsoleAdminThroughAccounts(t *testing.T) {
 	if code, _ := admin.post("/console/admin/people", url.Values{"name": {"zed"}, "role": {"king"}}, true); code != http.StatusUnprocessableEntity {
 		t.Errorf("an unknown role: %d, want 422", code)
 	}
+	// A dealer's person: a partner with its organisation; a partner
+	// without one, or staff with one, is refused and nothing is written.
+	accountsBefore := count()
+	for _, bad := range []url.Values{
+		{"name": {"pat"}, "role": {"partner"}},
+		{"name": {"pat"}, "role": {"agent"}, "organisation": {"acme"}},
+	} {
+		if code, body := admin.post("/console/admin/people", bad, true); code != http.StatusUnprocessableEntity || !strings.Contains(body, "a partner needs its organisation") {
+			t.Errorf("add %v: %d, want 422 saying why", bad, code)
+		}
+	}
+	if n := count(); n != accountsBefore {
+		t.Fatalf("refused partners added %d accounts", n-accountsBefore)
+	}
+	if code, body := admin.post("/console/admin/people", url.Values{"name": {"pat"}, "role": {"partner"}, "organisation": {"acme"}}, true); code != http.StatusOK || !strings.Contains(body, "acme") {
+		t.Errorf("add a partner of acme: %d", code)
+	}
+	if acc, err := people.Get(ctx, "pat"); err != nil || acc.Role != "partner" || acc.Organisation != "acme" {
+		t.Errorf("pat: %+v %v", acc, err)
+	}
 
 	if code, _ := admin.post("/console/admin/people/role", url.Values{"name": {"nora"}, "role": {"finance"}}, true); code != http.StatusSeeOther {
 		t.Errorf("change nora's role: %d", code)
