@@ -47,6 +47,20 @@ var stepOf = map[domain.Status]domain.Status{
 	domain.StatusDisputed:         domain.StatusDelivered,
 }
 
+// stationOf is the stepper's station of a claim: its status, or the
+// station it waits beside. An estimate quoted and paid before the goods
+// travel waits at "authorized": nothing was received or diagnosed yet.
+func stationOf(st domain.State) domain.Status {
+	station := st.Status
+	if near, ok := stepOf[station]; ok {
+		station = near
+	}
+	if station == domain.StatusDiagnosed && st.Intake == nil {
+		station = domain.StatusAuthorized
+	}
+	return station
+}
+
 type stepView struct {
 	Status        domain.Status
 	Done, Current bool
@@ -123,11 +137,7 @@ func (s *console) claimPage(c *echo.Context, id uuid.UUID, form *formView) (clai
 		return claimView{}, err
 	}
 	v := claimView{State: st, Writer: mayWrite(personOf(c)), Outstanding: st.DocumentsOutstanding()}
-	station := st.Status
-	if near, ok := stepOf[station]; ok {
-		station = near
-	}
-	at := slices.Index(steps, station)
+	at := slices.Index(steps, stationOf(st))
 	for i, step := range steps {
 		v.Steps = append(v.Steps, stepView{Status: step, Done: at >= 0 && i < at, Current: i == at})
 	}
