@@ -51,6 +51,9 @@ var partnerRoutes = map[string]orgScope{
 	"GET /v1/claims/:id/history":          scopeClaim,
 	"GET /v1/claims/:id/state":            scopeClaim,
 	"POST /v1/claims/:id/actions/:action": scopeClaim,
+	"POST /v1/claims/:id/files":           scopeClaim,
+	"GET /v1/claims/:id/files":            scopeClaim,
+	"GET /v1/claims/:id/files/:file_id":   scopeClaim,
 }
 
 // claimOwners answers which organisation a claim belongs to ("" for the

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/files"
+	"github.com/rmaledger/rmaledger/files/filestest"
 )
 
 // The partner test world: two organisations' keys beside the staff's.
@@ -35,9 +37,9 @@ type partnerClaim struct {
 
 // partnerServer is a test server with keys for acme and globex, and one
 // claim of each organisation and one of the company's.
-func partnerServer(t *testing.T) (*testServer, map[Role]partnerClaim) {
+func partnerServer(t *testing.T, more ...testOption) (*testServer, map[Role]partnerClaim) {
 	t.Helper()
-	ts := newTestServer(t, func(w *testWiring) {
+	ts := newTestServer(t, append([]testOption{func(w *testWiring) {
 		w.config = func(c *Config) {
 			c.StatusPage.PerClient, c.StatusPage.PerNumber = statuspage.Unlimited, statuspage.Unlimited
 			c.AuthFailures = NoAuthLimit
@@ -47,7 +49,7 @@ func partnerServer(t *testing.T) (*testServer, map[Role]partnerClaim) {
 				}
 			}
 		}
-	})
+	}}, more...)...)
 	ts.keys[acme], ts.keys[globex] = "test-key-for-partner-acme", "test-key-for-partner-globex"
 	claims := map[Role]partnerClaim{}
 	for _, by := range []Role{acme, globex, RoleAgent} {
@@ -388,5 +390,29 @@ func TestPartnerDoesNotSeeInternalNotes(t *testing.T) {
 				t.Errorf("%s as %s shows the internal note: %v, the customer's: %v", path, as, internal, public)
 			}
 		}
+	}
+}
+
+// TestPartnerFiles: a dealer attaches the customer's receipt or photos to
+// its own claim and reads them back; another organisation's claim's files
+// do not exist for it, and nothing is written there.
+func TestPartnerFiles(t *testing.T) {
+	var blobs *files.DirStore
+	ts, claims := partnerServer(t, withFiles(t, files.Limits{}, &blobs))
+	own, other := claims[acme].id, claims[globex].id
+	res := ts.upload(own, acme, "receipt.png", filestest.PNG(16, 16), "step", "proof_of_purchase")
+	if res.Code != http.StatusCreated {
+		t.Fatalf("a partner attaches to its own claim: %d %s", res.Code, res.Body)
+	}
+	href := res.json(t)["href"].(string)
+	if got := ts.do(http.MethodGet, href, acme, nil); got.Code != http.StatusOK {
+		t.Errorf("the partner downloads its file: %d", got.Code)
+	}
+	if got := ts.do(http.MethodGet, href, globex, nil); got.Code != http.StatusNotFound {
+		t.Errorf("another partner downloads it: %d, want 404", got.Code)
+	}
+	before := ts.eventCount()
+	if got := ts.upload(other, acme, "receipt.png", filestest.PNG(16, 16)); got.Code != http.StatusNotFound || ts.eventCount() != before {
+		t.Errorf("a partner attaches to another organisation's claim: %d, %d events written", got.Code, ts.eventCount()-before)
 	}
 }

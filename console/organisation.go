@@ -43,6 +43,8 @@ var partnerPages = map[string]bool{
 	"POST " + Prefix + "/register":                   false,
 	"GET " + Prefix + "/claims/:id":                  true,
 	"POST " + Prefix + "/claims/:id/actions/:action": true,
+	"POST " + Prefix + "/claims/:id/files":           true,
+	"GET " + Prefix + "/claims/:id/files/:file_id":   true,
 }
 
 // isPartner reports whether the person is held to an organisation.
