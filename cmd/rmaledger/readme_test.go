@@ -136,3 +136,21 @@ func TestREADMEFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEPortalLinks runs the README's portal-links block as written: a claim's links
+// revoked, then a new one sent.
+func TestREADMEPortalLinks(t *testing.T) {
+	lines, got := runREADMEBlock(t, "portallinks")
+	if len(lines) != 2 || lines[0] != "204" || !strings.Contains(lines[1], `"expires_at":`) {
+		t.Fatalf("want 204, then the new link's expiry:\n%s", got)
+	}
+}
+
+// TestREADMEPayments runs the README's payments block as written against `make run`'s service:
+// the payment link of an accepted estimate is the sandbox's checkout.
+func TestREADMEPayments(t *testing.T) {
+	lines, got := runREADMEBlock(t, "payments")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"url":"http://`) || !strings.Contains(lines[0], "/payments/sandbox/checkout/") {
+		t.Fatalf("want the sandbox's checkout link:\n%s", got)
+	}
+}
