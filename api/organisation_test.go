@@ -194,6 +194,9 @@ func TestAnotherOrganisationsClaimDoesNotExist(t *testing.T) {
 		if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
 			t.Errorf("%s: another organisation's claim answers\n%s\nbut a missing one\n%s", route, ja, jb)
 		}
+		if strings.Contains(pattern, "/files") {
+			continue // the partner's own files need a file store and a multipart body: TestPartnerFiles
+		}
 		// The read model may lag the registration: wait for it.
 		own := ts.do(method, at(claims[acme].id), acme, body, minPositionHeader, ts.positionHead())
 		if own.Code >= 400 {
