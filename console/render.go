@@ -78,7 +78,7 @@ func (v *view) Code(prefix string, code any) string {
 // Value shows a stored value: its name when it is a code the catalogue
 // knows ("internal", "defect_confirmed"), else the value as it is.
 func (v *view) Value(value string) string {
-	if v.loc.has("option." + value) {
+	if v.loc.Has("option." + value) {
 		return v.loc.T("option." + value)
 	}
 	return value
@@ -87,7 +87,7 @@ func (v *view) Value(value string) string {
 // Problem shows a field's problem in the page's language when the
 // catalogue has it (the domain words its problems in English).
 func (v *view) Problem(problem string) string {
-	if v.loc.has("problem." + problem) {
+	if v.loc.Has("problem." + problem) {
 		return v.loc.T("problem." + problem)
 	}
 	return problem
@@ -99,14 +99,14 @@ func (s *console) locale(c *echo.Context) *locale {
 	if cookie, err := c.Cookie(languageCookie); err == nil {
 		chosen = cookie.Value
 	}
-	return s.cat.pick(chosen, personOf(c).Language, c.Request().Header.Get("Accept-Language"))
+	return s.cat.Pick(c.Request().Header.Get("Accept-Language"), chosen, personOf(c).Language)
 }
 
 // render writes page name with data; title is a message key.
 func (s *console) render(c *echo.Context, status int, name, title string, data any) error {
 	loc := s.locale(c)
 	v := &view{
-		loc: loc, zone: s.cfg.Location, Lang: loc.code, Title: loc.T(title), Stylesheet: s.stylesheet, Data: data,
+		loc: loc, zone: s.cfg.Location, Lang: loc.Code, Title: loc.T(title), Stylesheet: s.stylesheet, Data: data,
 	}
 	if token, ok := c.Get("csrf").(string); ok {
 		v.CSRF = token
@@ -119,10 +119,10 @@ func (s *console) render(c *echo.Context, status int, name, title string, data a
 	if c.Request().Method == http.MethodGet && c.Request().URL.RawQuery != "" {
 		back += "?" + c.Request().URL.RawQuery
 	}
-	for _, l := range s.cat.locales {
+	for _, l := range s.cat.All() {
 		v.Languages = append(v.Languages, languageLink{
-			Code: l.code, Name: l.name, Current: l == loc,
-			Href: LanguagePath + "?to=" + url.QueryEscape(l.code) + "&back=" + url.QueryEscape(back),
+			Code: l.Code, Name: l.name, Current: l == loc,
+			Href: LanguagePath + "?to=" + url.QueryEscape(l.Code) + "&back=" + url.QueryEscape(back),
 		})
 	}
 	var buf bytes.Buffer

@@ -115,9 +115,9 @@ func (s *console) sessionCookie(c *echo.Context, token string) *http.Cookie {
 // language remembers the language chosen with the switcher and goes back
 // to the page it was chosen on (a console path only, never elsewhere).
 func (s *console) language(c *echo.Context) error {
-	loc := s.cat.pick(c.QueryParam("to"), "", "")
+	loc := s.cat.Pick("", c.QueryParam("to"))
 	c.SetCookie(&http.Cookie{
-		Name: languageCookie, Value: loc.code, Path: Prefix, MaxAge: 365 * 24 * 3600, HttpOnly: true,
+		Name: languageCookie, Value: loc.Code, Path: Prefix, MaxAge: 365 * 24 * 3600, HttpOnly: true,
 		Secure: s.cfg.HTTPS(c.Request()), SameSite: http.SameSiteLaxMode,
 	})
 	back := c.QueryParam("back")

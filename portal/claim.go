@@ -70,11 +70,11 @@ type noteView struct{ At, Text string }
 // that opens nothing gets the one "not valid" page, whatever the reason.
 func (p *Portal) opened(c *echo.Context) (links.Link, domain.State, *locale, error) {
 	ctx := c.Request().Context()
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	if wait, limited := p.limited(c); limited {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return links.Link{}, domain.State{}, loc, p.render(c, http.StatusTooManyRequests, loc, "refused", "refused.title", ResendPath,
-			loc.T("error.rate_limited", loc.dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location))))
+			loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location))))
 	}
 	link, err := p.cfg.Links.Resolve(ctx, c.Param("token"))
 	if errors.Is(err, links.ErrInvalid) {
@@ -83,9 +83,9 @@ func (p *Portal) opened(c *echo.Context) (links.Link, domain.State, *locale, err
 	if err != nil {
 		return links.Link{}, domain.State{}, loc, p.unavailable(c, loc, err)
 	}
-	if l, ok := p.cat.exactly(c.QueryParam("lang")); ok {
+	if l, ok := p.cat.Exactly(c.QueryParam("lang")); ok {
 		loc = l
-	} else if l, ok := p.cat.exactly(link.Language); ok {
+	} else if l, ok := p.cat.Exactly(link.Language); ok {
 		loc = l
 	}
 	state, _, err := p.cfg.Ledger.Claim(ctx, link.ClaimID)

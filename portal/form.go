@@ -84,7 +84,7 @@ func (f *claimForm) summarize(loc *locale) {
 
 func (p *Portal) newForm(loc *locale) *claimForm {
 	f := &claimForm{
-		Values: map[string]string{fLanguage: loc.code, fCurrency: p.cfg.Currencies[0]}, Errors: map[string]string{},
+		Values: map[string]string{fLanguage: loc.Code, fCurrency: p.cfg.Currencies[0]}, Errors: map[string]string{},
 		Key: uuid.NewString(), Currencies: p.cfg.Currencies, Uploads: p.cfg.Attachments != nil, MaxPhotos: maxPhotos,
 		Today: domain.DateOf(p.cfg.Now().In(p.cfg.Location)).String(),
 	}
@@ -98,14 +98,14 @@ func (p *Portal) newForm(loc *locale) *claimForm {
 	for _, k := range []string{domain.ProofReceipt, domain.ProofInvoice, domain.ProofWarrantyCard} {
 		f.ProofKinds = append(f.ProofKinds, option{k, loc.T("proof." + k)})
 	}
-	for _, l := range p.cat.locales {
-		f.Languages = append(f.Languages, option{l.code, l.T("lang.self")})
+	for _, l := range p.cat.All() {
+		f.Languages = append(f.Languages, option{l.Code, l.T("lang.self")})
 	}
 	return f
 }
 
 func (p *Portal) claimForm(c *echo.Context) error {
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	return p.render(c, http.StatusOK, loc, "form", "form.title", FormPath, p.newForm(loc))
 }
 
@@ -130,7 +130,7 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 		}
 		return ""
 	}
-	loc := p.cat.pick(get(fLanguage), r.Header.Get("Accept-Language"))
+	loc := p.cat.Pick(r.Header.Get("Accept-Language"), get(fLanguage))
 	f := p.newForm(loc)
 	for _, name := range []string{fCategory, fSerial, fSKU, fPurchased, fPrice, fCurrency, fProofKind, fProofRef, fDefect, fName, fEmail, fPhone, fLanguage, fConsent} {
 		f.Values[name] = get(name)
@@ -154,7 +154,7 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 		phone = candidates[0]
 	}
 	if wait, limited := p.limited(c, contactKey("email", email), contactKey("phone", phone)); limited {
-		f.Problem = loc.T("error.rate_limited", loc.dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
+		f.Problem = loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return again(http.StatusTooManyRequests)
 	}
@@ -201,7 +201,7 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 		return p.unavailable(c, loc, err)
 	}
 	claim := res.Claim
-	link, u, err := p.issueLink(c, claim.ID, claim.Number, loc.code)
+	link, u, err := p.issueLink(c, claim.ID, claim.Number, loc.Code)
 	if err != nil {
 		return p.unavailable(c, loc, err)
 	}
@@ -300,7 +300,7 @@ func (p *Portal) check(f *claimForm, loc *locale, mf *multipart.Form) (*domain.R
 		fail(fPhone, "error.phone")
 	}
 	cmd.Customer = domain.Customer{Name: v[fName], Email: v[fEmail], Phone: v[fPhone]}
-	if _, ok := p.cat.exactly(v[fLanguage]); !ok {
+	if _, ok := p.cat.Exactly(v[fLanguage]); !ok {
 		fail(fLanguage, "error.choose")
 	}
 	if v[fConsent] == "" {

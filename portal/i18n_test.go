@@ -17,16 +17,16 @@ func TestCatalogueComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	en := cat.locales[0].messages
-	for _, l := range cat.locales[1:] {
-		for k := range en {
-			if _, ok := l.messages[k]; !ok {
-				t.Errorf("%s lacks %s", l.code, k)
+	en := cat.All()[0]
+	for _, l := range cat.All()[1:] {
+		for _, k := range en.Keys() {
+			if !l.Has(k) {
+				t.Errorf("%s lacks %s", l.Code, k)
 			}
 		}
-		for k := range l.messages {
-			if _, ok := en[k]; !ok {
-				t.Errorf("%s has %s, which English lacks", l.code, k)
+		for _, k := range l.Keys() {
+			if !en.Has(k) {
+				t.Errorf("%s has %s, which English lacks", l.Code, k)
 			}
 		}
 	}
@@ -59,7 +59,7 @@ func TestCatalogueComplete(t *testing.T) {
 		}
 	}
 	for _, k := range slices.Compact(slices.Sorted(slices.Values(wanted))) {
-		if _, ok := en[k]; !ok {
+		if !en.Has(k) {
 			t.Errorf("no text for %s", k)
 		}
 	}

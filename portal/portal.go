@@ -439,17 +439,17 @@ type languageLink struct {
 // render writes a page. here is the page's own path, which the language
 // links lead to with ?lang=.
 func (p *Portal) render(c *echo.Context, status int, loc *locale, name, title, here string, data any) error {
-	v := &page{loc: loc, Lang: loc.code, Stylesheet: p.stylesheet, Title: loc.T(title), Name: name, Data: data}
+	v := &page{loc: loc, Lang: loc.Code, Stylesheet: p.stylesheet, Title: loc.T(title), Name: name, Data: data}
 	if token, ok := c.Get("csrf").(string); ok {
 		v.CSRF = token
 	}
-	for _, l := range p.cat.locales {
+	for _, l := range p.cat.All() {
 		v.Languages = append(v.Languages, languageLink{
-			Code: l.code, Name: l.T("lang.self"), Href: here + "?lang=" + url.QueryEscape(l.code), Current: l == loc,
+			Code: l.Code, Name: l.T("lang.self"), Href: here + "?lang=" + url.QueryEscape(l.Code), Current: l == loc,
 		})
 	}
 	h := c.Response().Header()
-	h.Set("Content-Language", loc.code)
+	h.Set("Content-Language", loc.Code)
 	h.Add(echo.HeaderVary, "Accept-Language")
 	var buf bytes.Buffer
 	if err := p.tmpl.ExecuteTemplate(&buf, "layout.html", v); err != nil {
@@ -461,7 +461,7 @@ func (p *Portal) render(c *echo.Context, status int, loc *locale, name, title, h
 // refused answers a post the portal cannot take at all (CSRF, malformed,
 // too large) with a page saying so.
 func (p *Portal) refused(c *echo.Context, status int, key string) error {
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	return p.render(c, status, loc, "refused", "refused.title", FormPath, loc.T(key))
 }
 

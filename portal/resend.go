@@ -21,7 +21,7 @@ type resendView struct {
 }
 
 func (p *Portal) resendForm(c *echo.Context) error {
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	return p.render(c, http.StatusOK, loc, "resend", "resend.title", ResendPath, &resendView{Values: map[string]string{}, Errors: map[string]string{}})
 }
 
@@ -30,7 +30,7 @@ func (p *Portal) resendForm(c *echo.Context) error {
 // new link goes to the Sender, never to the page.
 func (p *Portal) resend(c *echo.Context) error {
 	r := c.Request()
-	loc := p.cat.pick(r.PostForm.Get("lang"), r.Header.Get("Accept-Language"))
+	loc := p.cat.Pick(r.Header.Get("Accept-Language"), r.PostForm.Get("lang"))
 	v := &resendView{Values: map[string]string{}, Errors: map[string]string{}}
 	number := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("number")))
 	contact := strings.TrimSpace(r.PostForm.Get("contact"))
@@ -45,7 +45,7 @@ func (p *Portal) resend(c *echo.Context) error {
 		return p.render(c, http.StatusUnprocessableEntity, loc, "resend", "resend.title", ResendPath, v)
 	}
 	if wait, limited := p.limited(c, contactKey("number", number), contactKey("contact", strings.ToLower(contact))); limited {
-		v.Problem = loc.T("error.rate_limited", loc.dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
+		v.Problem = loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return p.render(c, http.StatusTooManyRequests, loc, "resend", "resend.title", ResendPath, v)
 	}

@@ -44,16 +44,16 @@ func (v *homeView) T(key string, args ...any) string { return v.loc.T(key, args.
 // the status check, the API's description and where the documentation is,
 // in the language asked for (?lang=, else Accept-Language).
 func (p *Page) home(c *echo.Context) error {
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	v := &homeView{
-		loc: loc, Lang: loc.code, Stylesheet: p.stylesheet,
-		StatusHref: FormPath + "?lang=" + url.QueryEscape(loc.code),
-		ClaimHref:  ClaimFormPath + "?lang=" + url.QueryEscape(loc.code),
+		loc: loc, Lang: loc.Code, Stylesheet: p.stylesheet,
+		StatusHref: FormPath + "?lang=" + url.QueryEscape(loc.Code),
+		ClaimHref:  ClaimFormPath + "?lang=" + url.QueryEscape(loc.Code),
 		APIHref:    OpenAPIPath,
 	}
-	for _, l := range p.cat.locales {
+	for _, l := range p.cat.All() {
 		v.Languages = append(v.Languages, languageLink{
-			Code: l.code, Name: l.T("lang.self"), Href: HomePath + "?lang=" + url.QueryEscape(l.code), Current: l == loc,
+			Code: l.Code, Name: l.T("lang.self"), Href: HomePath + "?lang=" + url.QueryEscape(l.Code), Current: l == loc,
 		})
 	}
 	var buf bytes.Buffer

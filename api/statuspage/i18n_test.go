@@ -21,26 +21,26 @@ func TestCatalogueComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cat.locales) != 5 {
-		t.Fatalf("%d languages, want 5", len(cat.locales))
+	if len(cat.All()) != 5 {
+		t.Fatalf("%d languages, want 5", len(cat.All()))
 	}
-	english := cat.locales[0]
+	english := cat.All()[0]
 	verbs := regexp.MustCompile(`%(\[\d+\])?[a-z]`)
-	for _, l := range cat.locales {
-		for key, text := range english.messages {
-			got, ok := l.messages[key]
+	for _, l := range cat.All() {
+		for _, key := range english.Keys() {
+			text, got, ok := english.T(key), l.T(key), l.Has(key)
 			switch {
 			case !ok:
-				t.Errorf("%s lacks %q", l.code, key)
+				t.Errorf("%s lacks %q", l.Code, key)
 			case got == "" || strings.TrimSpace(got) == "" && key != "number.group":
-				t.Errorf("%s: %q is empty", l.code, key)
+				t.Errorf("%s: %q is empty", l.Code, key)
 			case !slices.Equal(sortedVerbs(verbs, got), sortedVerbs(verbs, text)):
-				t.Errorf("%s: %q has arguments %v, English %v", l.code, key, verbs.FindAllString(got, -1), verbs.FindAllString(text, -1))
+				t.Errorf("%s: %q has arguments %v, English %v", l.Code, key, verbs.FindAllString(got, -1), verbs.FindAllString(text, -1))
 			}
 		}
-		for key := range l.messages {
-			if _, ok := english.messages[key]; !ok {
-				t.Errorf("%s has %q, which English lacks", l.code, key)
+		for _, key := range l.Keys() {
+			if !english.Has(key) {
+				t.Errorf("%s has %q, which English lacks", l.Code, key)
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func TestCatalogueComplete(t *testing.T) {
 		needed = append(needed, m[1])
 	}
 	for _, key := range needed {
-		if !english.has(key) {
+		if !english.Has(key) {
 			t.Errorf("no message for %q", key)
 		}
 	}
@@ -104,7 +104,7 @@ func TestPickLanguage(t *testing.T) {
 		{"xx-invalid", "bg", "bg"},
 		{"fr", "ru", "ru"},
 	} {
-		if got := cat.pick(tc.explicit, tc.accept).code; got != tc.want {
+		if got := cat.Pick(tc.accept, tc.explicit).Code; got != tc.want {
 			t.Errorf("pick(%q, %q) = %s, want %s", tc.explicit, tc.accept, got, tc.want)
 		}
 	}
@@ -128,13 +128,13 @@ func TestFormats(t *testing.T) {
 		"zh-Hans": {"2026年3月2日 下午3:04", "1,252.50 BGN", "保加利亚"},
 		"el":      {"2 Μαρτίου 2026, 3:04 μ.μ.", "1.252,50 BGN", "Βουλγαρία"},
 	}
-	for _, l := range cat.locales {
+	for _, l := range cat.All() {
 		got := [3]string{l.dateTime(at), l.money(money), l.country("BG")}
-		if got != want[l.code] {
-			t.Errorf("%s: %q, want %q", l.code, got, want[l.code])
+		if got != want[l.Code] {
+			t.Errorf("%s: %q, want %q", l.Code, got, want[l.Code])
 		}
 	}
-	en := cat.locales[0]
+	en := cat.All()[0]
 	for m, want := range map[domain.Money]string{
 		{Amount: 0, Currency: "EUR"}:         "0.00 EUR",
 		{Amount: 5, Currency: "EUR"}:         "0.05 EUR",

@@ -131,7 +131,7 @@ func (p *Page) result(loc *locale, v projections.StatusView, phone string) *resu
 // know it yet (a status or step added to the read model before its
 // translations): the page degrades to the code rather than failing.
 func translated(loc *locale, key, fallback string) string {
-	if loc.has(key) {
+	if loc.Has(key) {
 		return loc.T(key)
 	}
 	return fallback

@@ -353,7 +353,7 @@ func setRetryAfter(c *echo.Context, e *Error) {
 // form answers GET /status: the empty form, in the language the visitor
 // asked for, with the claim number filled in when a link carries it.
 func (p *Page) form(c *echo.Context) error {
-	loc := p.cat.pick(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	loc := p.cat.Pick(c.Request().Header.Get("Accept-Language"), c.QueryParam("lang"))
 	v := p.newView(loc)
 	if n, ok := normalizeNumber(c.QueryParam("number")); ok {
 		v.Number = n
@@ -371,19 +371,19 @@ func (p *Page) submit(c *echo.Context) error {
 		if errors.As(err, &maxBytes) {
 			return err
 		}
-		loc := p.cat.pick("", req.Header.Get("Accept-Language"))
+		loc := p.cat.Pick(req.Header.Get("Accept-Language"))
 		v := p.newView(loc)
 		v.Message = loc.T("error.bad_request")
 		return p.render(c, http.StatusBadRequest, v)
 	}
-	loc := p.cat.pick(req.PostForm.Get("lang"), req.Header.Get("Accept-Language"))
+	loc := p.cat.Pick(req.Header.Get("Accept-Language"), req.PostForm.Get("lang"))
 	phone := req.PostForm.Get("phone")
 	view, fail := p.check(c, req.PostForm.Get("number"), phone)
 	v := p.newView(loc)
 	if fail != nil {
 		setRetryAfter(c, fail)
 		if fail.Status == http.StatusTooManyRequests {
-			v.Message = loc.T(fail.Key, loc.dates.FmtTimeMedium(p.cfg.Now().Add(fail.RetryAfter).In(p.cfg.Location)))
+			v.Message = loc.T(fail.Key, loc.Dates.FmtTimeMedium(p.cfg.Now().Add(fail.RetryAfter).In(p.cfg.Location)))
 		} else {
 			v.Message = loc.T(fail.Key)
 		}
@@ -436,13 +436,13 @@ type languageLink struct {
 
 func (p *Page) newView(loc *locale) *view {
 	v := &view{
-		loc: loc, Lang: loc.code, Stylesheet: p.stylesheet,
-		FormHref: FormPath + "?lang=" + url.QueryEscape(loc.code),
+		loc: loc, Lang: loc.Code, Stylesheet: p.stylesheet,
+		FormHref: FormPath + "?lang=" + url.QueryEscape(loc.Code),
 		Zone:     zoneName(p.cfg.Location, p.cfg.Now()),
 	}
-	for _, l := range p.cat.locales {
+	for _, l := range p.cat.All() {
 		v.Languages = append(v.Languages, languageLink{
-			Code: l.code, Name: l.T("lang.self"), Href: FormPath + "?lang=" + url.QueryEscape(l.code), Current: l == loc,
+			Code: l.Code, Name: l.T("lang.self"), Href: FormPath + "?lang=" + url.QueryEscape(l.Code), Current: l == loc,
 		})
 	}
 	return v
