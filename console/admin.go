@@ -132,7 +132,7 @@ func (s *console) adminPage(c *echo.Context, status int, v adminView) error {
 		return s.fail(c, err)
 	}
 	v.Policies, v.InForce = s.cfg.Admin.Policies(s.cfg.Clock())
-	for _, r := range api.Roles() {
+	for _, r := range api.AllRoles() {
 		v.Roles = append(v.Roles, string(r))
 	}
 	if v.TypedRole == "" {

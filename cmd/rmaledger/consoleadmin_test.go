@@ -172,6 +172,9 @@ func TestConsoleAdminThroughAccounts(t *testing.T) {
 	if code, _ := admin.post("/console/admin/people", url.Values{"name": {"zed"}, "role": {"king"}}, true); code != http.StatusUnprocessableEntity {
 		t.Errorf("an unknown role: %d, want 422", code)
 	}
+	if _, page := admin.get("/console/admin"); !strings.Contains(page, `<option value="partner">`) {
+		t.Error("the admin screen does not offer the partner role")
+	}
 	// A dealer's person: a partner with its organisation; a partner
 	// without one, or staff with one, is refused and nothing is written.
 	accountsBefore := count()
