@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserAuditorAndFinance: an auditor opens the trail, a claim's
@@ -21,7 +23,7 @@ func TestBrowserAuditorAndFinance(t *testing.T) {
 	s := withScreens(t, newStack(t), nil)
 	claim := refundedClaim(t, s, "SN-BROWSER-AUDIT")
 	ctx := newBrowser(t)
-	shots := &screens{t: t, dir: artifactDir(t), axe: axeSource(t)}
+	shots := &screens{t: t, dir: browsertest.ArtifactDir(t), axe: browsertest.Axe()}
 	base := s.server.URL
 	downloads := t.TempDir()
 	run := func(what string, actions ...chromedp.Action) {

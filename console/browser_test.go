@@ -15,83 +15,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// newBrowser starts Debian's Chromium headless with a fresh profile, or
-// skips the test when it is not installed.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no %s: install Debian's chromium (.ci/run does)", chromiumPath)
-	}
-	profile, err := os.MkdirTemp("", "rmaledger-console-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(profile),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		for try := 0; try < 50; try++ {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Run(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// artifactDir is where screenshots go: $RMALEDGER_TEST_ARTIFACTS, or a
-// temporary directory.
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("RMALEDGER_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// axeSource is axe-core's script, installed by .ci/run with npm into
-// ~/.cache/rmaledger/npm (or named by $RMALEDGER_AXE); "" when absent.
-func axeSource(t *testing.T) string {
-	path := os.Getenv("RMALEDGER_AXE")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "rmaledger", "npm", "node_modules", "axe-core", "axe.min.js")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(raw)
-}
 
 // screens photographs every screen at phone and desktop widths and checks
 // it with axe-core.
@@ -162,7 +87,7 @@ func (s *screens) axeCheck(ctx context.Context, t *testing.T, name string) {
 func TestBrowserClaimToClosure(t *testing.T) {
 	s := newStack(t)
 	ctx := newBrowser(t)
-	shots := &screens{t: t, dir: artifactDir(t), axe: axeSource(t)}
+	shots := &screens{t: t, dir: browsertest.ArtifactDir(t), axe: browsertest.Axe()}
 	base := s.server.URL
 	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
 		return cdppage.SetBypassCSP(true).Do(ctx) // lets axe-core's script run; the page itself has none
@@ -350,4 +275,11 @@ func TestBrowserClaimToClosure(t *testing.T) {
 			t.Errorf("the timeline does not name %s", who)
 		}
 	}
+}
+
+// newBrowser is Chromium for one test, which it must finish within three minutes.
+func newBrowser(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(browsertest.New(t), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/files/filestest"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserFiles: in a real browser, an agent attaches an intake photo
@@ -22,7 +23,7 @@ func TestBrowserFiles(t *testing.T) {
 	s := newFilesStack(t, files.Limits{})
 	st := s.registerClaim(t, "SN-BROWSER-FILES")
 	ctx := newBrowser(t)
-	shots := &screens{t: t, dir: artifactDir(t), axe: axeSource(t)}
+	shots := &screens{t: t, dir: browsertest.ArtifactDir(t), axe: browsertest.Axe()}
 	dir := t.TempDir()
 	photo, polyglot := filepath.Join(dir, "intake-front.jpg"), filepath.Join(dir, "photo.png")
 	if err := os.WriteFile(photo, filestest.JPEG(640, 480, 1), 0o644); err != nil {

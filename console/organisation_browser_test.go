@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/console"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserPartner: a dealer's person signs in to the console in a real
@@ -24,7 +25,7 @@ func TestBrowserPartner(t *testing.T) {
 	own := s.registerFor(t, "acme", "SN-ACME-1", "Customer of acme")
 	other := s.registerFor(t, "globex", "SN-GLOBEX-1", "Customer of globex")
 	ctx := newBrowser(t)
-	shots := &screens{t: t, dir: artifactDir(t), axe: axeSource(t)}
+	shots := &screens{t: t, dir: browsertest.ArtifactDir(t), axe: browsertest.Axe()}
 	base := s.server.URL
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 	"github.com/rmaledger/rmaledger/policy"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -244,7 +245,7 @@ func TestBrowserOverviewAndAdmin(t *testing.T) {
 	s.registerClaim(t, "SN-BROWSER-OV-1")
 	s.registerClaim(t, "SN-BROWSER-OV-2")
 	ctx := newBrowser(t)
-	shots := &screens{t: t, dir: artifactDir(t), axe: axeSource(t)}
+	shots := &screens{t: t, dir: browsertest.ArtifactDir(t), axe: browsertest.Axe()}
 	base := s.server.URL
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()

@@ -15,83 +15,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// newBrowser starts Debian's Chromium headless with a fresh profile, or
-// skips the test when it is not installed.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no %s: install Debian's chromium (.ci/run does)", chromiumPath)
-	}
-	profile, err := os.MkdirTemp("", "rmaledger-portal-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(profile),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Run(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// artifactDir is where screenshots go: $RMALEDGER_TEST_ARTIFACTS, or a
-// temporary directory.
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("RMALEDGER_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// axeSource is axe-core's script, installed by .ci/run with npm into
-// ~/.cache/rmaledger/npm (or named by $RMALEDGER_AXE); "" when absent.
-func axeSource() string {
-	path := os.Getenv("RMALEDGER_AXE")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "rmaledger", "npm", "node_modules", "axe-core", "axe.min.js")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(raw)
-}
 
 // shoot photographs the page at phone and desktop widths, checks that
 // neither scrolls sideways, and runs axe-core on it.
@@ -152,7 +77,7 @@ func TestBrowserCustomerFilesAcceptsAndPays(t *testing.T) {
 	e := newEnv(t, options{})
 	e.pay.ledger = e.ledger
 	ctx := newBrowser(t)
-	dir, axe := artifactDir(t), axeSource()
+	dir, axe := browsertest.ArtifactDir(t), browsertest.Axe()
 	base := e.srv.URL
 	photo := filepath.Join(t.TempDir(), "broken-screen.jpg")
 	if err := os.WriteFile(photo, []byte("\xff\xd8\xff\xe0 a small photo"), 0o644); err != nil {
@@ -289,4 +214,11 @@ func TestBrowserCustomerFilesAcceptsAndPays(t *testing.T) {
 	shoot(t, ctx, dir, axe, "resend-bg")
 	run("the form in Chinese", chromedp.Navigate(base+"/portal/claim?lang=zh-Hans"), chromedp.WaitVisible(`#category`))
 	shoot(t, ctx, dir, axe, "form-zh")
+}
+
+// newBrowser is Chromium for one test, which it must finish within three minutes.
+func newBrowser(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(browsertest.New(t), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

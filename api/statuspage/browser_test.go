@@ -13,64 +13,12 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-)
 
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
+)
 
 // languages are the page's languages as its switcher names them.
 var languages = []string{"en", "ru", "bg", "zh-Hans", "el"}
-
-// newBrowser starts Debian's Chromium headless with a fresh profile, or
-// skips the test when it is not installed.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no %s: install Debian's chromium (.ci/run does)", chromiumPath)
-	}
-	profile, err := os.MkdirTemp("", "rmaledger-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(profile),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		// Chromium's helper processes may still be writing the profile for a
-		// moment after the browser exits; t.TempDir's cleanup then failed the
-		// test on "directory not empty".
-		for try := 0; ; try++ {
-			err := os.RemoveAll(profile)
-			if err == nil || try == 50 {
-				if err != nil {
-					t.Logf("leaving the browser profile %s: %v", profile, err)
-				}
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Run(browser); err != nil { // starts Chromium
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	return browser
-}
 
 // tab opens a new tab with a deadline.
 func tab(t *testing.T, browser context.Context) context.Context {
@@ -79,19 +27,6 @@ func tab(t *testing.T, browser context.Context) context.Context {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	return ctx
-}
-
-// artifactDir is where screenshots go: $RMALEDGER_TEST_ARTIFACTS, or a
-// temporary directory.
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("RMALEDGER_TEST_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // messages reads a language's catalogue, to know what the page must say.
@@ -113,12 +48,12 @@ func messages(t *testing.T, lang string) map[string]string {
 // wrong phone and an unknown number; keyboard order; and screenshots of the
 // result at phone and desktop widths.
 func TestBrowser(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	s := newStack(t, nil)
 	c := s.register(t, "+359 888 123 456")
 	s.advance(t, c)
 	base := s.url(t)
-	artifacts := artifactDir(t)
+	artifacts := browsertest.ArtifactDir(t)
 	t.Logf("screenshots in %s", artifacts)
 
 	for _, lang := range languages {

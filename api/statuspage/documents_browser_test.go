@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserOutstandingDocuments: in a real Chromium, in every language, the page asks for the
 // documents first (the default policy checks them before the goods) and lists only those still
 // awaited; once the last one is in, the list is gone.
 func TestBrowserOutstandingDocuments(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	s := newStack(t, nil)
 	s.clock.Advance(300 * 24 * time.Hour) // into December 2026, where the default policy's seeds-2 checks documents first
 	c := s.register(t, "+359 888 123 456")
@@ -27,7 +29,7 @@ func TestBrowserOutstandingDocuments(t *testing.T) {
 	})
 	s.wait(t, act("receive-documents", map[string]any{"documents": []string{"claim form"}}))
 	base := s.url(t)
-	artifacts := artifactDir(t)
+	artifacts := browsertest.ArtifactDir(t)
 
 	lookup := func(t *testing.T, lang string, actions ...chromedp.Action) {
 		t.Helper()

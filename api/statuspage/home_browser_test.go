@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestHomeInBrowser opens the home page in a real headless Chromium: each
@@ -17,10 +19,10 @@ import (
 // screenshot, no sideways scrolling; the status link leads to the form in
 // the same language and the OpenAPI link answers; keyboard order.
 func TestHomeInBrowser(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	s := newStack(t, nil)
 	base := s.url(t)
-	artifacts := artifactDir(t)
+	artifacts := browsertest.ArtifactDir(t)
 	t.Logf("screenshots in %s", artifacts)
 
 	for _, lang := range languages {

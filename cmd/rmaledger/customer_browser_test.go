@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rmaledger/rmaledger/files/filestest"
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserCustomerToDesk runs the customer's road through `serve --dev` in a real browser,
@@ -21,7 +22,7 @@ import (
 // the claim paid with the customer's files on it. Screenshots of each step are artifacts
 // ($RMALEDGER_TEST_ARTIFACTS/journey-*.png).
 func TestBrowserCustomerToDesk(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	dir := t.TempDir()
 	s := serveInProcess(t, "--data-dir", dir, "--dev")
 	base := "http://" + s.addr

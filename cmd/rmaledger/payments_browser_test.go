@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
 
 // TestBrowserSandboxCheckout opens the sandbox's checkout page of `serve --dev` in a real
@@ -20,7 +22,7 @@ import (
 // ($RMALEDGER_TEST_ARTIFACTS/payments-checkout-LANG-WIDTH.png) and checks it with axe-core;
 // then pays with the keyboard alone and lands on the return URL with the claim paid.
 func TestBrowserSandboxCheckout(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	s := serveInProcess(t, "--data-dir", t.TempDir(), "--dev")
 	id := acceptedEstimate(t, s)
 	code, body := s.request(t, http.MethodPost, "/v1/claims/"+id+"/payment-requests", agentKey, `{"return_url":"http://`+s.addr+`/status"}`)
@@ -40,7 +42,7 @@ func TestBrowserSandboxCheckout(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	axe := axeScript()
+	axe := browsertest.Axe()
 	for _, lang := range []string{"en", "ru", "bg", "zh", "el"} {
 		var htmlLang, button string
 		if err := chromedp.Run(ctx, chromedp.Navigate(checkout+"?lang="+lang), chromedp.WaitVisible("main button"),
@@ -114,19 +116,4 @@ func TestBrowserSandboxCheckout(t *testing.T) {
 	if claim := paidClaim(t, s, id); claim["status"] != "paid" {
 		t.Errorf("after paying in the browser: status %v", claim["status"])
 	}
-}
-
-// axeScript is axe-core's script, installed by .ci/run with npm into ~/.cache/rmaledger/npm
-// (or named by $RMALEDGER_AXE); "" when absent.
-func axeScript() string {
-	path := os.Getenv("RMALEDGER_AXE")
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = filepath.Join(home, ".cache", "rmaledger", "npm", "node_modules", "axe-core", "axe.min.js")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(raw)
 }

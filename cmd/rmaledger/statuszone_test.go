@@ -3,52 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/rmaledger/rmaledger/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// newBrowser starts Debian's Chromium headless, or skips the test when it
-// is not installed.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no %s: install Debian's chromium (.ci/run does)", chromiumPath)
-	}
-	profile, err := os.MkdirTemp("", "rmaledger-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "en-US"), chromedp.UserDataDir(profile))
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		// Chromium's helpers may write the profile for a moment after it exits.
-		for try := 0; try < 50 && os.RemoveAll(profile) != nil; try++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Run(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	return browser
-}
 
 // TestStatusPageTimeZone looks a claim up on the public status page in a
 // real browser: with no --status-time-zone the page shows times in the
 // time zone of the policy in force (the default policy's Europe/Sofia), and
 // with one, in that zone.
 func TestStatusPageTimeZone(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	for _, c := range []struct {
 		name, zone string
 		args       []string
