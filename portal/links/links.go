@@ -14,7 +14,6 @@
 package links
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -255,8 +254,7 @@ func (k *Keeper) read(ctx context.Context, claimID uuid.UUID) ([]entry, error) {
 	return out, nil
 }
 
-// append seals an event after the stream's last one and appends it at that
-// revision, trying again when another instance wrote in between.
+// append seals an event after the stream's last one and appends it.
 func (k *Keeper) append(ctx context.Context, claimID uuid.UUID, by Actor, typ string, data any) error {
 	if by.Name == "" {
 		return errors.New("links: a change needs an actor")
@@ -266,31 +264,10 @@ func (k *Keeper) append(ctx context.Context, claimID uuid.UUID, by Actor, typ st
 		return err
 	}
 	meta, _ := json.Marshal(metadata{Actor: by.Name, Role: by.Role})
-	stream := StreamPrefix + claimID.String()
-	id := uuid.New()
-	for range 5 {
-		last, err := k.cfg.Store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.End, 1)
-		var prev *eventstore.RecordedEvent
-		expected := eventstore.NoStream
-		switch {
-		case errors.Is(err, eventstore.ErrStreamNotFound):
-		case err != nil:
-			return fmt.Errorf("links: read: %w", err)
-		case len(last) == 1:
-			prev, expected = &last[0], eventstore.Exact(last[0].Revision)
-		}
-		events := []eventstore.EventData{{ID: id, Type: typ, Data: body, Metadata: bytes.Clone(meta)}}
-		if err := audit.SealEvents(stream, prev, events); err != nil {
-			return err
-		}
-		_, err = k.cfg.Store.Append(ctx, stream, expected, events...)
-		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("links: append: %w", err)
-		}
-		return nil
+	_, err = audit.AppendSealed(ctx, k.cfg.Store, StreamPrefix+claimID.String(),
+		eventstore.EventData{ID: uuid.New(), Type: typ, Data: body, Metadata: meta})
+	if err != nil {
+		return fmt.Errorf("links: %w", err)
 	}
-	return fmt.Errorf("links: the links of claim %s kept changing; try again", claimID)
+	return nil
 }
