@@ -50,6 +50,9 @@ type claimView struct {
 	Can        map[string]bool
 	Bank       *BankAccount
 	Uploads    bool
+	// Choices offers the choice of messages; Quiet is the one in force.
+	Choices bool
+	Quiet   bool
 }
 
 type estimateView struct {
@@ -105,7 +108,7 @@ func (p *Portal) claimPage(c *echo.Context) error {
 	}
 	v := p.claimView(c, loc, link, state)
 	if done := c.QueryParam("done"); done != "" {
-		if _, ok := customerActions[done]; ok {
+		if _, ok := customerActions[done]; ok || done == "messages" {
 			v.Done = loc.T("done." + done)
 		}
 	}
@@ -137,6 +140,14 @@ func (p *Portal) claimView(c *echo.Context, loc *locale, link links.Link, s doma
 	for name, a := range customerActions {
 		v.Can[name] = slices.Contains(allowed, a) && (name != "file" || p.cfg.Attachments != nil) && (name != "pay" || s.Status == domain.StatusEstimateAccepted) &&
 			(a != domain.ActionAddNote || s.Status != domain.StatusClosed)
+	}
+	// A closed claim sends nothing more that a customer could stop.
+	if p.cfg.Preferences != nil && s.Status != domain.StatusClosed {
+		prefs, err := p.cfg.Preferences.Get(c.Request().Context(), link.ClaimID)
+		if err != nil {
+			p.cfg.Logger.ErrorContext(c.Request().Context(), "portal: reading the customer's choice of messages failed", "claim", s.Number, "error", err)
+		}
+		v.Choices, v.Quiet = err == nil, prefs.Quiet
 	}
 	if v.Can["pay"] && p.cfg.Payments == nil {
 		bank := p.cfg.Bank

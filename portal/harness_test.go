@@ -25,6 +25,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify/preferences"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
@@ -79,8 +80,9 @@ func newEnv(t *testing.T, o options) *env {
 	cfg := portal.Config{
 		Ledger: recording{svc, e.finder}, Finder: e.finder, Links: keeper, Sender: e.sender,
 		Attachments: e.files, Payments: e.pay, PerClient: o.perClient, PerContact: o.perContact,
-		Bank:   portal.BankAccount{Beneficiary: "RMA Ledger Ltd", IBAN: "BG80BNBG96611020345678"},
-		Logger: o.logger,
+		Preferences: preferences.Keeper{Store: store},
+		Bank:        portal.BankAccount{Beneficiary: "RMA Ledger Ltd", IBAN: "BG80BNBG96611020345678"},
+		Logger:      o.logger,
 	}
 	if o.https {
 		cfg.HTTPS = func(*http.Request) bool { return true }

@@ -14,7 +14,9 @@
 //     write a message, add a file, withdraw), each posted to
 //     /portal/c/{token}/actions/{action} and recorded with the customer as
 //     actor. The token is a capability (portal/links): it opens its claim
-//     and no other, expires and can be revoked.
+//     and no other, expires and can be revoked. POST
+//     /portal/c/{token}/messages records which messages the customer wants:
+//     all of them, or only those that need them to act (Preferences).
 //   - GET/POST /portal/link asks for the link again: claim number and the
 //     registered e-mail or phone. The answer is the same whether or not
 //     they match, so the form tells nobody which claims exist.
@@ -48,6 +50,7 @@ import (
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -155,6 +158,13 @@ func (s LogSender) SendLink(ctx context.Context, m LinkMessage) error {
 	return nil
 }
 
+// Preferences keeps the customer's choice of messages for a claim;
+// *preferences.Keeper is one.
+type Preferences interface {
+	Get(ctx context.Context, claimID uuid.UUID) (notify.Preferences, error)
+	Set(ctx context.Context, claimID uuid.UUID, p notify.Preferences, actor, role string) error
+}
+
 // BankAccount is where a customer pays by transfer when there are no
 // online payments.
 type BankAccount struct {
@@ -173,6 +183,9 @@ type Config struct {
 	Sender Sender
 	// Attachments stores uploaded files; nil: the forms have no file fields.
 	Attachments Attachments
+	// Preferences keeps which messages the customer wants; nil: the claim
+	// page offers no choice.
+	Preferences Preferences
 	// Payments takes online payments; nil: the claim page shows Bank.
 	Payments Payments
 	Bank     BankAccount
@@ -363,6 +376,7 @@ func (p *Portal) Register(e *echo.Echo) error {
 	g.POST("/link", p.resend)
 	g.GET("/c/:token", p.claimPage)
 	g.POST("/c/:token/actions/:action", p.act)
+	g.POST("/c/:token/messages", p.choose)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify/preferences"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
 )
@@ -729,5 +730,48 @@ func TestFormKeyReused(t *testing.T) {
 	}
 	if e.count() != before {
 		t.Fatal("a reused key wrote events")
+	}
+}
+
+// The customer chooses from the claim's page which messages they want;
+// the choice is recorded for the claim, shown as chosen, and a choice
+// that is none of the two is refused with nothing written.
+func TestChoiceOfMessages(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client()
+	csrf := c.csrf(portal.FormPath)
+	_, link := c.file(validClaim(csrf))
+	id := e.claimOf(link).ID
+	prefs := preferences.Keeper{Store: e.store}
+
+	page := c.get(link)
+	if !strings.Contains(page.Body, `id="messages-all" name="messages" type="radio" value="all" checked`) {
+		t.Fatalf("a new claim does not show every message as chosen\n%s", page.Body)
+	}
+	before := e.count()
+	if got := c.post(link+"/messages", url.Values{"csrf": {csrf}, "messages": {"some"}}, nil); got.Code != http.StatusUnprocessableEntity ||
+		fieldError(got.Body, "messages") != "Please fill in this field." {
+		t.Fatalf("an unknown choice: %d %q", got.Code, fieldError(got.Body, "messages"))
+	}
+	if got := c.post(link+"/messages", url.Values{"messages": {"essential"}}, nil); got.Code != http.StatusForbidden {
+		t.Fatalf("a choice without the CSRF token: %d", got.Code)
+	}
+	if n := e.count(); n != before {
+		t.Fatalf("refused choices wrote %d events", n-before)
+	}
+	got := c.post(link+"/messages", url.Values{"csrf": {csrf}, "messages": {"essential"}}, nil)
+	if got.Code != http.StatusSeeOther || got.Header.Get("Location") != link+"?done=messages" {
+		t.Fatalf("choose essential: %d %s", got.Code, got.Header.Get("Location"))
+	}
+	if p, err := prefs.Get(context.Background(), id); err != nil || !p.Quiet {
+		t.Fatalf("recorded %+v, %v; want quiet", p, err)
+	}
+	page = c.get(got.Header.Get("Location"))
+	if !strings.Contains(page.Body, "Your choice of messages is saved.") || !strings.Contains(page.Body, `value="essential" checked`) {
+		t.Fatalf("the page does not show the choice\n%s", page.Body)
+	}
+	c.post(link+"/messages", url.Values{"csrf": {csrf}, "messages": {"all"}}, nil)
+	if p, _ := prefs.Get(context.Background(), id); p.Quiet {
+		t.Fatal("choosing every message again was not recorded")
 	}
 }
