@@ -745,7 +745,7 @@ func TestChoiceOfMessages(t *testing.T) {
 	prefs := preferences.Keeper{Store: e.store}
 
 	page := c.get(link)
-	if !strings.Contains(page.Body, `id="messages-all" name="messages" type="radio" value="all" checked`) {
+	if !strings.Contains(page.Body, `id="messages-all" name="messages" type="radio" value="all" checked>`) {
 		t.Fatalf("a new claim does not show every message as chosen\n%s", page.Body)
 	}
 	before := e.count()
