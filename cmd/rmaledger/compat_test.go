@@ -25,10 +25,14 @@ import (
 // checkpoint, and that code's read models; golden/ holds that code's API answers over it.
 // datadir-v1 was written at 72d33a0; datadir-v2 at 83869c1 adds a claim assigned and reassigned
 // with an internal note, console accounts (the --dev ones, one added and one disabled from the
-// command line), the console's session key and a signed-out session. Every later version must
-// open each directory, verify its chain and answer the same, from the old read models and after
-// a rebuild.
-var fixtureDirs = []string{"testdata/datadir-v1", "testdata/datadir-v2"}
+// command line), the console's session key and a signed-out session; datadir-v3 at 7fa90d2 adds
+// a claim registered for a partner organisation with a note by the partner's key (api-keys.json),
+// a claim filed in the customer portal in Bulgarian with its private links (a portal-link
+// stream), and a claim authorized with documents first with a photo attached (files/). Every
+// later version must open each directory, verify its chain and answer the same, from the old
+// read models and after a rebuild. testdata/write-fixture.sh and capture-fixture.sh write the
+// next one with a release's binary.
+var fixtureDirs = []string{"testdata/datadir-v1", "testdata/datadir-v2", "testdata/datadir-v3"}
 
 // TestOpensYesterdaysDataDirectory proves that an existing data directory is never stranded.
 func TestOpensYesterdaysDataDirectory(t *testing.T) {
