@@ -114,6 +114,8 @@ type adminView struct {
 	Done, Refused string
 	// Shown names the person whose new password is shown, once.
 	Shown, Password string
+	// Messages links the messages screen, when it is served.
+	Messages bool
 	// Typed keeps the add form's input after a refusal.
 	TypedName, TypedRole, TypedOrganisation string
 }
@@ -132,6 +134,7 @@ func (s *console) adminPage(c *echo.Context, status int, v adminView) error {
 		return s.fail(c, err)
 	}
 	v.Policies, v.InForce = s.cfg.Admin.Policies(s.cfg.Clock())
+	v.Messages = s.cfg.Outbox != nil
 	for _, r := range api.AllRoles() {
 		v.Roles = append(v.Roles, string(r))
 	}

@@ -135,6 +135,9 @@ type Config struct {
 	// Admin serves the admin screen (people, API keys, read models,
 	// policy versions); nil leaves it out.
 	Admin Admin
+	// Outbox serves the admin screen of the messages the service sends;
+	// nil (or no Admin) leaves it out.
+	Outbox Outbox
 	// Directory lists the people a claim can be assigned to (the assign
 	// form offers their names); nil: the form takes a name as typed.
 	Directory Directory
@@ -291,6 +294,9 @@ func Register(e *echo.Echo, cfg Config) error {
 		return err
 	}
 	if err := s.mountAdmin(g, base); err != nil {
+		return err
+	}
+	if err := s.mountOutbox(g, base); err != nil {
 		return err
 	}
 	g.POST("/claims/:id/actions/:action", s.act, s.signedIn)

@@ -28,11 +28,11 @@ import (
 func TestCSRFOnEveryPost(t *testing.T) {
 	s := newStack(t)
 	claim := s.registerClaim(t, "SN-CSRF-WALK")
-	a := &admin{acc: s.accounts, reads: s.reads, book: policy.Default()}
+	a := &admin{acc: s.accounts, reads: s.reads, book: policy.Default(), outbox: newOutbox()}
 	s.accounts.people["Adam Admin"] = account{password: "pw-admin", person: console.Person{ID: uuid.NewString(), Name: "Adam Admin", Role: "admin"}}
 	e := echo.New()
 	if err := console.Register(e, console.Config{
-		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Location: time.UTC, Admin: a,
+		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Location: time.UTC, Admin: a, Outbox: a.outbox,
 		Audit: console.LedgerAudit{Store: s.ledger.Store(), Trail: s.reads}, Finance: s.reads,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}); err != nil {
@@ -53,10 +53,11 @@ func TestCSRFOnEveryPost(t *testing.T) {
 	before := events()
 	c := s.client(t)
 	c.signIn("Adam Admin", "pw-admin")
+	failed := a.outbox.list[0].ID
 	params := map[string]string{"id": claim.ID.String(), "action": "add-note", "op": "disable"}
 	form := url.Values{
 		"text": {"forged"}, "version": {"1"}, "name": {"Ana Agent"}, "role": {"admin"},
-		"password": {"a forged password"}, "key": {"agent"}, "model": {"claims"}, "q": {"SN-CSRF-WALK"},
+		"password": {"a forged password"}, "key": {"agent"}, "id": {failed.String()}, "model": {"claims"}, "q": {"SN-CSRF-WALK"},
 	}
 	paramRE := regexp.MustCompile(`:([a-z_]+)`)
 	posts := 0
@@ -83,8 +84,8 @@ func TestCSRFOnEveryPost(t *testing.T) {
 	if n := events(); n != before {
 		t.Errorf("%d events written by posts without a token", n-before)
 	}
-	if len(a.log) != 0 {
-		t.Errorf("the admin screen changed: %v", a.log)
+	if len(a.log) != 0 || len(a.outbox.retried) != 0 {
+		t.Errorf("the admin screen changed: %v, retried %v", a.log, a.outbox.retried)
 	}
 	if p := c.get(console.QueuesPath); p.Code != http.StatusOK {
 		t.Errorf("the sign-out post without a token ended the session: %d", p.Code)

@@ -35,6 +35,8 @@ type admin struct {
 	reads *projections.Runner
 	book  *domain.PolicyBook
 	log   []string // "actor: change"
+	// outbox stands in for the notifications outbox of the messages screen.
+	outbox *outbox
 }
 
 func (a *admin) People(context.Context) ([]console.Account, error) {
@@ -120,12 +122,12 @@ func (a *admin) Policies(now time.Time) ([]domain.Policy, string) {
 // adds an admin who may sign in.
 func (s *stack) withAdmin(t *testing.T) *admin {
 	t.Helper()
-	a := &admin{acc: s.accounts, reads: s.reads, book: policy.Default()}
+	a := &admin{acc: s.accounts, reads: s.reads, book: policy.Default(), outbox: newOutbox()}
 	s.accounts.people["Adam Admin"] = account{password: "pw-admin", person: console.Person{ID: uuid.NewString(), Name: "Adam Admin", Role: "admin"}}
 	sofia, _ := time.LoadLocation("Europe/Sofia")
 	e := echo.New()
 	if err := console.Register(e, console.Config{
-		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Location: sofia, Admin: a,
+		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Location: sofia, Admin: a, Outbox: a.outbox,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}); err != nil {
 		t.Fatal(err)
@@ -273,6 +275,9 @@ func TestBrowserOverviewAndAdmin(t *testing.T) {
 	shots.take(ctx, "overview")
 	run("open admin", chromedp.Click(`a[href="/console/admin"]`, chromedp.NodeVisible), chromedp.WaitVisible(`#add-name`))
 	shots.take(ctx, "admin")
+	run("open the messages", chromedp.Click(`#messages-link`, chromedp.NodeVisible), chromedp.WaitVisible(`#deliveries`))
+	shots.take(ctx, "admin-messages")
+	run("back to admin", chromedp.Click(`a[href="/console/admin"]`, chromedp.NodeVisible), chromedp.WaitVisible(`#add-name`))
 	var password string
 	run("add a person",
 		chromedp.SendKeys(`#add-name`, "Nina New"), chromedp.SetValue(`#add-role`, "technician"),
