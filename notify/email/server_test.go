@@ -52,7 +52,10 @@ const (
 	testPassword = "s3cret"
 )
 
-func startSMTP(t *testing.T) *smtpServer {
+func startSMTP(t *testing.T) *smtpServer { return startSMTPServer(t, true) }
+
+// startSMTPServer starts the server, offering STARTTLS when withTLS.
+func startSMTPServer(t *testing.T, withTLS bool) *smtpServer {
 	t.Helper()
 	cert, roots := selfSigned(t)
 	s := &smtpServer{Roots: roots}
@@ -63,7 +66,11 @@ func startSMTP(t *testing.T) *smtpServer {
 		return &session{srv: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	if withTLS {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	} else {
+		srv.AllowInsecureAuth = true
+	}
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

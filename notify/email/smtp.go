@@ -164,14 +164,22 @@ func (s *SMTPSender) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return notify.Permanent(fmt.Errorf("email: %w", err))
 	}
-	if err := c.DialAndSendWithContext(ctx, g); err != nil {
+	// Connecting and authenticating fail the same way for every message:
+	// a refusal there (a wrong password) is the deployment's to fix, and
+	// the message waits for it.
+	conn, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("email: connecting to %s: %w", s.cfg.Host, err)
+	}
+	defer func() { _ = c.CloseWithSMTPClient(conn) }()
+	if err := c.SendWithSMTPClient(conn, g); err != nil {
 		return classify(fmt.Errorf("email: message %s to %s: %w", m.ID, s.cfg.Host, err))
 	}
 	return nil
 }
 
-// classify marks the server's 5xx answers Permanent; 4xx answers and
-// everything else (the network, a timeout) stay worth a retry.
+// classify marks the server's 5xx answers to a message Permanent; 4xx
+// answers and everything else (the network, a timeout) stay worth a retry.
 func classify(err error) error {
 	var se *gomail.SendError
 	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
