@@ -53,6 +53,8 @@ func stepOf(ev domain.Event, loc *locale) (step, bool) {
 	switch e := ev.(type) {
 	case domain.ClaimRegistered:
 		return step{"claim.registered", true, nil}, true
+	case domain.ClaimRedirectedToServiceCenter:
+		return step{"claim.redirected_to_service_center", true, func(v *view) { v.ServiceCenter = e.ServiceCenter }}, true
 	case domain.ClaimAuthorized:
 		return step{"claim.authorized", true, func(v *view) {
 			v.ServiceCenter = e.ServiceCenter
@@ -80,6 +82,10 @@ func stepOf(ev domain.Event, loc *locale) (step, bool) {
 		return step{"claim.refund_paid", false, func(v *view) { v.Amount = loc.money(e.Amount) }}, true
 	case domain.ClaimRejected:
 		return step{"claim.rejected", true, func(v *view) { v.Reason, v.ReasonCode = e.Reason, e.ReasonCode }}, true
+	case domain.CreditNoteIssued:
+		return step{"claim.credit_note_issued", false, func(v *view) { v.Reference, v.Amount = e.Number, loc.money(e.Amount) }}, true
+	case domain.ClaimReturnedUnrepaired:
+		return step{"claim.returned_unrepaired", false, func(v *view) { v.Outcome = e.Resolution }}, true
 	case domain.ReturnShipped:
 		return step{"claim.return_shipped", true, func(v *view) { v.Carrier, v.Tracking = e.Carrier, e.TrackingNumber }}, true
 	case domain.DeliveryConfirmed:

@@ -71,8 +71,8 @@ func TestCheckRendersEverything(t *testing.T) {
 	if err := c.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.t.kinds) != 22 {
-		t.Errorf("%d kinds of message, want 22: %v", len(c.t.kinds), c.t.kinds)
+	if len(c.t.kinds) != 25 {
+		t.Errorf("%d kinds of message, want 25: %v", len(c.t.kinds), c.t.kinds)
 	}
 }
 

@@ -96,7 +96,8 @@ type view struct {
 	WorkDone string
 	// Clock, DueAt, Overrun and Assignee describe an SLA clock (desk).
 	Clock, DueAt, Overrun, Assignee string
-	// Method and Reference describe a payment (desk).
+	// Method and Reference describe a payment (desk); Reference is also a
+	// credit note's number.
 	Method, Reference string
 }
 
