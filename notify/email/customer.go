@@ -3,7 +3,6 @@ package email
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -196,7 +195,7 @@ func (c *CustomerComposer) LinkMessage(l Link) ([]notify.Message, error) {
 		return nil, err
 	}
 	base := notify.Message{Kind: "portal.link", ClaimID: l.ClaimID, CustomerID: l.CustomerID, Essential: true, Language: loc.Code}
-	source := "portal.link:" + l.ClaimID.String() + ":" + strings.TrimSpace(l.Token)
+	source := "portal.link:" + l.ClaimID.String() + ":" + l.Token
 	cl := notify.Claim{ID: l.ClaimID, Email: l.Email, Phone: l.Phone}
 	return c.messages(base, source, cl, r), nil
 }
