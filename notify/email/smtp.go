@@ -36,9 +36,10 @@ type SMTPConfig struct {
 	Host string
 	// Port is its submission port (RMALEDGER_SMTP_PORT; default 587).
 	Port int
-	// Username and Password authenticate with SMTP AUTH (PLAIN, or LOGIN
-	// when the server offers only that) when Username is set
-	// (RMALEDGER_SMTP_USERNAME, RMALEDGER_SMTP_PASSWORD).
+	// Username and Password authenticate with SMTP AUTH when Username is
+	// set (RMALEDGER_SMTP_USERNAME, RMALEDGER_SMTP_PASSWORD): the strongest
+	// mechanism the server offers (SCRAM, CRAM-MD5, PLAIN, LOGIN); PLAIN
+	// and LOGIN, which send the password itself, only over TLS.
 	Username, Password string
 	// From is the sender, an address with an optional name:
 	// "Acme Service <service@example.com>" (RMALEDGER_SMTP_FROM, required).
