@@ -89,6 +89,14 @@ func TestStartTLSPolicy(t *testing.T) {
 	if got := tlsSrv.received(); len(got) != 2 || !got[0].TLS || got[1].TLS {
 		t.Errorf("server with TLS: want the opportunistic message secured and the none one not, got %+v", got)
 	}
+	inClear, err := NewSMTPSender(SMTPConfig{Host: "localhost", Port: clear.Port, From: "service@acme.example", StartTLS: StartTLSNone,
+		Username: testUser, Password: testPassword, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inClear.Send(ctx, plainMessage("elena@example.net")); err == nil || len(clear.received()) != 1 {
+		t.Errorf("the password went in the clear with AUTH PLAIN: %v", err)
+	}
 	if _, err := NewSMTPSender(SMTPConfig{Host: "localhost", From: "service@acme.example", StartTLS: "sometimes"}); err == nil {
 		t.Error("an unknown STARTTLS policy was accepted")
 	}
