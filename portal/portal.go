@@ -134,10 +134,13 @@ type Payments interface {
 // LinkMessage is a private link to send to the customer of a claim. It
 // carries no contact details: the sender finds them with the claim.
 type LinkMessage struct {
-	ClaimID   uuid.UUID
-	Number    string
-	Language  string
+	ClaimID  uuid.UUID
+	Number   string
+	Language string
+	// URL is the link; Token its capability, for a sender that builds the
+	// URL from the service's public origin itself.
 	URL       string
+	Token     string
 	ExpiresAt time.Time
 }
 
@@ -536,7 +539,7 @@ func (p *Portal) issueLink(c *echo.Context, claimID uuid.UUID, number, lang stri
 		return links.Link{}, "", err
 	}
 	u := p.linkURL(c, link.Token)
-	if err := p.cfg.Sender.SendLink(ctx, LinkMessage{ClaimID: claimID, Number: number, Language: lang, URL: u, ExpiresAt: link.ExpiresAt}); err != nil {
+	if err := p.cfg.Sender.SendLink(ctx, LinkMessage{ClaimID: claimID, Number: number, Language: lang, URL: u, Token: link.Token, ExpiresAt: link.ExpiresAt}); err != nil {
 		p.cfg.Logger.ErrorContext(ctx, "portal: handing the link to the sender failed", "claim", number, "error", err)
 	}
 	return link, u, nil

@@ -149,7 +149,8 @@ func TestFilingAClaim(t *testing.T) {
 		t.Fatalf("registered by %s (%s), want the customer", meta.Actor, meta.Role)
 	}
 	sent := e.sender.all()
-	if len(sent) != 2 || sent[0].Number != s.Number || sent[0].Language != "bg" || sent[0].URL != m[1] || !strings.HasPrefix(sent[0].URL, e.srv.URL+portal.LinkPrefix) {
+	if len(sent) != 2 || sent[0].Number != s.Number || sent[0].Language != "bg" || sent[0].URL != m[1] || !strings.HasPrefix(sent[0].URL, e.srv.URL+portal.LinkPrefix) ||
+		sent[0].URL != e.srv.URL+portal.LinkPrefix+sent[0].Token {
 		t.Fatalf("sent %+v", sent)
 	}
 	page := c.get(u.Path)

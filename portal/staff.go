@@ -37,7 +37,7 @@ func (p *Portal) ReissueLink(ctx context.Context, claimID uuid.UUID, by ledger.A
 		u, _ := url.Parse(p.cfg.PublicURL)
 		origin = u.Scheme + "://" + u.Host
 	}
-	m := LinkMessage{ClaimID: claimID, Number: state.Number, Language: lang, URL: origin + LinkPrefix + link.Token, ExpiresAt: link.ExpiresAt}
+	m := LinkMessage{ClaimID: claimID, Number: state.Number, Language: lang, URL: origin + LinkPrefix + link.Token, Token: link.Token, ExpiresAt: link.ExpiresAt}
 	if err := p.cfg.Sender.SendLink(ctx, m); err != nil {
 		return time.Time{}, fmt.Errorf("portal: handing the link to the sender: %w", err)
 	}

@@ -68,6 +68,22 @@ type config struct {
 	FilesMaxBytes      int64  `conf:"default:10485760,help:largest file one upload may attach to a claim (bytes)"`
 	FilesMaxPerClaim   int    `conf:"default:50,help:most files one claim may hold"`
 	FilesMaxClaimBytes int64  `conf:"default:104857600,help:most bytes of files one claim may hold"`
+	// Notifications (notify.go): customers' e-mail and SMS, the desk's alerts, webhooks.
+	SMTPHost        string `conf:"env:SMTP_HOST,flag:smtp-host,help:SMTP server that sends customers' e-mail and the desk's alerts e.g. smtp.example.com; empty: no e-mail is sent (with --dev it is logged)"`
+	SMTPPort        int    `conf:"env:SMTP_PORT,flag:smtp-port,default:587,help:the SMTP server's port (587 submission with STARTTLS)"`
+	SMTPUsername    string `conf:"env:SMTP_USERNAME,flag:smtp-username,help:SMTP AUTH user name; empty: no authentication"`
+	SMTPPassword    string `conf:"env:SMTP_PASSWORD,flag:smtp-password,mask,help:SMTP AUTH password"`
+	SMTPFrom        string `conf:"env:SMTP_FROM,flag:smtp-from,help:the sender of every e-mail e.g. 'Service <rma@example.com>' (required with smtp-host)"`
+	SMTPStartTLS    string `conf:"env:SMTP_STARTTLS,flag:smtp-starttls,default:mandatory,help:mandatory: refuse a server without STARTTLS; opportunistic: use it when offered; none: never (a relay on the same host)"`
+	CompanyName     string `conf:"default:RMA Ledger,help:the company's name in customers' messages and papers"`
+	MailSignature   string `conf:"help:the signature under customers' e-mail (a line or two: the desk's name and phone)"`
+	NotifyTemplates string `conf:"help:a directory of message templates that replace the embedded ones file by file (see docs/notifications.md); every template is checked at start"`
+	DefaultLanguage string `conf:"default:en,help:the language of a customer's messages when the claim has none (en ru bg zh-Hans el)"`
+	DeskEmail       string `conf:"help:the desk's address for alerts (clocks due soon and breached, disputes, payments); empty: no alerts"`
+	DeskAddresses   string `conf:"help:people's own addresses for alerts on the claims assigned to them, as name=address pairs separated by commas"`
+	SMSURL          string `conf:"env:SMS_URL,flag:sms-url,help:the SMS provider's HTTPS endpoint; set, customers get an SMS besides each e-mail"`
+	SMSToken        string `conf:"env:SMS_TOKEN,flag:sms-token,mask,help:the bearer token of the SMS provider"`
+	WebhookNetworks string `conf:"help:networks (CIDR, separated by commas) webhooks may reach although private e.g. a partner's VPN; every other private, loopback, link-local and metadata address is refused"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
@@ -135,6 +151,9 @@ func (c config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := checkPaymentSettings(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkNotifications(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxInFlight < 1 {

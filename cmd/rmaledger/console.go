@@ -82,6 +82,11 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 	return console.Register(e, cfg)
 }
 
+// withOutbox gives the console's admins the messages screen.
+func withOutbox(o console.Outbox) func(*console.Config) {
+	return func(c *console.Config) { c.Outbox = o }
+}
+
 // withFiles gives the console the claims' files (its claim page's files
 // section and upload form), and its audit screen the file store, so that a
 // claim's verification checks its files.

@@ -12,6 +12,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify/preferences"
 	"github.com/rmaledger/rmaledger/payments"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
@@ -23,31 +24,17 @@ import (
 // links (capability hashes).
 func withheld(stream string) bool { return accounts.Withheld(stream) || links.Withheld(stream) }
 
-// undelivered is the portal's Sender until the notifications outbox
-// delivers links: it says a link was not sent, without the link, which is
-// a credential and never goes to a production log.
-type undelivered struct{ logger *slog.Logger }
-
-func (u undelivered) SendLink(ctx context.Context, m portal.LinkMessage) error {
-	u.logger.WarnContext(ctx, "portal: no sender is configured: a private link was not delivered", "claim", m.Number)
-	return nil
-}
-
 // newPortal builds the customer portal on the ledger, the claims read
-// model and the store, which keeps its private links; claimFiles keeps the
-// customers' receipts and photos, and online, when it offers a provider,
-// takes their payments. With --dev the links it would send are logged
-// instead.
+// model and the store, which keeps its private links and the customers'
+// choices of messages; claimFiles keeps the customers' receipts and
+// photos, online, when it offers a provider, takes their payments, and the
+// links it issues go to the customers through sender.
 func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, claimFiles *files.Service,
-	online *payments.Service, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
+	online *payments.Service, sender portal.Sender, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
 ) (*portal.Portal, error) {
 	keeper, err := links.New(links.Config{Store: store, Now: now})
 	if err != nil {
 		return nil, err
-	}
-	var sender portal.Sender = undelivered{logger}
-	if cfg.Dev {
-		sender = portal.LogSender{Logger: logger}
 	}
 	trusted := func(addr netip.Addr) bool {
 		for _, p := range proxies {
@@ -63,8 +50,9 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 	}
 	return portal.New(portal.Config{
 		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles, PublicURL: cfg.PublicURL,
-		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
-		Location: zone, Now: now, Logger: logger,
+		Preferences: preferences.Keeper{Store: store, Now: now},
+		HTTPS:       func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
+		Location:    zone, Now: now, Logger: logger,
 	})
 }
 

@@ -122,6 +122,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer stopTimers() // before the projections close: it reads them
+	// Customers' e-mail, the desk's alerts and webhooks: an outbox fed by
+	// the events (stopped before the projections and the store close).
+	notes, stopNotifications, err := startNotifications(ctx, cfg, revealed(store, codec, logger), service, reads, registry, logger)
+	if err != nil {
+		return err
+	}
+	defer stopNotifications()
 	online, sandboxCheckout, err := onlinePayments(cfg, service, logger)
 	if err != nil {
 		return err
@@ -129,7 +136,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
-	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, proxies, statusZone, clk.Now, logger)
+	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, notes, proxies, statusZone, clk.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -164,7 +171,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
-		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs)); err != nil {
+		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs), withOutbox(notes)); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)
@@ -185,7 +192,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	logger.Info("serving", "addr", listener.Addr().String())
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "Staff console: http://%s/console (sign in with a development account above)\n", listener.Addr())
-		fmt.Fprintf(stdout, "Customer portal: http://%s%s (private links are logged)\n", listener.Addr(), portal.FormPath)
+		fmt.Fprintf(stdout, "Customer portal: http://%s%s\n", listener.Addr(), portal.FormPath)
+		if cfg.SMTPHost == "" {
+			fmt.Fprintln(stdout, "Messages to customers and the desk (private links among them) are logged, not sent: set --smtp-host to send them")
+		}
 	}
 
 	select {

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rmaledger/rmaledger/console"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify"
+	"github.com/rmaledger/rmaledger/notify/email"
+	"github.com/rmaledger/rmaledger/notify/outbox"
+	"github.com/rmaledger/rmaledger/notify/sms"
+	"github.com/rmaledger/rmaledger/portal"
+	"github.com/rmaledger/rmaledger/projections"
+)
+
+// outboxFile is the notifications outbox's database in the data directory.
+const outboxFile = "outbox.db"
+
+// dueSoonEvery is how often the desk is told of the clocks about to run
+// out, and dueSoonWithin how far ahead it looks.
+const (
+	dueSoonEvery  = 5 * time.Minute
+	dueSoonWithin = 4 * time.Hour
+)
+
+// notifications is the outbox and what feeds it: the composers of the
+// customers' messages and the desk's alerts, and the channels' senders.
+type notifications struct {
+	outbox   *outbox.Outbox
+	customer *email.CustomerComposer // nil: customers get no messages
+	desk     *email.DeskComposer     // nil: the desk gets no alerts
+	service  *ledger.Service
+	reads    *projections.Runner
+	logger   *slog.Logger
+}
+
+// publicOrigin is where customers reach the service: --public-url, or with
+// --dev the address it listens on.
+func publicOrigin(cfg config) string {
+	if cfg.PublicURL != "" || !cfg.Dev {
+		return cfg.PublicURL
+	}
+	return "http://" + cfg.Addr
+}
+
+// startNotifications opens the outbox over the store (which reveals
+// personal data), with the composers and senders the configuration
+// offers, and starts it. With an SMTP server customers get e-mail and the
+// desk its alerts; with --dev and no SMTP server the messages are logged.
+// The returned function stops it.
+func startNotifications(ctx context.Context, cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner,
+	reg prometheus.Registerer, logger *slog.Logger,
+) (*notifications, func(), error) {
+	logger = logger.With("component", "notify")
+	senders := map[notify.Channel]notify.Sender{}
+	switch {
+	case cfg.SMTPHost != "":
+		smtp, err := email.NewSMTPSender(email.SMTPConfig{
+			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("smtp: %w", err)
+		}
+		senders[notify.Email], senders[notify.Desk] = smtp, smtp
+	case cfg.Dev:
+		logged := email.LogSender{Logger: logger}
+		senders[notify.Email], senders[notify.Desk], senders[notify.SMS] = logged, logged, logged
+	}
+	if cfg.SMSURL != "" {
+		s, err := sms.New(sms.Config{URL: cfg.SMSURL, Token: cfg.SMSToken})
+		if err != nil {
+			return nil, nil, fmt.Errorf("sms: %w", err)
+		}
+		senders[notify.SMS] = s
+	}
+	n := &notifications{service: service, reads: reads, logger: logger}
+	var composers []notify.Composer
+	if senders[notify.Email] != nil {
+		deskAddresses, _ := parseDeskAddresses(cfg.DeskAddresses) // Validate parsed them already
+		mcfg := email.Config{
+			Company: cfg.CompanyName, Signature: cfg.MailSignature, PublicURL: publicOrigin(cfg),
+			DefaultLanguage: cfg.DefaultLanguage, SMS: senders[notify.SMS] != nil, TemplateDir: cfg.NotifyTemplates,
+			DeskAddress: cfg.DeskEmail, DeskAddresses: deskAddresses,
+		}
+		var err error
+		if n.customer, err = email.NewCustomerComposer(mcfg); err != nil {
+			return nil, nil, fmt.Errorf("notify-templates: %w", err)
+		}
+		// A template that does not render refuses the start, naming it.
+		if err := n.customer.Check(); err != nil {
+			return nil, nil, fmt.Errorf("notify-templates: %w", err)
+		}
+		composers = append(composers, n.customer)
+		if cfg.DeskEmail != "" || len(deskAddresses) > 0 {
+			if n.desk, err = email.NewDeskComposer(mcfg); err != nil {
+				return nil, nil, fmt.Errorf("notify-templates: %w", err)
+			}
+			if err := n.desk.Check(); err != nil {
+				return nil, nil, fmt.Errorf("notify-templates: %w", err)
+			}
+			composers = append(composers, n.desk)
+		}
+	}
+	box, err := outbox.Open(outbox.Config{
+		Path: filepath.Join(cfg.DataDir, outboxFile), Store: store, Composers: composers, Senders: senders,
+		Registerer: reg, Logger: logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	n.outbox = box
+	if err := box.Start(ctx); err != nil {
+		box.Close()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.announceDueSoon(ctx)
+	}()
+	return n, func() {
+		cancel()
+		<-done
+		if err := box.Close(); err != nil {
+			logger.Error("closing the outbox", "error", err)
+		}
+	}, nil
+}
+
+// announceDueSoon queues, every dueSoonEvery, an alert for each running
+// clock due within dueSoonWithin; each clock is announced once (the
+// alert's id is the clock's and its due time's).
+func (n *notifications) announceDueSoon(ctx context.Context) {
+	if n.desk == nil {
+		return
+	}
+	tick := time.NewTicker(dueSoonEvery)
+	defer tick.Stop()
+	for {
+		ms, err := n.desk.DueSoon(ctx, upcoming{n.reads}, dueSoonWithin, time.Now())
+		if err == nil {
+			err = n.outbox.Enqueue(ctx, ms...)
+		}
+		if err != nil && ctx.Err() == nil {
+			n.logger.Warn("announcing the clocks due soon failed; trying again later", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// upcoming lists the running clocks due soon from the timers read model,
+// with each claim's assignee from the claims read model.
+type upcoming struct{ reads *projections.Runner }
+
+func (u upcoming) UpcomingClocks(ctx context.Context, before time.Time) ([]email.Upcoming, error) {
+	var out []email.Upcoming
+	q := projections.TimerQuery{States: []string{"running", "due_soon"}, Limit: projections.MaxSearchLimit}
+	for {
+		page, err := u.reads.Timers(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Items {
+			if t.DueAt.IsZero() || !t.DueAt.Before(before) {
+				return out, nil // soonest first: the rest are later
+			}
+			rec, err := u.reads.Claim(ctx, t.ClaimID)
+			if err != nil && !errors.Is(err, projections.ErrNotFound) {
+				return nil, err
+			}
+			out = append(out, email.Upcoming{ClaimID: t.ClaimID, Number: t.Number, Clock: t.Name, DueAt: t.DueAt, Assignee: rec.State.Assignee})
+		}
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+}
+
+// SendLink queues the private link the portal issued for the customer,
+// by e-mail (and SMS), in the outbox: it is the portal's Sender.
+func (n *notifications) SendLink(ctx context.Context, m portal.LinkMessage) error {
+	if n.customer == nil {
+		n.logger.WarnContext(ctx, "no e-mail is configured: a private link was not delivered", "claim", m.Number)
+		return nil
+	}
+	state, _, err := n.service.Claim(ctx, m.ClaimID)
+	if err != nil {
+		return err
+	}
+	ms, err := n.customer.LinkMessage(email.Link{
+		ClaimID: m.ClaimID, Number: m.Number, CustomerID: state.CustomerID, Email: state.Customer.Email, Phone: state.Customer.Phone,
+		Name: state.Customer.Name, Language: m.Language, Token: m.Token,
+	})
+	if err != nil {
+		return err
+	}
+	return n.outbox.Enqueue(ctx, ms...)
+}
+
+// The messages screen of the console, over the outbox.
+
+// Deliveries lists the outbox's messages in a status, most recent first.
+func (n *notifications) Deliveries(ctx context.Context, status string, limit int) ([]console.Delivery, error) {
+	entries, err := n.outbox.List(ctx, outbox.Filter{Status: outbox.Status(status), Newest: true, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.Delivery, 0, len(entries))
+	numbers := map[uuid.UUID]string{}
+	for _, e := range entries {
+		m := e.Message
+		d := console.Delivery{
+			ID: m.ID, Channel: string(m.Channel), Kind: m.Kind, Recipient: m.Recipient, ClaimID: m.ClaimID, Status: string(e.Status),
+			Attempts: e.Attempts, Queued: e.QueuedAt, Next: e.NextAttempt, LastError: e.LastError,
+		}
+		if m.ClaimID != uuid.Nil {
+			number, known := numbers[m.ClaimID]
+			if !known {
+				if rec, err := n.reads.Claim(ctx, m.ClaimID); err == nil {
+					number = rec.State.Number
+				}
+				numbers[m.ClaimID] = number
+			}
+			d.Number = number
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// DeliveryCounts counts the outbox's messages per channel and status.
+func (n *notifications) DeliveryCounts(ctx context.Context) ([]console.DeliveryCount, error) {
+	stats, err := n.outbox.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []console.DeliveryCount
+	for ch, byStatus := range stats.Counts {
+		for st, count := range byStatus {
+			out = append(out, console.DeliveryCount{Channel: string(ch), Status: string(st), N: count})
+		}
+	}
+	return out, nil
+}
+
+// RetryDelivery queues a failed message again.
+func (n *notifications) RetryDelivery(ctx context.Context, by console.Person, id uuid.UUID) error {
+	err := n.outbox.Retry(ctx, id)
+	if errors.Is(err, outbox.ErrNotFailed) {
+		return console.ErrUnknownDelivery
+	}
+	if err == nil {
+		n.logger.InfoContext(ctx, "a failed message is queued again", "message", id, "by", by.Name)
+	}
+	return err
+}
+
+// checkNotifications refuses notification settings that cannot work.
+func (c config) checkNotifications() error {
+	var errs []error
+	if c.SMTPHost != "" {
+		if c.SMTPFrom == "" {
+			errs = append(errs, errors.New("smtp-from is required with smtp-host: the sender of every e-mail"))
+		} else if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			errs = append(errs, fmt.Errorf("smtp-from %q: %w", c.SMTPFrom, err))
+		}
+		if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+			errs = append(errs, fmt.Errorf("smtp-port %d: want 1 to 65535", c.SMTPPort))
+		}
+		if c.PublicURL == "" && !c.Dev {
+			errs = append(errs, errors.New("public-url is required with smtp-host: customers' e-mail links to the status page and the portal"))
+		}
+	}
+	if !slices.Contains([]string{"mandatory", "opportunistic", "none"}, c.SMTPStartTLS) {
+		errs = append(errs, fmt.Errorf("smtp-starttls %q: want mandatory, opportunistic or none", c.SMTPStartTLS))
+	}
+	if !slices.Contains([]string{"en", "ru", "bg", "zh-Hans", "el"}, c.DefaultLanguage) {
+		errs = append(errs, fmt.Errorf("default-language %q: want en, ru, bg, zh-Hans or el", c.DefaultLanguage))
+	}
+	if c.DeskEmail != "" {
+		if _, err := mail.ParseAddress(c.DeskEmail); err != nil {
+			errs = append(errs, fmt.Errorf("desk-email %q: %w", c.DeskEmail, err))
+		}
+	}
+	if _, err := parseDeskAddresses(c.DeskAddresses); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SMSURL != "" {
+		if u, err := url.Parse(c.SMSURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(c.Dev && u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			errs = append(errs, fmt.Errorf("sms-url %q: want an https URL (http only to loopback with --dev)", c.SMSURL))
+		}
+	}
+	if _, err := parseNetworks(c.WebhookNetworks); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// parseDeskAddresses reads "name=address,name=address".
+func parseDeskAddresses(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, addr, ok := strings.Cut(pair, "=")
+		name, addr = strings.TrimSpace(name), strings.TrimSpace(addr)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("desk-addresses %q: want name=address pairs separated by commas", pair)
+		}
+		if _, err := mail.ParseAddress(addr); err != nil {
+			return nil, fmt.Errorf("desk-addresses: %s: %w", name, err)
+		}
+		out[name] = addr
+	}
+	return out, nil
+}
+
+// parseNetworks reads CIDR networks (or addresses) separated by commas.
+func parseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return nil, fmt.Errorf("webhook-networks %q: %w", part, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// isLoopback reports whether host is a loopback address or localhost.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
