@@ -31,7 +31,11 @@ require (
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
-require github.com/stripe/stripe-go/v82 v82.5.1
+require (
+	code.dny.dev/ssrf v0.3.0
+	github.com/standard-webhooks/standard-webhooks/libraries v1.3.0
+	github.com/stripe/stripe-go/v82 v82.5.1
+)
 
 require (
 	github.com/agext/levenshtein v1.2.3 // indirect
