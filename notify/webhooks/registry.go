@@ -100,8 +100,8 @@ type Subscription struct {
 	ID  uuid.UUID `json:"id"`
 	URL string    `json:"url"`
 	// EventTypes are the claim event types sent, without their version
-	// ("claim.authorized"), or prefixes ending in "." ("claim."); empty:
-	// every claim event.
+	// ("claim.authorized"), or prefixes ending in "." or "*" ("claim.",
+	// "claim.repair_*"); empty: every claim event.
 	EventTypes []string `json:"event_types"`
 	// Organisation limits the claims to one partner organisation's; empty:
 	// every claim.
@@ -280,7 +280,7 @@ func EventTypes() []string {
 }
 
 // validateEventTypes checks that each entry is a known claim event type
-// without version or a prefix ending in "." that selects one; it returns
+// without version or a prefix ending in "." or "*" that selects one; it returns
 // them sorted and without repeats.
 func validateEventTypes(types []string) ([]string, error) {
 	known := EventTypes()
@@ -290,8 +290,8 @@ func validateEventTypes(types []string) ([]string, error) {
 		switch {
 		case t == "":
 			return nil, invalid("event_types", "an empty event type")
-		case strings.HasSuffix(t, "."):
-			if !slices.ContainsFunc(known, func(k string) bool { return strings.HasPrefix(k, t) }) {
+		case strings.HasSuffix(t, ".") || strings.HasSuffix(t, "*"):
+			if !slices.ContainsFunc(known, func(k string) bool { return strings.HasPrefix(k, strings.TrimSuffix(t, "*")) }) {
 				return nil, invalid("event_types", "the prefix %q selects no claim event type", t)
 			}
 		case unversioned(t) != t && slices.Contains(known, unversioned(t)):
@@ -312,7 +312,7 @@ func wants(types []string, eventType string) bool {
 	}
 	name := unversioned(eventType)
 	for _, t := range types {
-		if t == name || strings.HasSuffix(t, ".") && strings.HasPrefix(name, t) {
+		if t == name || (strings.HasSuffix(t, ".") || strings.HasSuffix(t, "*")) && strings.HasPrefix(name, strings.TrimSuffix(t, "*")) {
 			return true
 		}
 	}
