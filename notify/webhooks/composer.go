@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -112,7 +113,9 @@ func payload(e notify.Event) ([]byte, error) {
 		return nil, fmt.Errorf("webhooks: encode %s: %w", e.Event.EventType(), err)
 	}
 	fields := map[string]any{}
-	if err := json.Unmarshal(raw, &fields); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // numbers pass through exactly, not as float64
+	if err := dec.Decode(&fields); err != nil {
 		return nil, fmt.Errorf("webhooks: encode %s: %w", e.Event.EventType(), err)
 	}
 	for _, f := range personalFields[e.Event.EventType()] {

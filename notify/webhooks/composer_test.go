@@ -108,7 +108,7 @@ func TestPayloadsCarryNoPersonalDataAndAreDeterministic(t *testing.T) {
 		domain.ClaimRegistered{ClaimID: claimID, Number: "RMA-2026-000042", Customer: customer, CustomerID: "cust-7f3a9",
 			Product: domain.Product{Category: "phone", IMEI: "356938035643809"}, Defect: "screen flickers", Organisation: "acme", At: at},
 		domain.DeliveryConfirmed{SignedBy: "Maria Ivanova", At: at},
-		domain.FileAttached{FileID: uuid.New(), Name: "passport-scan.pdf", ContentType: "application/pdf", Size: 10, At: at},
+		domain.FileAttached{FileID: uuid.New(), Name: "passport-scan.pdf", ContentType: "application/pdf", Size: 9007199254740993, At: at},
 		domain.PersonalDataErased{CustomerID: "cust-7f3a9", At: at},
 	} {
 		t.Run(e.EventType(), func(t *testing.T) {
@@ -131,6 +131,9 @@ func TestPayloadsCarryNoPersonalDataAndAreDeterministic(t *testing.T) {
 				p.Data.Number != "RMA-2026-000042" || p.Data.Status != "authorized" || p.Data.Organisation != "acme" ||
 				p.Data.EventID != ev.Record.ID || p.Data.Position != ev.Record.Position.String() || !p.Timestamp.Equal(at) {
 				t.Fatalf("payload %s", body)
+			}
+			if _, ok := e.(domain.FileAttached); ok && !bytes.Contains(body, []byte(`"size":9007199254740993`)) {
+				t.Fatalf("a large number lost its precision: %s", body)
 			}
 			if _, ok := p.Data.Event["at"]; !ok {
 				t.Fatalf("the event's own fields are missing: %s", body)
