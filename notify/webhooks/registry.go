@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
@@ -60,6 +61,10 @@ const secretPrefix = "whsec_"
 // rotation when the caller names no time: a day, for receivers to deploy
 // the new one.
 const DefaultOverlap = 24 * time.Hour
+
+// maxAttempts bounds the tries of a write that other writers keep
+// overtaking.
+const maxAttempts = 10
 
 // maxURLLength bounds a subscription's URL.
 const maxURLLength = 2048
@@ -641,7 +646,15 @@ func (r *Registry) append(ctx context.Context, id uuid.UUID, by Actor, typ strin
 	meta, _ := json.Marshal(metadata{Actor: by.Name, Role: by.Role})
 	stream := StreamPrefix + id.String()
 	eventID := uuid.New()
-	for range 5 {
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			// Writers that collided spread out before they try again.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(mrand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+			}
+		}
 		if err := r.catchUp(ctx); err != nil {
 			return err
 		}

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/notify/webhooks"
@@ -178,5 +180,51 @@ func TestSubscriptionStreamsAreWithheldFromExports(t *testing.T) {
 	}
 	if webhooks.Withheld("claim-" + sub.ID.String()) {
 		t.Fatal("a claim stream is withheld")
+	}
+}
+
+func TestConcurrentInstancesKeepTheChainIntact(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub, _ := f.create(t, webhooks.NewSubscription{URL: "https://partner.example/"})
+	other, _ := webhooks.New(webhooks.Config{Store: f.store})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.registry
+			if i%2 == 1 {
+				r = other
+			}
+			types := []string{"claim.authorized"}
+			if i%3 == 0 {
+				types = []string{"claim.closed"}
+			}
+			if err := r.SetEventTypes(ctx, sub.ID, types, admin); err != nil {
+				errs <- err
+			}
+			if _, err := r.RotateSecret(ctx, sub.ID, time.Hour, admin); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent change: %v", err)
+	}
+	report, err := audit.Verify(ctx, f.store, audit.VerifyOptions{})
+	if err != nil || !report.OK {
+		t.Fatalf("audit verification: %+v, %v", report, err)
+	}
+	if report.Events < 11 {
+		t.Fatalf("%d events verified, want the creation and at least the 10 rotations", report.Events)
+	}
+	a, _ := f.registry.Lookup(ctx, sub.ID)
+	b, _ := other.Lookup(ctx, sub.ID)
+	if !a.SecretRotated.Equal(b.SecretRotated) || strings.Join(a.EventTypes, ",") != strings.Join(b.EventTypes, ",") {
+		t.Fatalf("the instances disagree: %+v vs %+v", a, b)
 	}
 }
