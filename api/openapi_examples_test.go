@@ -438,6 +438,7 @@ func TestOpenAPIRequestExamplesAreAccepted(t *testing.T) {
 	send("POST /v1/customers/{id}/erase", map[string]string{"id": first["customer_id"].(string)}, nil)
 	postClockExamples(t, examples, posted)
 	postPaymentExamples(t, examples, posted)
+	postWebhookExamples(t, examples, posted)
 
 	var unposted []string
 	for key := range examples {

@@ -61,6 +61,14 @@ var permissionMatrix = map[string]string{
 	"DELETE /v1/claims/:id/portal-link":        "agent admin",
 	"POST /v1/claims/:id/payment-requests":     "agent finance admin",
 	"POST /v1/payments/:provider/webhook":      public,
+	"POST /v1/webhooks":                        "admin",
+	"GET /v1/webhooks":                         "admin",
+	"GET /v1/webhooks/:id":                     "admin",
+	"PATCH /v1/webhooks/:id":                   "admin",
+	"DELETE /v1/webhooks/:id":                  "admin",
+	"POST /v1/webhooks/:id/rotate-secret":      "admin",
+	"GET /v1/webhooks/:id/deliveries":          "admin",
+	"POST /v1/webhooks/:id/replay":             "admin",
 }
 
 // matrixParams fills a route's path parameters with values that reach the

@@ -89,6 +89,12 @@ type Config struct {
 	// Files attaches and serves claims' files (see files.go); nil answers
 	// 501 files-unavailable on the files routes.
 	Files ClaimFiles
+	// Webhooks keeps the webhook subscriptions (see webhooks.go); nil: the
+	// /v1/webhooks routes answer 404 webhooks-disabled.
+	Webhooks Webhooks
+	// WebhookDeliveries lists and replays webhook messages; nil: those two
+	// routes answer 404 webhook-deliveries-unavailable.
+	WebhookDeliveries WebhookDeliveries
 }
 
 // Validate reports a configuration that cannot serve.
@@ -232,6 +238,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerPortalLinks(v1)
 	s.registerPayments(e, v1, shed.middleware)
 	s.registerFiles(v1)
+	s.registerWebhooks(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -156,6 +157,12 @@ type Config struct {
 	// Files attaches and serves claims' files (files.go); nil leaves the
 	// claim page without its files section.
 	Files Files
+	// Webhooks serves the admin's screen of webhook subscriptions
+	// (webhooks.go; *webhooks.Registry is one); nil leaves it out.
+	Webhooks api.Webhooks
+	// WebhookDeliveries lists failed webhook deliveries and replays them
+	// on that screen; nil leaves them out.
+	WebhookDeliveries api.WebhookDeliveries
 }
 
 // Validate reports a configuration that cannot serve.
@@ -297,6 +304,9 @@ func Register(e *echo.Echo, cfg Config) error {
 		return err
 	}
 	if err := s.mountOutbox(g, base); err != nil {
+		return err
+	}
+	if err := s.mountWebhooks(g, base); err != nil {
 		return err
 	}
 	g.POST("/claims/:id/actions/:action", s.act, s.signedIn)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/notify/webhooks"
 	"github.com/rmaledger/rmaledger/policy"
 )
 
@@ -30,10 +31,15 @@ func TestCSRFOnEveryPost(t *testing.T) {
 	claim := s.registerClaim(t, "SN-CSRF-WALK")
 	a := &admin{acc: s.accounts, reads: s.reads, book: policy.Default(), outbox: newOutbox()}
 	s.accounts.people["Adam Admin"] = account{password: "pw-admin", person: console.Person{ID: uuid.NewString(), Name: "Adam Admin", Role: "admin"}}
+	hooks, err := webhooks.New(webhooks.Config{Store: s.ledger.Store()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := echo.New()
 	if err := console.Register(e, console.Config{
 		Accounts: s.accounts, Reads: s.reads, Commands: s.ledger, Location: time.UTC, Admin: a, Outbox: a.outbox,
 		Audit: console.LedgerAudit{Store: s.ledger.Store(), Trail: s.reads}, Finance: s.reads,
+		Webhooks: hooks, WebhookDeliveries: &failedDeliveries{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}); err != nil {
 		t.Fatal(err)
@@ -58,6 +64,7 @@ func TestCSRFOnEveryPost(t *testing.T) {
 	form := url.Values{
 		"text": {"forged"}, "version": {"1"}, "name": {"Ana Agent"}, "role": {"admin"},
 		"password": {"a forged password"}, "key": {"agent"}, "id": {failed.String()}, "model": {"claims"}, "q": {"SN-CSRF-WALK"},
+		"url": {"https://forged.example/"}, "from": {"1"},
 	}
 	paramRE := regexp.MustCompile(`:([a-z_]+)`)
 	posts := 0

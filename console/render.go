@@ -37,6 +37,8 @@ type view struct {
 	Writer    bool
 	Languages []languageLink
 	Data      any
+	// webhooks: the webhooks screen is served.
+	webhooks bool
 }
 
 // languageLink is one entry of the language switcher.
@@ -107,6 +109,7 @@ func (s *console) render(c *echo.Context, status int, name, title string, data a
 	loc := s.locale(c)
 	v := &view{
 		loc: loc, zone: s.cfg.Location, Lang: loc.Code, Title: loc.T(title), Stylesheet: s.stylesheet, Data: data,
+		webhooks: s.cfg.Webhooks != nil,
 	}
 	if token, ok := c.Get("csrf").(string); ok {
 		v.CSRF = token
