@@ -300,14 +300,17 @@ func (o *Outbox) deliver(ctx context.Context, batch []queued) {
 	} else {
 		err = sender.Send(sendCtx, held[0].q.Message)
 	}
-	if ctx.Err() != nil {
-		return // shutting down: the lease runs out, the message stays pending
+	if err != nil && ctx.Err() != nil {
+		return // cut short by shutdown: not the receiver's fault; the lease runs out
 	}
+	// The outcome is recorded even when shutdown began meanwhile: a message
+	// accepted and not recorded would go again.
+	rec := context.WithoutCancel(ctx)
 	for _, c := range held {
 		if err == nil {
-			o.sent(ctx, c)
+			o.sent(rec, c)
 		} else {
-			o.failed(ctx, c, err)
+			o.failed(rec, c, err)
 		}
 	}
 }

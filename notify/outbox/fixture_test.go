@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
@@ -118,19 +119,26 @@ type sender struct {
 	at    []time.Time
 	clock *clock
 	fail  func(m notify.Message) error
+	// after runs once the message is recorded, outside the lock.
+	after func()
 }
 
 func (s *sender) Send(_ context.Context, m notify.Message) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.fail != nil {
 		if err := s.fail(m); err != nil {
+			s.mu.Unlock()
 			return err
 		}
 	}
 	s.got = append(s.got, m)
 	if s.clock != nil {
 		s.at = append(s.at, s.clock.Now())
+	}
+	after := s.after
+	s.mu.Unlock()
+	if after != nil {
+		after()
 	}
 	return nil
 }
@@ -212,6 +220,10 @@ func deliveryStream(t *testing.T, s eventstore.Store, id uuid.UUID, round int) [
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every delivery stream is sealed into the audit hash chain.
+	if r, err := audit.VerifyStream(context.Background(), s, DeliveryStream(id, round)); err != nil || !r.OK {
+		t.Fatalf("audit verify of the delivery stream of %s: %+v, %v", id, r.Break, err)
 	}
 	var types []string
 	for _, e := range evs {
