@@ -1,0 +1,401 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/notify"
+	"github.com/rmaledger/rmaledger/storage"
+)
+
+// Streams the outbox follows.
+const (
+	claimStreamPrefix = "claim-"
+	linkStreamPrefix  = "portal-link-"
+	linkIssuedType    = "portal.link_issued.v1"
+)
+
+var filter = eventstore.Filter{StreamPrefixes: []string{claimStreamPrefix, linkStreamPrefix, notify.PreferencesStreamPrefix}}
+
+// maxBatch bounds the events applied in one transaction.
+const maxBatch = 256
+
+// retryDelay is the pause before the projection tries again after a failure.
+const retryDelay = time.Second
+
+// runProjection brings the outbox up to date with the log, then follows
+// it, until ctx ends. A failure (a composer's error, a full disk) stops it
+// at the event at fault and it tries again from its checkpoint.
+func (o *Outbox) runProjection(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := o.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		o.setProjErr(err)
+		o.log.Error("outbox projection stopped; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retryDelay):
+		}
+	}
+}
+
+func (o *Outbox) setProjErr(err error) {
+	o.mu.Lock()
+	o.projErr = err
+	o.mu.Unlock()
+}
+
+// follow catches up, then applies the subscription's events as they come,
+// several per transaction when they pile up.
+func (o *Outbox) follow(ctx context.Context) error {
+	if err := o.catchUp(ctx); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.caughtUp, o.projErr = true, nil
+	after := o.checkpoint
+	o.mu.Unlock()
+	sub, err := o.store.SubscribeAll(ctx, after, filter)
+	if err != nil {
+		return fmt.Errorf("outbox: subscribe: %w", err)
+	}
+	defer sub.Close()
+	for {
+		var batch []eventstore.RecordedEvent
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return fmt.Errorf("outbox: subscription ended: %w", sub.Err())
+			}
+			batch = append(batch, ev)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case ev, ok := <-sub.Events():
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		if err := o.apply(ctx, batch, true); err != nil {
+			return err
+		}
+	}
+}
+
+// catchUp applies what the log holds after the checkpoint. A new outbox
+// (no checkpoint) learns the claims from the whole log without composing
+// anything, unless FromStart: notifications turned on do not mail history.
+func (o *Outbox) catchUp(ctx context.Context) error {
+	after, ok, err := o.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	compose := ok || o.cfg.FromStart
+	for {
+		events, err := o.store.ReadAll(ctx, after, maxBatch, filter)
+		if err != nil {
+			return fmt.Errorf("outbox: read the log: %w", err)
+		}
+		if len(events) == 0 {
+			if !ok {
+				// Record where a new outbox started, even in an empty log.
+				return o.apply(ctx, nil, compose)
+			}
+			return nil
+		}
+		if err := o.apply(ctx, events, compose); err != nil {
+			return err
+		}
+		ok = true
+		after = events[len(events)-1].Position
+		if len(events) < maxBatch {
+			return nil
+		}
+	}
+}
+
+// apply folds events into the claims table and queues the messages they
+// cause, with the checkpoint, in one transaction.
+func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, compose bool) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
+	}
+	defer tx.Rollback()
+	queued := map[notify.Channel]int{}
+	now := o.now()
+	for _, ev := range events {
+		if err := o.applyOne(ctx, tx, ev, compose, now, queued); err != nil {
+			return fmt.Errorf("outbox: event %s of %s (%s): %w", ev.ID, ev.Stream, ev.Type, err)
+		}
+	}
+	o.mu.Lock()
+	pos := o.checkpoint
+	o.mu.Unlock()
+	if len(events) > 0 {
+		pos = events[len(events)-1].Position
+	}
+	if err := saveCheckpoint(ctx, tx, pos); err != nil {
+		return fmt.Errorf("outbox: save checkpoint: %w", storage.Fault(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("outbox: commit: %w", storage.Fault(err))
+	}
+	o.mu.Lock()
+	o.checkpoint = pos
+	o.mu.Unlock()
+	o.m.queued(queued)
+	if len(queued) > 0 {
+		o.signal()
+	}
+	return nil
+}
+
+// claimRow is a claim as the outbox keeps it.
+type claimRow struct {
+	state    domain.State
+	language string
+	quiet    bool
+}
+
+func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time, queued map[notify.Channel]int) error {
+	switch {
+	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
+		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
+		if err != nil || ev.Type != linkIssuedType {
+			return nil
+		}
+		var issued struct {
+			Language string `json:"language"`
+		}
+		if err := json.Unmarshal(ev.Data, &issued); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, language) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET language = excluded.language`, id.String(), issued.Language)
+		return storage.Fault(err)
+	case strings.HasPrefix(ev.Stream, notify.PreferencesStreamPrefix):
+		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, notify.PreferencesStreamPrefix))
+		if err != nil || ev.Type != notify.PreferencesSetType {
+			return nil
+		}
+		var p notify.Preferences
+		if err := json.Unmarshal(ev.Data, &p); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, quiet) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET quiet = excluded.quiet`, id.String(), p.Quiet)
+		return storage.Fault(err)
+	case strings.HasPrefix(ev.Stream, claimStreamPrefix):
+	default:
+		return nil
+	}
+	id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, claimStreamPrefix))
+	if err != nil {
+		return nil // not a claim's own stream
+	}
+	e, err := domain.DecodeEvent(ev.Type, ev.Data)
+	if errors.Is(err, domain.ErrUnknownEventType) {
+		o.log.Warn("outbox skips an event of an unknown type", "type", ev.Type, "stream", ev.Stream)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	row, err := loadClaim(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	row.state = domain.Evolve(row.state, e)
+	state, err := json.Marshal(row.state)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO claims (id, state) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state`, id.String(), state); err != nil {
+		return storage.Fault(err)
+	}
+	claim := row.claim(id)
+	if compose {
+		ne := notify.Event{Record: ev, Event: e, Claim: claim}
+		for _, c := range o.cfg.Composers {
+			ms, err := c.Compose(ctx, ne)
+			if err != nil {
+				return fmt.Errorf("compose: %w", err)
+			}
+			for _, m := range ms {
+				m.Position, m.EventTime = ev.Position, ev.Created
+				if m.ClaimID == uuid.Nil {
+					m.ClaimID = id
+				}
+				if m.CustomerID == "" && toCustomer(m.Channel) {
+					m.CustomerID = claim.CustomerID
+				}
+				if claim.Quiet && !m.Essential && toCustomer(m.Channel) {
+					continue
+				}
+				n, err := o.insert(ctx, tx, m, now)
+				if err != nil {
+					return err
+				}
+				queued[m.Channel] += n
+			}
+		}
+	}
+	if erased, ok := e.(domain.PersonalDataErased); ok {
+		customer := erased.CustomerID
+		if customer == "" {
+			customer = claim.CustomerID
+		}
+		if err := eraseCustomer(ctx, tx, customer); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toCustomer reports whether the channel's messages go to the claim's
+// customer (whose choice of Quiet they follow).
+func toCustomer(ch notify.Channel) bool { return ch == notify.Email || ch == notify.SMS }
+
+func loadClaim(ctx context.Context, tx *sql.Tx, id uuid.UUID) (claimRow, error) {
+	var (
+		row   claimRow
+		state []byte
+	)
+	err := tx.QueryRowContext(ctx, `SELECT state, language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&state, &row.language, &row.quiet)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row, nil
+	}
+	if err != nil {
+		return row, storage.Fault(err)
+	}
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &row.state); err != nil {
+			return row, fmt.Errorf("claim %s: %w", id, err)
+		}
+	}
+	return row, nil
+}
+
+// claim is what composers are told of the claim.
+func (r claimRow) claim(id uuid.UUID) notify.Claim {
+	s := r.state
+	contact := func(v string) string {
+		if s.PersonalDataErased || v == domain.Erased {
+			return ""
+		}
+		return v
+	}
+	return notify.Claim{
+		ID: id, Number: s.Number, Status: s.Status, Organisation: s.Organisation, Assignee: s.Assignee,
+		CustomerID: s.CustomerID, Name: contact(s.Customer.Name), Email: contact(s.Customer.Email),
+		Phone: contact(s.Customer.Phone), Language: r.language, Quiet: r.quiet, Erased: s.PersonalDataErased,
+	}
+}
+
+// insert queues m unless a message of its id is queued already; it
+// returns 1 when it queued it.
+func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, m notify.Message, now time.Time) (int, error) {
+	if m.ID == uuid.Nil || m.Channel == "" || m.Recipient == "" {
+		return 0, fmt.Errorf("message %q to %q on %q: id, channel and recipient are required", m.ID, m.Recipient, m.Channel)
+	}
+	due := now
+	if _, ok := o.cfg.Senders[m.Channel].(notify.BatchSender); ok {
+		due = now.Add(o.cfg.BatchWindow)
+	}
+	claimID := ""
+	if m.ClaimID != uuid.Nil {
+		claimID = m.ClaimID.String()
+	}
+	pc, pp := sqlPos(m.Position)
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
+		(id, channel, recipient, kind, claim_id, customer_id, order_key, essential, pos_commit, pos_prepare,
+		 event_time, language, subject, text, html, body, status, queued_at, next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		m.ID.String(), string(m.Channel), m.Recipient, m.Kind, claimID, m.CustomerID, m.OrderKey, m.Essential, pc, pp,
+		nanos(m.EventTime), m.Language, m.Subject, m.Text, m.HTML, m.Body, nanos(now), nanos(due))
+	if err != nil {
+		return 0, storage.Fault(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// eraseCustomer blanks what the outbox holds of the customer: the claims'
+// contact details (the fold already replaced them with domain.Erased), the
+// addresses and content of their messages and the error texts of their
+// attempts. Messages not yet sent become "erased" and are never sent.
+func eraseCustomer(ctx context.Context, tx *sql.Tx, customer string) error {
+	if customer == "" {
+		return nil
+	}
+	stmts := []string{
+		`UPDATE attempts SET error = '` + domain.Erased + `' WHERE message_id IN (SELECT id FROM messages WHERE customer_id = ?1)`,
+		`UPDATE messages SET status = 'erased', last_error = '' WHERE customer_id = ?1 AND status IN ('pending', 'failed')`,
+		`UPDATE messages SET subject = '', text = '', html = '', body = NULL, blanked = 1,
+			recipient = CASE WHEN channel IN ('email', 'sms') THEN '` + domain.Erased + `' ELSE recipient END
+			WHERE customer_id = ?1`,
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s, customer); err != nil {
+			return storage.Fault(err)
+		}
+	}
+	return nil
+}
+
+// Enqueue queues messages that no claim event causes (a private link the
+// portal issues, a desk alert): they are durable when it returns, and a
+// message whose id is queued already is left as it is. Non-essential
+// messages to the customer of a claim that asked for quiet are dropped.
+func (o *Outbox) Enqueue(ctx context.Context, ms ...notify.Message) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
+	}
+	defer tx.Rollback()
+	now := o.now()
+	queued := map[notify.Channel]int{}
+	for _, m := range ms {
+		if m.ClaimID != uuid.Nil && !m.Essential && toCustomer(m.Channel) {
+			row, err := loadClaim(ctx, tx, m.ClaimID)
+			if err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			if row.quiet {
+				continue
+			}
+		}
+		n, err := o.insert(ctx, tx, m, now)
+		if err != nil {
+			return fmt.Errorf("outbox: enqueue: %w", err)
+		}
+		queued[m.Channel] += n
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("outbox: commit: %w", storage.Fault(err))
+	}
+	o.m.queued(queued)
+	o.signal()
+	return nil
+}
