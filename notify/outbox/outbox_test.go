@@ -1,8 +1,11 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -90,6 +93,51 @@ func TestFreshOutboxStartsAtTheEndOfTheLog(t *testing.T) {
 	got := list(t, o, Filter{})
 	if len(got) != 1 || got[0].Message.Recipient != "ivana@example.com" || got[0].Message.Subject != "Claim RMA-1" {
 		t.Fatalf("after a new event the outbox queued %+v, want one e-mail to the known customer", got)
+	}
+}
+
+// flakyReads is a store whose reads of $all fail after the first few.
+type flakyReads struct {
+	eventstore.Store
+	left int
+}
+
+func (f *flakyReads) ReadAll(ctx context.Context, after eventstore.Position, max int, filter eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	if f.left--; f.left < 0 {
+		return nil, eventstore.ErrUnavailable
+	}
+	return f.Store.ReadAll(ctx, after, max, filter)
+}
+
+// A new outbox interrupted while it learns the history resumes learning:
+// it does not mail the rest of the history.
+func TestFreshOutboxInterruptedWhileLearningMailsNoHistory(t *testing.T) {
+	store := openStore(t)
+	path := dbPath(t)
+	for range 4 {
+		c := uuid.New()
+		appendClaim(t, store, c, registered(c, "RMA-1", "ivana@example.com", "cust-1"), assigned("desk-1"))
+	}
+	fresh := func(c *Config) { c.FromStart = false }
+	o := openOutbox(t, &flakyReads{Store: store, left: 2}, path, fresh)
+	o.batch = 2
+	if err := o.catchUp(context.Background()); err == nil {
+		t.Fatal("the catch-up did not fail with the store")
+	}
+	if o.Health().Checkpoint.Compare(eventstore.Start) == 0 {
+		t.Fatal("nothing was learnt before the failure: the test proves nothing")
+	}
+	o.Close()
+	o = openOutbox(t, store, path, fresh)
+	mustCatchUp(t, o)
+	if got := list(t, o, Filter{}); len(got) != 0 {
+		t.Fatalf("after the interrupted learning %d messages of the history were queued", len(got))
+	}
+	c := uuid.New()
+	appendClaim(t, store, c, registered(c, "RMA-9", "new@example.com", "cust-9"))
+	mustCatchUp(t, o)
+	if got := list(t, o, Filter{}); len(got) != 1 {
+		t.Fatalf("after the learning a new claim queued %d messages, want 1", len(got))
 	}
 }
 
@@ -536,6 +584,16 @@ func TestErasureBlanksQueuedMessagesWhichAreNeverSent(t *testing.T) {
 	var georgi int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM messages WHERE recipient = 'georgi@example.com' AND text != ''`).Scan(&georgi); err != nil || georgi != 1 {
 		t.Fatalf("another customer's message was touched: %d, %v", georgi, err)
+	}
+	// Nor do the files' bytes: no free page, no write-ahead log keeps them.
+	for _, f := range []string{path, path + "-wal"} {
+		raw, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("ivana@example.com")) {
+			t.Fatalf("%s still holds the erased customer's address", filepath.Base(f))
+		}
 	}
 	if erased := list(t, o, Filter{Status: Erased}); len(erased) != 2 {
 		t.Fatalf("%d messages are marked erased, want the customer's 2", len(erased))
