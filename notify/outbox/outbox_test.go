@@ -677,3 +677,42 @@ func TestStartedOutboxDeliversNewEventsAndObservesTheLag(t *testing.T) {
 		t.Fatalf("the lag histogram observed %d values, want one per handed message (3)", observed)
 	}
 }
+
+// hookedAppends is a store that runs a hook before each append.
+type hookedAppends struct {
+	eventstore.Store
+	before func(stream string)
+}
+
+func (h *hookedAppends) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if h.before != nil {
+		h.before(stream)
+	}
+	return h.Store.Append(ctx, stream, expected, events...)
+}
+
+// A customer erased while their message is on its way to the Sender (read
+// from the queue, being claimed) does not get it.
+func TestErasureDuringDeliveryStopsTheMessage(t *testing.T) {
+	store := openStore(t)
+	a := uuid.New()
+	appendClaim(t, store, a, registered(a, "RMA-1", "ivana@example.com", "cust-1"))
+	hooked := &hookedAppends{Store: store}
+	snd := &sender{}
+	o := openOutbox(t, hooked, dbPath(t), withSender(notify.Email, snd))
+	mustCatchUp(t, o)
+	hooked.before = func(stream string) {
+		if strings.HasPrefix(stream, DeliveryStreamPrefix) {
+			hooked.before = nil
+			appendClaim(t, store, a, domain.PersonalDataErased{CustomerID: "cust-1", At: t0})
+			mustCatchUp(t, o)
+		}
+	}
+	mustDeliver(t, o)
+	if got := snd.messages(); len(got) != 0 {
+		t.Fatalf("the sender got %d messages of an erased customer", len(got))
+	}
+	if erased := list(t, o, Filter{Status: Erased}); len(erased) != 1 {
+		t.Fatalf("%d messages are marked erased, want 1", len(erased))
+	}
+}
