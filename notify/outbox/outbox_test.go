@@ -716,3 +716,47 @@ func TestErasureDuringDeliveryStopsTheMessage(t *testing.T) {
 		t.Fatalf("%d messages are marked erased, want 1", len(erased))
 	}
 }
+
+// parallel is a Sender that tracks how many sends run at once.
+type parallel struct {
+	mu          sync.Mutex
+	active, top int
+	n           int
+}
+
+func (p *parallel) Send(context.Context, notify.Message) error {
+	p.mu.Lock()
+	p.active++
+	p.top = max(p.top, p.active)
+	p.n++
+	p.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	p.active--
+	p.mu.Unlock()
+	return nil
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	store := openStore(t)
+	snd := &parallel{}
+	o := openOutbox(t, store, dbPath(t), withSender(notify.Email, snd), func(c *Config) { c.Concurrency = 3 })
+	var ms []notify.Message
+	for i := range 12 {
+		ms = append(ms, message("m"+string(rune('a'+i)), "r"+string(rune('a'+i))+"@example.com", ""))
+	}
+	if err := o.Enqueue(context.Background(), ms...); err != nil {
+		t.Fatal(err)
+	}
+	mustDeliver(t, o)
+	if snd.n != 12 || snd.top != 3 {
+		t.Fatalf("%d sends, at most %d at once; want 12, at most 3 (and messages without a key in parallel)", snd.n, snd.top)
+	}
+}
+
+func TestConfigRefusesGivingUpInLessThanADay(t *testing.T) {
+	_, err := Open(Config{Path: dbPath(t), Store: openStore(t), GiveUpAfter: 12 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "at least a day") {
+		t.Fatalf("Open with GiveUpAfter 12h: %v", err)
+	}
+}
