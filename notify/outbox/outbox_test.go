@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -758,5 +759,47 @@ func TestConfigRefusesGivingUpInLessThanADay(t *testing.T) {
 	_, err := Open(Config{Path: dbPath(t), Store: openStore(t), GiveUpAfter: 12 * time.Hour})
 	if err == nil || !strings.Contains(err.Error(), "at least a day") {
 		t.Fatalf("Open with GiveUpAfter 12h: %v", err)
+	}
+}
+
+// statusComposer records the claim's status composers are shown.
+type statusComposer struct{ seen *[]domain.Status }
+
+func (c statusComposer) Compose(_ context.Context, e notify.Event) ([]notify.Message, error) {
+	*c.seen = append(*c.seen, e.Claim.Status)
+	return nil, nil
+}
+
+// Composers see the claim as the ledger folds it, after each event.
+func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
+	store := openStore(t)
+	a := uuid.New()
+	bgn := func(n int64) domain.Money { return domain.Money{Amount: n, Currency: "BGN"} }
+	events := []domain.Event{
+		registered(a, "RMA-1", "ivana@example.com", "cust-1"),
+		domain.ClaimAuthorized{PaidRepair: true, At: t0},
+		domain.EstimateIssued{Total: bgn(5000), At: t0},
+		domain.EstimateAccepted{At: t0},
+		domain.PaymentRecorded{Amount: bgn(2000), Reference: "p1", Method: "card", At: t0},
+		domain.PaymentRecorded{Amount: bgn(3000), Reference: "p2", Method: "card", At: t0},
+		assigned("desk-1"),
+	}
+	var want []domain.Status
+	var s domain.State
+	for _, e := range events {
+		s = domain.Evolve(s, e)
+		want = append(want, s.Status)
+	}
+	for _, e := range events {
+		appendClaim(t, store, a, e)
+	}
+	var seen []domain.Status
+	o := openOutbox(t, store, dbPath(t), func(c *Config) { c.Composers = []notify.Composer{statusComposer{&seen}} })
+	mustCatchUp(t, o)
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("composers saw the statuses %v, want %v", seen, want)
+	}
+	if want[5] != domain.StatusPaid {
+		t.Fatalf("the fixture does not reach the paid status (%v): it proves less than it should", want)
 	}
 }
