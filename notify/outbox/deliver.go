@@ -268,7 +268,8 @@ func (o *Outbox) deliver(ctx context.Context, batch []queued) {
 	var held []claimed
 	for _, q := range batch {
 		c, ok := o.claim(ctx, q)
-		if ok {
+		// An erasure since the message was read blanked it: it is not sent.
+		if ok && o.stillPending(ctx, q.ID) {
 			held = append(held, c)
 		}
 	}
@@ -313,6 +314,13 @@ func (o *Outbox) deliver(ctx context.Context, batch []queued) {
 			o.failed(rec, c, err)
 		}
 	}
+}
+
+// stillPending reports whether the message is still to be sent.
+func (o *Outbox) stillPending(ctx context.Context, id uuid.UUID) bool {
+	var status string
+	err := o.db.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id.String()).Scan(&status)
+	return err == nil && status == string(Pending)
 }
 
 // claim appends a claim to the message's delivery stream; ok is false

@@ -143,6 +143,8 @@ type Outbox struct {
 	m     *metrics
 	store eventstore.Store
 
+	batch int // events read and applied at once
+
 	wake chan struct{}
 	sem  chan struct{}
 	jobs sync.WaitGroup
@@ -195,9 +197,9 @@ func Open(cfg Config) (*Outbox, error) {
 	o := &Outbox{
 		cfg: cfg, db: db, log: cfg.Logger.With("component", "notify-outbox"), store: cfg.Store,
 		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency),
-		inFlight: map[uuid.UUID]bool{},
+		inFlight: map[uuid.UUID]bool{}, batch: maxBatch,
 	}
-	if o.checkpoint, _, err = o.loadCheckpoint(context.Background()); err != nil {
+	if o.checkpoint, _, _, err = o.loadCheckpoint(context.Background()); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -209,7 +211,10 @@ const schema = `
 CREATE TABLE IF NOT EXISTS checkpoint (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	pos_commit INTEGER NOT NULL,
-	pos_prepare INTEGER NOT NULL
+	pos_prepare INTEGER NOT NULL,
+	-- composing is 0 while a new outbox learns the log's history (no
+	-- messages), 1 once it reached the end and composes.
+	composing INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS claims (
 	id TEXT PRIMARY KEY,
@@ -371,22 +376,24 @@ func sqlPos(p eventstore.Position) (int64, int64) {
 	return int64(c), int64(q)
 }
 
-// loadCheckpoint returns the checkpoint and whether there is one.
-func (o *Outbox) loadCheckpoint(ctx context.Context) (eventstore.Position, bool, error) {
+// loadCheckpoint returns the checkpoint, whether there is one and whether
+// the outbox composes messages (it does not while it learns the history).
+func (o *Outbox) loadCheckpoint(ctx context.Context) (pos eventstore.Position, ok, composing bool, err error) {
 	var c, p int64
-	err := o.db.QueryRowContext(ctx, `SELECT pos_commit, pos_prepare FROM checkpoint WHERE id = 1`).Scan(&c, &p)
+	err = o.db.QueryRowContext(ctx, `SELECT pos_commit, pos_prepare, composing FROM checkpoint WHERE id = 1`).Scan(&c, &p, &composing)
 	if errors.Is(err, sql.ErrNoRows) {
-		return eventstore.Start, false, nil
+		return eventstore.Start, false, false, nil
 	}
 	if err != nil {
-		return eventstore.Start, false, fmt.Errorf("outbox: read checkpoint: %w", storage.Fault(err))
+		return eventstore.Start, false, false, fmt.Errorf("outbox: read checkpoint: %w", storage.Fault(err))
 	}
-	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}, true, nil
+	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}, true, composing, nil
 }
 
-func saveCheckpoint(ctx context.Context, tx *sql.Tx, p eventstore.Position) error {
+func saveCheckpoint(ctx context.Context, tx *sql.Tx, p eventstore.Position, composing bool) error {
 	c, q := sqlPos(p)
-	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoint (id, pos_commit, pos_prepare) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET pos_commit = excluded.pos_commit, pos_prepare = excluded.pos_prepare`, c, q)
+	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoint (id, pos_commit, pos_prepare, composing) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET pos_commit = excluded.pos_commit, pos_prepare = excluded.pos_prepare,
+		composing = excluded.composing`, c, q, composing)
 	return err
 }

@@ -1,8 +1,12 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -90,6 +94,51 @@ func TestFreshOutboxStartsAtTheEndOfTheLog(t *testing.T) {
 	got := list(t, o, Filter{})
 	if len(got) != 1 || got[0].Message.Recipient != "ivana@example.com" || got[0].Message.Subject != "Claim RMA-1" {
 		t.Fatalf("after a new event the outbox queued %+v, want one e-mail to the known customer", got)
+	}
+}
+
+// flakyReads is a store whose reads of $all fail after the first few.
+type flakyReads struct {
+	eventstore.Store
+	left int
+}
+
+func (f *flakyReads) ReadAll(ctx context.Context, after eventstore.Position, max int, filter eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	if f.left--; f.left < 0 {
+		return nil, eventstore.ErrUnavailable
+	}
+	return f.Store.ReadAll(ctx, after, max, filter)
+}
+
+// A new outbox interrupted while it learns the history resumes learning:
+// it does not mail the rest of the history.
+func TestFreshOutboxInterruptedWhileLearningMailsNoHistory(t *testing.T) {
+	store := openStore(t)
+	path := dbPath(t)
+	for range 4 {
+		c := uuid.New()
+		appendClaim(t, store, c, registered(c, "RMA-1", "ivana@example.com", "cust-1"), assigned("desk-1"))
+	}
+	fresh := func(c *Config) { c.FromStart = false }
+	o := openOutbox(t, &flakyReads{Store: store, left: 2}, path, fresh)
+	o.batch = 2
+	if err := o.catchUp(context.Background()); err == nil {
+		t.Fatal("the catch-up did not fail with the store")
+	}
+	if o.Health().Checkpoint.Compare(eventstore.Start) == 0 {
+		t.Fatal("nothing was learnt before the failure: the test proves nothing")
+	}
+	o.Close()
+	o = openOutbox(t, store, path, fresh)
+	mustCatchUp(t, o)
+	if got := list(t, o, Filter{}); len(got) != 0 {
+		t.Fatalf("after the interrupted learning %d messages of the history were queued", len(got))
+	}
+	c := uuid.New()
+	appendClaim(t, store, c, registered(c, "RMA-9", "new@example.com", "cust-9"))
+	mustCatchUp(t, o)
+	if got := list(t, o, Filter{}); len(got) != 1 {
+		t.Fatalf("after the learning a new claim queued %d messages, want 1", len(got))
 	}
 }
 
@@ -537,6 +586,16 @@ func TestErasureBlanksQueuedMessagesWhichAreNeverSent(t *testing.T) {
 	if err := db.QueryRow(`SELECT COUNT(*) FROM messages WHERE recipient = 'georgi@example.com' AND text != ''`).Scan(&georgi); err != nil || georgi != 1 {
 		t.Fatalf("another customer's message was touched: %d, %v", georgi, err)
 	}
+	// Nor do the files' bytes: no free page, no write-ahead log keeps them.
+	for _, f := range []string{path, path + "-wal"} {
+		raw, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("ivana@example.com")) {
+			t.Fatalf("%s still holds the erased customer's address", filepath.Base(f))
+		}
+	}
 	if erased := list(t, o, Filter{Status: Erased}); len(erased) != 2 {
 		t.Fatalf("%d messages are marked erased, want the customer's 2", len(erased))
 	}
@@ -617,5 +676,130 @@ func TestStartedOutboxDeliversNewEventsAndObservesTheLag(t *testing.T) {
 	}
 	if observed != 3 {
 		t.Fatalf("the lag histogram observed %d values, want one per handed message (3)", observed)
+	}
+}
+
+// hookedAppends is a store that runs a hook before each append.
+type hookedAppends struct {
+	eventstore.Store
+	before func(stream string)
+}
+
+func (h *hookedAppends) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if h.before != nil {
+		h.before(stream)
+	}
+	return h.Store.Append(ctx, stream, expected, events...)
+}
+
+// A customer erased while their message is on its way to the Sender (read
+// from the queue, being claimed) does not get it.
+func TestErasureDuringDeliveryStopsTheMessage(t *testing.T) {
+	store := openStore(t)
+	a := uuid.New()
+	appendClaim(t, store, a, registered(a, "RMA-1", "ivana@example.com", "cust-1"))
+	hooked := &hookedAppends{Store: store}
+	snd := &sender{}
+	o := openOutbox(t, hooked, dbPath(t), withSender(notify.Email, snd))
+	mustCatchUp(t, o)
+	hooked.before = func(stream string) {
+		if strings.HasPrefix(stream, DeliveryStreamPrefix) {
+			hooked.before = nil
+			appendClaim(t, store, a, domain.PersonalDataErased{CustomerID: "cust-1", At: t0})
+			mustCatchUp(t, o)
+		}
+	}
+	mustDeliver(t, o)
+	if got := snd.messages(); len(got) != 0 {
+		t.Fatalf("the sender got %d messages of an erased customer", len(got))
+	}
+	if erased := list(t, o, Filter{Status: Erased}); len(erased) != 1 {
+		t.Fatalf("%d messages are marked erased, want 1", len(erased))
+	}
+}
+
+// parallel is a Sender that tracks how many sends run at once.
+type parallel struct {
+	mu          sync.Mutex
+	active, top int
+	n           int
+}
+
+func (p *parallel) Send(context.Context, notify.Message) error {
+	p.mu.Lock()
+	p.active++
+	p.top = max(p.top, p.active)
+	p.n++
+	p.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	p.active--
+	p.mu.Unlock()
+	return nil
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	store := openStore(t)
+	snd := &parallel{}
+	o := openOutbox(t, store, dbPath(t), withSender(notify.Email, snd), func(c *Config) { c.Concurrency = 3 })
+	var ms []notify.Message
+	for i := range 12 {
+		ms = append(ms, message("m"+string(rune('a'+i)), "r"+string(rune('a'+i))+"@example.com", ""))
+	}
+	if err := o.Enqueue(context.Background(), ms...); err != nil {
+		t.Fatal(err)
+	}
+	mustDeliver(t, o)
+	if snd.n != 12 || snd.top != 3 {
+		t.Fatalf("%d sends, at most %d at once; want 12, at most 3 (and messages without a key in parallel)", snd.n, snd.top)
+	}
+}
+
+func TestConfigRefusesGivingUpInLessThanADay(t *testing.T) {
+	_, err := Open(Config{Path: dbPath(t), Store: openStore(t), GiveUpAfter: 12 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "at least a day") {
+		t.Fatalf("Open with GiveUpAfter 12h: %v", err)
+	}
+}
+
+// statusComposer records the claim's status composers are shown.
+type statusComposer struct{ seen *[]domain.Status }
+
+func (c statusComposer) Compose(_ context.Context, e notify.Event) ([]notify.Message, error) {
+	*c.seen = append(*c.seen, e.Claim.Status)
+	return nil, nil
+}
+
+// Composers see the claim as the ledger folds it, after each event.
+func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
+	store := openStore(t)
+	a := uuid.New()
+	bgn := func(n int64) domain.Money { return domain.Money{Amount: n, Currency: "BGN"} }
+	events := []domain.Event{
+		registered(a, "RMA-1", "ivana@example.com", "cust-1"),
+		domain.ClaimAuthorized{PaidRepair: true, At: t0},
+		domain.EstimateIssued{Total: bgn(5000), At: t0},
+		domain.EstimateAccepted{At: t0},
+		domain.PaymentRecorded{Amount: bgn(2000), Reference: "p1", Method: "card", At: t0},
+		domain.PaymentRecorded{Amount: bgn(3000), Reference: "p2", Method: "card", At: t0},
+		assigned("desk-1"),
+	}
+	var want []domain.Status
+	var s domain.State
+	for _, e := range events {
+		s = domain.Evolve(s, e)
+		want = append(want, s.Status)
+	}
+	for _, e := range events {
+		appendClaim(t, store, a, e)
+	}
+	var seen []domain.Status
+	o := openOutbox(t, store, dbPath(t), func(c *Config) { c.Composers = []notify.Composer{statusComposer{&seen}} })
+	mustCatchUp(t, o)
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("composers saw the statuses %v, want %v", seen, want)
+	}
+	if want[5] != domain.StatusPaid {
+		t.Fatalf("the fixture does not reach the paid status (%v): it proves less than it should", want)
 	}
 }

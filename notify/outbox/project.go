@@ -84,7 +84,7 @@ func (o *Outbox) follow(ctx context.Context) error {
 			batch = append(batch, ev)
 		}
 	drain:
-		for len(batch) < maxBatch {
+		for len(batch) < o.batch {
 			select {
 			case ev, ok := <-sub.Events():
 				if !ok {
@@ -95,39 +95,39 @@ func (o *Outbox) follow(ctx context.Context) error {
 				break drain
 			}
 		}
-		if err := o.apply(ctx, batch, true); err != nil {
+		if err := o.apply(ctx, batch, true, true); err != nil {
 			return err
 		}
 	}
 }
 
 // catchUp applies what the log holds after the checkpoint. A new outbox
-// (no checkpoint) learns the claims from the whole log without composing
-// anything, unless FromStart: notifications turned on do not mail history.
+// learns the claims from the whole log without composing anything, unless
+// FromStart: notifications turned on do not mail the history. It composes
+// from the end of the log as it found it, even when the learning was
+// interrupted and resumed.
 func (o *Outbox) catchUp(ctx context.Context) error {
-	after, ok, err := o.loadCheckpoint(ctx)
+	after, ok, composing, err := o.loadCheckpoint(ctx)
 	if err != nil {
 		return err
 	}
-	compose := ok || o.cfg.FromStart
+	compose := composing || (!ok && o.cfg.FromStart)
 	for {
-		events, err := o.store.ReadAll(ctx, after, maxBatch, filter)
+		events, err := o.store.ReadAll(ctx, after, o.batch, filter)
 		if err != nil {
 			return fmt.Errorf("outbox: read the log: %w", err)
 		}
-		if len(events) == 0 {
-			if !ok {
-				// Record where a new outbox started, even in an empty log.
-				return o.apply(ctx, nil, compose)
+		if len(events) > 0 {
+			if err := o.apply(ctx, events, compose, false); err != nil {
+				return err
 			}
-			return nil
+			after = events[len(events)-1].Position
 		}
-		if err := o.apply(ctx, events, compose); err != nil {
-			return err
-		}
-		ok = true
-		after = events[len(events)-1].Position
-		if len(events) < maxBatch {
+		if len(events) < o.batch {
+			if !compose {
+				// The end of the history: compose from here on.
+				return o.apply(ctx, nil, false, true)
+			}
 			return nil
 		}
 	}
@@ -135,16 +135,17 @@ func (o *Outbox) catchUp(ctx context.Context) error {
 
 // apply folds events into the claims table and queues the messages they
 // cause, with the checkpoint, in one transaction.
-func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, compose bool) error {
+func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, compose, composeNext bool) error {
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
 	}
 	defer tx.Rollback()
 	queued := map[notify.Channel]int{}
+	erasures := 0
 	now := o.now()
 	for _, ev := range events {
-		if err := o.applyOne(ctx, tx, ev, compose, now, queued); err != nil {
+		if err := o.applyOne(ctx, tx, ev, compose, now, queued, &erasures); err != nil {
 			return fmt.Errorf("outbox: event %s of %s (%s): %w", ev.ID, ev.Stream, ev.Type, err)
 		}
 	}
@@ -154,7 +155,7 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	if len(events) > 0 {
 		pos = events[len(events)-1].Position
 	}
-	if err := saveCheckpoint(ctx, tx, pos); err != nil {
+	if err := saveCheckpoint(ctx, tx, pos, compose || composeNext); err != nil {
 		return fmt.Errorf("outbox: save checkpoint: %w", storage.Fault(err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -167,6 +168,13 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	if len(queued) > 0 {
 		o.signal()
 	}
+	if erasures > 0 {
+		// The erased data's old pages are still in the write-ahead log
+		// until it is checkpointed and cut.
+		if _, err := o.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			o.log.Warn("outbox cannot cut its write-ahead log after an erasure", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -177,7 +185,7 @@ type claimRow struct {
 	quiet    bool
 }
 
-func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time, queued map[notify.Channel]int) error {
+func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time, queued map[notify.Channel]int, erasures *int) error {
 	switch {
 	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
@@ -269,6 +277,7 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 		if err := eraseCustomer(ctx, tx, customer); err != nil {
 			return err
 		}
+		*erasures++
 	}
 	return nil
 }
