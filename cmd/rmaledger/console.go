@@ -82,9 +82,12 @@ func mountConsole(e *echo.Echo, people *accounts.Directory, service *ledger.Serv
 	return console.Register(e, cfg)
 }
 
-// withOutbox gives the console's admins the messages screen.
-func withOutbox(o console.Outbox) func(*console.Config) {
-	return func(c *console.Config) { c.Outbox = o }
+// withOutbox gives the console's admins the messages screen and the
+// webhooks screen.
+func withOutbox(n *notifications) func(*console.Config) {
+	return func(c *console.Config) {
+		c.Outbox, c.Webhooks, c.WebhookDeliveries = n, n.webhooks, n
+	}
 }
 
 // withFiles gives the console the claims' files (its claim page's files

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -24,6 +26,7 @@ import (
 	"github.com/rmaledger/rmaledger/notify/email"
 	"github.com/rmaledger/rmaledger/notify/outbox"
 	"github.com/rmaledger/rmaledger/notify/sms"
+	"github.com/rmaledger/rmaledger/notify/webhooks"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -42,6 +45,7 @@ const (
 // customers' messages and the desk's alerts, and the channels' senders.
 type notifications struct {
 	outbox   *outbox.Outbox
+	webhooks *webhooks.Registry
 	customer *email.CustomerComposer // nil: customers get no messages
 	desk     *email.DeskComposer     // nil: the desk gets no alerts
 	service  *ledger.Service
@@ -62,12 +66,30 @@ func publicOrigin(cfg config) string {
 // personal data), with the composers and senders the configuration
 // offers, and starts it. With an SMTP server customers get e-mail and the
 // desk its alerts; with --dev and no SMTP server the messages are logged.
-// The returned function stops it.
+// Webhooks go to the subscriptions admins make. The returned function
+// stops it all.
 func startNotifications(ctx context.Context, cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner,
 	reg prometheus.Registerer, logger *slog.Logger,
 ) (*notifications, func(), error) {
 	logger = logger.With("component", "notify")
-	senders := map[notify.Channel]notify.Sender{}
+	ctx, cancel := context.WithCancel(ctx)
+	var running sync.WaitGroup
+	stopAll := func() { cancel(); running.Wait() }
+	hooks, err := webhooks.New(webhooks.Config{Store: store, AllowLoopbackHTTP: cfg.Dev})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	// Every instance knows the subscriptions from memory, kept current by
+	// following their streams.
+	running.Go(func() { hooks.Follow(ctx, time.Second) })
+	networks, _ := parseNetworks(cfg.WebhookNetworks) // Validate parsed them already
+	hookSender, err := webhooks.NewSender(webhooks.SenderConfig{Registry: hooks, AllowLoopbackHTTP: cfg.Dev, AllowedNetworks: networks})
+	if err != nil {
+		stopAll()
+		return nil, nil, err
+	}
+	senders := map[notify.Channel]notify.Sender{notify.Webhook: hookSender}
 	switch {
 	case cfg.SMTPHost != "":
 		smtp, err := email.NewSMTPSender(email.SMTPConfig{
@@ -75,22 +97,24 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS,
 		})
 		if err != nil {
+			stopAll()
 			return nil, nil, fmt.Errorf("smtp: %w", err)
 		}
-		senders[notify.Email], senders[notify.Desk] = smtp, smtp
+		senders[notify.Email], senders[notify.Desk] = oneByOne{smtp}, smtp
 	case cfg.Dev:
 		logged := email.LogSender{Logger: logger}
-		senders[notify.Email], senders[notify.Desk], senders[notify.SMS] = logged, logged, logged
+		senders[notify.Email], senders[notify.Desk], senders[notify.SMS] = oneByOne{logged}, logged, oneByOne{logged}
 	}
 	if cfg.SMSURL != "" {
 		s, err := sms.New(sms.Config{URL: cfg.SMSURL, Token: cfg.SMSToken})
 		if err != nil {
+			stopAll()
 			return nil, nil, fmt.Errorf("sms: %w", err)
 		}
 		senders[notify.SMS] = s
 	}
-	n := &notifications{service: service, reads: reads, logger: logger}
-	var composers []notify.Composer
+	n := &notifications{webhooks: hooks, service: service, reads: reads, logger: logger}
+	composers := []notify.Composer{webhooks.NewComposer(hooks)}
 	if senders[notify.Email] != nil {
 		deskAddresses, _ := parseDeskAddresses(cfg.DeskAddresses) // Validate parsed them already
 		mcfg := email.Config{
@@ -98,22 +122,12 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 			DefaultLanguage: cfg.DefaultLanguage, SMS: senders[notify.SMS] != nil, TemplateDir: cfg.NotifyTemplates,
 			DeskAddress: cfg.DeskEmail, DeskAddresses: deskAddresses,
 		}
-		var err error
-		if n.customer, err = email.NewCustomerComposer(mcfg); err != nil {
-			return nil, nil, fmt.Errorf("notify-templates: %w", err)
-		}
-		// A template that does not render refuses the start, naming it.
-		if err := n.customer.Check(); err != nil {
+		if err := n.compose(mcfg, cfg.DeskEmail != "" || len(deskAddresses) > 0); err != nil {
+			stopAll()
 			return nil, nil, fmt.Errorf("notify-templates: %w", err)
 		}
 		composers = append(composers, n.customer)
-		if cfg.DeskEmail != "" || len(deskAddresses) > 0 {
-			if n.desk, err = email.NewDeskComposer(mcfg); err != nil {
-				return nil, nil, fmt.Errorf("notify-templates: %w", err)
-			}
-			if err := n.desk.Check(); err != nil {
-				return nil, nil, fmt.Errorf("notify-templates: %w", err)
-			}
+		if n.desk != nil {
 			composers = append(composers, n.desk)
 		}
 	}
@@ -122,27 +136,50 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 		Registerer: reg, Logger: logger,
 	})
 	if err != nil {
+		stopAll()
 		return nil, nil, err
 	}
 	n.outbox = box
 	if err := box.Start(ctx); err != nil {
 		box.Close()
+		stopAll()
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.announceDueSoon(ctx)
-	}()
+	running.Go(func() { n.announceDueSoon(ctx) })
 	return n, func() {
-		cancel()
-		<-done
+		stopAll()
 		if err := box.Close(); err != nil {
 			logger.Error("closing the outbox", "error", err)
 		}
 	}, nil
 }
+
+// compose makes the composers of the customers' messages and, with desk,
+// of the desk's alerts, and checks their templates: one that does not
+// render refuses the start, naming it.
+func (n *notifications) compose(cfg email.Config, desk bool) error {
+	var err error
+	if n.customer, err = email.NewCustomerComposer(cfg); err != nil {
+		return err
+	}
+	if err := n.customer.Check(); err != nil {
+		return err
+	}
+	if !desk {
+		return nil
+	}
+	if n.desk, err = email.NewDeskComposer(cfg); err != nil {
+		return err
+	}
+	return n.desk.Check()
+}
+
+// oneByOne hands a sender the messages one at a time: customers' e-mail
+// goes at once, while the desk's alerts (the same sender's SendBatch)
+// wait to be sent together.
+type oneByOne struct{ s notify.Sender }
+
+func (o oneByOne) Send(ctx context.Context, m notify.Message) error { return o.s.Send(ctx, m) }
 
 // announceDueSoon queues, every dueSoonEvery, an alert for each running
 // clock due within dueSoonWithin; each clock is announced once (the
@@ -263,6 +300,32 @@ func (n *notifications) DeliveryCounts(ctx context.Context) ([]console.DeliveryC
 		}
 	}
 	return out, nil
+}
+
+// WebhookDeliveries lists a subscription's messages, newest first.
+func (n *notifications) WebhookDeliveries(ctx context.Context, subscription uuid.UUID, status string, limit int) ([]api.WebhookDelivery, error) {
+	entries, err := n.outbox.List(ctx, outbox.Filter{Channel: notify.Webhook, Recipient: subscription.String(), Status: outbox.Status(status), Newest: true, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.WebhookDelivery, 0, len(entries))
+	for _, e := range entries {
+		d := api.WebhookDelivery{
+			ID: e.Message.ID, Kind: e.Message.Kind, ClaimID: e.Message.ClaimID, Status: string(e.Status), Attempts: e.Attempts,
+			LastError: e.LastError, NextAttempt: e.NextAttempt, Queued: e.QueuedAt, Sent: e.SentAt,
+		}
+		if e.Message.Position != eventstore.Start {
+			d.Position = e.Message.Position.String()
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ReplayWebhook queues a subscription's messages of the events from a
+// position on again.
+func (n *notifications) ReplayWebhook(ctx context.Context, subscription uuid.UUID, from eventstore.Position) (int, error) {
+	return n.outbox.Replay(ctx, notify.Webhook, subscription.String(), from)
 }
 
 // RetryDelivery queues a failed message again.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/notify/preferences"
+	"github.com/rmaledger/rmaledger/notify/webhooks"
 	"github.com/rmaledger/rmaledger/payments"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
@@ -20,9 +20,11 @@ import (
 )
 
 // withheld names the streams an audit export shows only as hashes: the
-// accounts' (password hashes, the session key) and the portal's private
-// links (capability hashes).
-func withheld(stream string) bool { return accounts.Withheld(stream) || links.Withheld(stream) }
+// accounts' (password hashes, the session key), the portal's private
+// links (capability hashes) and the webhook subscriptions (their secrets).
+func withheld(stream string) bool {
+	return accounts.Withheld(stream) || links.Withheld(stream) || webhooks.Withheld(stream)
+}
 
 // newPortal builds the customer portal on the ledger, the claims read
 // model and the store, which keeps its private links and the customers'

@@ -162,6 +162,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		OwnBodyLimit:    portalBody,
 		Payments:        online,
 		Files:           claimFiles,
+		// Webhook subscriptions, their deliveries and replays.
+		Webhooks:          notes.webhooks,
+		WebhookDeliveries: notes,
 	})
 	if err != nil {
 		return err

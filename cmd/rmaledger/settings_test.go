@@ -34,6 +34,8 @@ import (
 //	StripeSecretKey, StripeWebhookSecret, StripeAPIBase, PaymentSuccessURL, PaymentCancelURL   TestOnlinePaymentSettings
 //	FilesS3*             TestFilesS3Flags (the keys as RMALEDGER_S3_*)
 //	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
+//	SMTP*, CompanyName, MailSignature, DefaultLanguage, PublicURL in e-mail   TestCustomerEmailThroughSMTP (as RMALEDGER_ variables), TestNotificationSettings
+//	NotifyTemplates, DeskEmail, DeskAddresses, SMSURL, SMSToken, WebhookNetworks                   TestNotificationSettings
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -82,6 +84,21 @@ var serveSettings = []struct {
 	{"FilesMaxBytes", []string{"--files-max-bytes", "2048"}, "RMALEDGER_FILES_MAX_BYTES=2048", int64(2048)},
 	{"FilesMaxPerClaim", []string{"--files-max-per-claim", "3"}, "RMALEDGER_FILES_MAX_PER_CLAIM=3", 3},
 	{"FilesMaxClaimBytes", []string{"--files-max-claim-bytes", "4096"}, "RMALEDGER_FILES_MAX_CLAIM_BYTES=4096", int64(4096)},
+	{"SMTPHost", []string{"--smtp-host", "smtp.example.com"}, "RMALEDGER_SMTP_HOST=smtp.example.com", "smtp.example.com"},
+	{"SMTPPort", []string{"--smtp-port", "2525"}, "RMALEDGER_SMTP_PORT=2525", 2525},
+	{"SMTPUsername", []string{"--smtp-username", "rma"}, "RMALEDGER_SMTP_USERNAME=rma", "rma"},
+	{"SMTPPassword", []string{"--smtp-password", "pw"}, "RMALEDGER_SMTP_PASSWORD=pw", "pw"},
+	{"SMTPFrom", []string{"--smtp-from", "rma@example.com"}, "RMALEDGER_SMTP_FROM=rma@example.com", "rma@example.com"},
+	{"SMTPStartTLS", []string{"--smtp-starttls", "none"}, "RMALEDGER_SMTP_STARTTLS=none", "none"},
+	{"CompanyName", []string{"--company-name", "Acme"}, "RMALEDGER_COMPANY_NAME=Acme", "Acme"},
+	{"MailSignature", []string{"--mail-signature", "Acme desk"}, "RMALEDGER_MAIL_SIGNATURE=Acme desk", "Acme desk"},
+	{"NotifyTemplates", []string{"--notify-templates", "/etc/rma/templates"}, "RMALEDGER_NOTIFY_TEMPLATES=/etc/rma/templates", "/etc/rma/templates"},
+	{"DefaultLanguage", []string{"--default-language", "bg"}, "RMALEDGER_DEFAULT_LANGUAGE=bg", "bg"},
+	{"DeskEmail", []string{"--desk-email", "desk@example.com"}, "RMALEDGER_DESK_EMAIL=desk@example.com", "desk@example.com"},
+	{"DeskAddresses", []string{"--desk-addresses", "maria=maria@example.com"}, "RMALEDGER_DESK_ADDRESSES=maria=maria@example.com", "maria=maria@example.com"},
+	{"SMSURL", []string{"--sms-url", "https://sms.example.com/send"}, "RMALEDGER_SMS_URL=https://sms.example.com/send", "https://sms.example.com/send"},
+	{"SMSToken", []string{"--sms-token", "tok"}, "RMALEDGER_SMS_TOKEN=tok", "tok"},
+	{"WebhookNetworks", []string{"--webhook-networks", "10.8.0.0/16"}, "RMALEDGER_WEBHOOK_NETWORKS=10.8.0.0/16", "10.8.0.0/16"},
 }
 
 // parseConfig parses args and the environment as run does.

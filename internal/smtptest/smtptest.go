@@ -41,6 +41,7 @@ type Server struct {
 	srv      *smtp.Server
 	mu       sync.Mutex
 	received []Received
+	refused  []Received
 	refusals []error
 	notify   chan struct{}
 }
@@ -64,7 +65,8 @@ func Start() (*Server, error) {
 func (s *Server) Close() error { return s.srv.Close() }
 
 // Refuse makes the next messages' DATA fail with the given SMTP codes, one
-// per message (e.g. 451 for a temporary failure, 550 for a permanent one).
+// per message (e.g. 451 for a temporary failure, 550 for a permanent one);
+// the refused messages are kept apart (Refused).
 func (s *Server) Refuse(codes ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,6 +80,13 @@ func (s *Server) Received() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Received(nil), s.received...)
+}
+
+// Refused returns the messages whose DATA the server refused (Refuse).
+func (s *Server) Refused() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.refused...)
 }
 
 // Wait waits until at least n messages were accepted or the timeout
@@ -125,6 +134,7 @@ func (x *session) Data(r io.Reader) error {
 	if len(s.refusals) > 0 {
 		refusal := s.refusals[0]
 		s.refusals = s.refusals[1:]
+		s.refused = append(s.refused, Received{From: x.from, To: x.to, Data: data, At: time.Now()})
 		s.mu.Unlock()
 		return refusal
 	}
@@ -139,4 +149,10 @@ func (x *session) Data(r io.Reader) error {
 	default:
 	}
 	return nil
+}
+
+// Port is the server's port.
+func (s *Server) Port() string {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	return port
 }

@@ -61,15 +61,21 @@ type Filter struct {
 	Limit int
 	// After lists only messages after this Seq (paging).
 	After int64
+	// Newest lists the most recent first (After is then ignored).
+	Newest bool
 }
 
-// List returns the queue's messages in queue order.
+// List returns the queue's messages in queue order (or newest first).
 func (o *Outbox) List(ctx context.Context, f Filter) ([]Entry, error) {
 	var (
 		where []string
 		args  []any
 	)
 	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
+	order := "seq"
+	if f.Newest {
+		order, f.After = "seq DESC", 0
+	}
 	add("seq > ?", f.After)
 	if f.Channel != "" {
 		add("channel = ?", string(f.Channel))
@@ -87,7 +93,7 @@ func (o *Outbox) List(ctx context.Context, f Filter) ([]Entry, error) {
 		f.Limit = 500
 	}
 	rows, err := o.db.QueryContext(ctx, `SELECT seq, status, next_attempt, sent_at, last_error, `+messageCols+`
-		FROM messages WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, append(args, f.Limit)...)
+		FROM messages WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, storage.Fault(err)
 	}

@@ -36,8 +36,9 @@ func newMetrics(reg prometheus.Registerer, o *Outbox) *metrics {
 		lagHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "rmaledger_notify_delivery_lag_seconds",
 			Help: "Time from the event that caused a message (or its queueing) to its hand-over to the channel's sender.",
-			// From a second to a day: retries after an outage reach hours.
-			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+			// From a millisecond, where a live hand-over lies, to a day,
+			// which retries after an outage reach.
+			Buckets: []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600, 21600, 86400},
 		}, []string{"channel"}),
 		queuedC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rmaledger_notify_messages_queued_total", Help: "Messages queued in the outbox.",

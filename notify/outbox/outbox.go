@@ -61,8 +61,9 @@ type Config struct {
 	// GiveUpAfter is how long after its first attempt a message is retried
 	// before it fails for good (default 26 h, at least a day).
 	GiveUpAfter time.Duration
-	// Instance names this instance in the delivery streams (default: random
-	// per process).
+	// Instance names this instance in the delivery streams (default: a name
+	// made once and kept in the outbox's database, so that a restart takes
+	// up its own deliveries at once). Two instances must never share one.
 	Instance string
 	// Lease is how long a claimed delivery belongs to its instance
 	// (default 2 minutes); a Send is given at most this long.
@@ -102,12 +103,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeepContent <= 0 {
 		c.KeepContent = DefaultKeepContent
-	}
-	if c.Instance == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		host, _ := os.Hostname()
-		c.Instance = host + "-" + hex.EncodeToString(b)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -194,6 +189,12 @@ func Open(cfg Config) (*Outbox, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox: create tables in %s: %w", cfg.Path, storage.Fault(err))
 	}
+	if cfg.Instance == "" {
+		if cfg.Instance, err = instanceName(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("outbox: %s: %w", cfg.Path, storage.Fault(err))
+		}
+	}
 	o := &Outbox{
 		cfg: cfg, db: db, log: cfg.Logger.With("component", "notify-outbox"), store: cfg.Store,
 		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency),
@@ -207,7 +208,32 @@ func Open(cfg Config) (*Outbox, error) {
 	return o, nil
 }
 
+// instanceName is the name this outbox's instance claims deliveries by:
+// made once, from the host's name and random bytes, and kept in its
+// database, so that an instance restarted after a crash takes up at once
+// the deliveries it had claimed instead of waiting for their leases.
+func instanceName(db *sql.DB) (string, error) {
+	var name string
+	err := db.QueryRow(`SELECT name FROM instance WHERE id = 1`).Scan(&name)
+	if err == nil {
+		return name, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	host, _ := os.Hostname()
+	name = host + "-" + hex.EncodeToString(b)
+	_, err = db.Exec(`INSERT INTO instance (id, name) VALUES (1, ?)`, name)
+	return name, err
+}
+
 const schema = `
+CREATE TABLE IF NOT EXISTS instance (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	name TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoint (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	pos_commit INTEGER NOT NULL,
