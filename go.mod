@@ -16,7 +16,6 @@ require (
 
 require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.26.0 // indirect
 	github.com/klauspost/compress v1.20.2 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/klauspost/crc32 v1.3.0 // indirect
@@ -33,7 +32,12 @@ require (
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
-require github.com/stripe/stripe-go/v82 v82.5.1
+require (
+	codeberg.org/go-pdf/fpdf v0.12.0
+	github.com/emersion/go-smtp v0.26.0
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
+	github.com/stripe/stripe-go/v82 v82.5.1
+)
 
 require (
 	github.com/agext/levenshtein v1.2.3 // indirect
