@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -54,8 +55,10 @@ type Config struct {
 	// PublicURL is the service's public origin (https://rma.example.com); the QR code leads
 	// to its status page. Empty: no QR code.
 	PublicURL string
-	// Templates holds the deployment's own document.html and print.css, each replacing the
-	// built-in one when present; nil: the built-in ones.
+	// Templates holds the deployment's own files, each optional: document.html and print.css
+	// replace the built-in ones; logo.png or logo.jpg is the logo and legal-<kind>.txt the
+	// legal text of a kind (e.g. legal-release.txt) where Company has none. nil: the built-in
+	// ones only.
 	Templates fs.FS
 }
 
@@ -82,6 +85,9 @@ func New(cfg Config) (*Renderer, error) {
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	}
+	if err := fromTemplates(&cfg); err != nil {
+		return nil, err
+	}
 	r := &Renderer{cfg: cfg, cat: cat}
 	if r.logo, err = readLogo(cfg.Company.Logo); err != nil {
 		return nil, err
@@ -102,6 +108,52 @@ func New(cfg Config) (*Renderer, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// fromTemplates takes the logo and the legal texts the deployment's directory holds where
+// the company's settings give none.
+func fromTemplates(cfg *Config) error {
+	if cfg.Templates == nil {
+		return nil
+	}
+	read := func(name string) ([]byte, error) {
+		b, err := fs.ReadFile(cfg.Templates, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("documents: template %s: %w", name, err)
+		}
+		return b, nil
+	}
+	for _, name := range []string{"logo.png", "logo.jpg"} {
+		if len(cfg.Company.Logo) > 0 {
+			break
+		}
+		b, err := read(name)
+		if err != nil {
+			return err
+		}
+		cfg.Company.Logo = b
+	}
+	legal := maps.Clone(cfg.Company.Legal)
+	if legal == nil {
+		legal = map[Kind]string{}
+	}
+	for _, k := range kinds {
+		if legal[k] != "" {
+			continue
+		}
+		b, err := read("legal-" + string(k) + ".txt")
+		if err != nil {
+			return err
+		}
+		if text := strings.TrimSpace(string(b)); text != "" {
+			legal[k] = text
+		}
+	}
+	cfg.Company.Legal = legal
+	return nil
 }
 
 // file reads a template file: the deployment's, else the built-in one.

@@ -216,14 +216,15 @@ func TestNotYet(t *testing.T) {
 // TestTemplatesOverriddenAndChecked: a deployment's template replaces the built-in one, and
 // one that fails is refused at start, naming the template and the language.
 func TestTemplatesOverriddenAndChecked(t *testing.T) {
-	own := fstest.MapFS{TemplateFile: {Data: []byte(`<!doctype html><html lang="{{.Lang}}"><title>{{.Title}}</title><p>Our own {{.Title}}</p></html>`)}}
+	own := fstest.MapFS{TemplateFile: {Data: []byte(`<!doctype html><html lang="{{.Lang}}"><title>{{.Title}}</title><p>Our own {{.Title}}</p><p>{{.Legal}}</p></html>`)},
+		"legal-intake.txt": {Data: []byte("Goods are kept 90 days.\n")}}
 	r, err := New(Config{Company: Company{Name: "X"}, Templates: own})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := SampleClaim()
 	page, err := r.HTML(Request{Claim: s, Kind: Intake, Lang: "el", At: s.UpdatedAt})
-	if err != nil || !strings.Contains(string(page), "Our own Πρωτόκολλο παραλαβής") {
+	if err != nil || !strings.Contains(string(page), "Our own Πρωτόκολλο παραλαβής") || !strings.Contains(string(page), "<p>Goods are kept 90 days.</p>") {
 		t.Errorf("the deployment's template is not used: %s, %v", page, err)
 	}
 	broken := fstest.MapFS{TemplateFile: {Data: []byte(`<p>{{.Title}} {{index .Steps 3}}</p>`)}}

@@ -1,0 +1,135 @@
+package documents_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/documents"
+	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/eventstore/embedded"
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+// ledgerWithClaim is a ledger over a fresh store holding one claim of three events:
+// registered, authorized, received.
+func ledgerWithClaim(t *testing.T) (eventstore.Store, *ledger.Service, uuid.UUID) {
+	t.Helper()
+	store, err := embedded.Open(t.TempDir(), embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	svc, err := ledger.New(store, ledger.Config{Clock: func() time.Time { now = now.Add(time.Hour); return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price, _ := domain.ParseMoney("499.00", "EUR")
+	purchased, _ := domain.ParseDate("2026-01-15")
+	ctx := context.Background()
+	req := ledger.Request{Actor: ledger.Actor{Name: "agent-test", Role: "agent"}}
+	res, err := svc.Register(ctx, &domain.RegisterClaim{
+		Customer:     domain.Customer{Name: "Ελένη Παπαδοπούλου", Phone: "+30 210 123 4567"},
+		Product:      domain.Product{Category: "phone", Serial: "SN-77"},
+		PurchaseDate: purchased, Price: price, Defect: "screen flickers",
+		ProofOfPurchase: &domain.ProofOfPurchase{Kind: "receipt", Reference: "A-1"},
+	}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Claim.ID
+	intact := true
+	for _, cmd := range []domain.Command{
+		&domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Athens service", Country: "GR", Address: "Odos 1"}},
+		&domain.ReceiveClaim{Condition: "as new", SealsIntact: &intact, ReceivedBy: "desk"},
+	} {
+		if _, err := svc.Execute(ctx, id, cmd, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store, svc, id
+}
+
+func service(t *testing.T, store eventstore.Store, claims documents.ClaimEvents) *documents.Service {
+	t.Helper()
+	r, err := documents.New(documents.Config{Company: documents.Company{Name: "Acme"}, PublicURL: "https://rma.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &documents.Service{Renderer: r, Claims: claims, Store: store, Now: func() time.Time { return time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC) }}
+}
+
+// TestIssueRecordsOnceAndCheckMatches: issuing records the document in a sealed stream once
+// per kind, version and language; check finds the issued PDF and reproduces its bytes from the
+// ledger, and the same PDF with one byte changed matches nothing.
+func TestIssueRecordsOnceAndCheckMatches(t *testing.T) {
+	ctx := context.Background()
+	store, svc, id := ledgerWithClaim(t)
+	docs := service(t, store, svc)
+
+	pdf, rec, err := docs.Issue(ctx, id, documents.Intake, 0, "el", "agent-test", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Version != 3 || rec.Kind != documents.Intake || rec.Language != "el" || len(rec.SHA256) != 64 || rec.IssuedBy != "agent-test" {
+		t.Fatalf("issued %+v", rec)
+	}
+	again, rec2, err := docs.Issue(ctx, id, documents.Intake, 0, "el", "someone-else", "agent")
+	if err != nil || !bytes.Equal(pdf, again) || rec2 != rec {
+		t.Fatalf("issuing again: same bytes %v, record %+v, %v", bytes.Equal(pdf, again), rec2, err)
+	}
+	if _, _, err := docs.Issue(ctx, id, documents.Authorization, 2, "ru", "agent-test", "agent"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := store.ReadStream(ctx, documents.StreamPrefix+id.String(), eventstore.Forwards, 0, 0)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("the documents stream holds %d events (%v), want 2: the repeated issue records nothing", len(recs), err)
+	}
+	if report, err := audit.VerifyStream(ctx, store, recs[0].Stream); err != nil || !report.OK {
+		t.Fatalf("the documents stream does not verify: %+v, %v", report, err)
+	}
+
+	m, err := docs.Check(ctx, pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Issued != rec || m.EventID != recs[0].ID || !m.Reproduced {
+		t.Errorf("check: %+v, want the intake's event %s, reproduced", m, recs[0].ID)
+	}
+	changed := bytes.Clone(pdf)
+	changed[len(changed)/2] ^= 1
+	if _, err := docs.Check(ctx, changed); !errors.Is(err, documents.ErrNoMatch) {
+		t.Errorf("a PDF with one byte changed: %v, want no match", err)
+	}
+}
+
+// TestPastVersionsAndRefusals: a past version renders as it stood; a version the claim never
+// reached, a document it does not have yet and an unknown claim are refused.
+func TestPastVersionsAndRefusals(t *testing.T) {
+	ctx := context.Background()
+	store, svc, id := ledgerWithClaim(t)
+	docs := service(t, store, svc)
+	if _, _, err := docs.Issue(ctx, id, documents.Intake, 2, "en", "a", "agent"); !errors.As(err, new(*documents.NotYetError)) {
+		t.Errorf("intake at version 2 (before receipt): %v", err)
+	}
+	if _, _, err := docs.Issue(ctx, id, documents.Intake, 9, "en", "a", "agent"); !errors.Is(err, documents.ErrNoSuchVersion) {
+		t.Errorf("version 9: %v", err)
+	}
+	if _, _, err := docs.HTML(ctx, uuid.New(), documents.Intake, 0, "en"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("an unknown claim: %v", err)
+	}
+	page, v, err := docs.HTML(ctx, id, documents.Authorization, 2, "en")
+	if err != nil || v.State.Version != 2 || !bytes.Contains(page, []byte("Athens service")) {
+		t.Errorf("the authorization at version 2: %v, version %d", err, v.State.Version)
+	}
+	if _, _, err := docs.Issue(ctx, id, documents.Intake, 0, "en", "", "agent"); err == nil {
+		t.Error("an issue without an actor was recorded")
+	}
+}
