@@ -76,6 +76,9 @@ func problemFor(err error) *Problem {
 	if p := filesProblem(err); p != nil {
 		return p
 	}
+	if p := documentProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

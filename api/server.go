@@ -89,6 +89,9 @@ type Config struct {
 	// Files attaches and serves claims' files (see files.go); nil answers
 	// 501 files-unavailable on the files routes.
 	Files ClaimFiles
+	// Documents prints claims' documents (see documents.go); nil answers
+	// 501 documents-unavailable.
+	Documents ClaimDocuments
 }
 
 // Validate reports a configuration that cannot serve.
@@ -232,6 +235,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerPortalLinks(v1)
 	s.registerPayments(e, v1, shed.middleware)
 	s.registerFiles(v1)
+	s.registerDocuments(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

@@ -62,6 +62,25 @@ type Service struct {
 	Store    eventstore.Store
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Languages, when set, knows the language the customer chose for the claim (the portal
+	// link's); documents are in it unless one is asked for.
+	Languages ClaimLanguages
+}
+
+// ClaimLanguages knows a claim's language ("" when none was chosen).
+type ClaimLanguages interface {
+	Language(ctx context.Context, claimID uuid.UUID) (string, error)
+}
+
+// LanguageFor chooses a document's language: the one asked for, else the claim's, else the
+// best for the reader's Accept-Language, else English.
+func (s *Service) LanguageFor(ctx context.Context, claimID uuid.UUID, asked, acceptLanguage string) string {
+	if asked == "" && s.Languages != nil {
+		if claimLang, err := s.Languages.Language(ctx, claimID); err == nil {
+			asked = claimLang
+		}
+	}
+	return s.Renderer.cat.Pick(acceptLanguage, asked).Code
 }
 
 // Errors of the service, matched with errors.Is.

@@ -68,6 +68,10 @@ type config struct {
 	FilesMaxBytes      int64  `conf:"default:10485760,help:largest file one upload may attach to a claim (bytes)"`
 	FilesMaxPerClaim   int    `conf:"default:50,help:most files one claim may hold"`
 	FilesMaxClaimBytes int64  `conf:"default:104857600,help:most bytes of files one claim may hold"`
+	// A claim's printed documents (documents.go); audit check-document needs the same.
+	DocumentsCompany string `conf:"help:the company name at the head of a claim's documents"`
+	DocumentsAddress string `conf:"help:the company address under it; a literal backslash-n breaks the line"`
+	DocumentsDir     string `conf:"help:a directory of the deployment's own document files (each optional): document.html and print.css replace the built-in ones and are checked at start; logo.png or logo.jpg; legal-KIND.txt is the legal text of a kind (authorization intake release estimate service-report credit-note)"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`

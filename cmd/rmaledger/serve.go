@@ -23,6 +23,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/portal"
+	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -117,6 +118,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	auditCfg.Files = blobs
+	// A claim's documents, in the language the customer chose on the portal.
+	papers, err := newDocuments(cfg, store, service)
+	if err != nil {
+		return err
+	}
+	if papers.Languages, err = links.New(links.Config{Store: store, Now: clk.Now}); err != nil {
+		return err
+	}
 	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
 	if err != nil {
 		return err
@@ -155,6 +164,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		OwnBodyLimit:    portalBody,
 		Payments:        online,
 		Files:           claimFiles,
+		Documents:       papers,
 	})
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ import (
 //	StripeSecretKey, StripeWebhookSecret, StripeAPIBase, PaymentSuccessURL, PaymentCancelURL   TestOnlinePaymentSettings
 //	FilesS3*             TestFilesS3Flags (the keys as RMALEDGER_S3_*)
 //	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
+//	Documents*           TestCheckDocument, TestDocumentsDirIsCheckedAtStart
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -82,6 +83,9 @@ var serveSettings = []struct {
 	{"FilesMaxBytes", []string{"--files-max-bytes", "2048"}, "RMALEDGER_FILES_MAX_BYTES=2048", int64(2048)},
 	{"FilesMaxPerClaim", []string{"--files-max-per-claim", "3"}, "RMALEDGER_FILES_MAX_PER_CLAIM=3", 3},
 	{"FilesMaxClaimBytes", []string{"--files-max-claim-bytes", "4096"}, "RMALEDGER_FILES_MAX_CLAIM_BYTES=4096", int64(4096)},
+	{"DocumentsCompany", []string{"--documents-company", "Acme"}, "RMALEDGER_DOCUMENTS_COMPANY=Acme", "Acme"},
+	{"DocumentsAddress", []string{"--documents-address", `1 Main St\nSofia`}, `RMALEDGER_DOCUMENTS_ADDRESS=1 Main St\nSofia`, `1 Main St\nSofia`},
+	{"DocumentsDir", []string{"--documents-dir", "/etc/rma/documents"}, "RMALEDGER_DOCUMENTS_DIR=/etc/rma/documents", "/etc/rma/documents"},
 }
 
 // parseConfig parses args and the environment as run does.
