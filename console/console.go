@@ -153,6 +153,9 @@ type Config struct {
 	// Files attaches and serves claims' files (files.go); nil leaves the
 	// claim page without its files section.
 	Files Files
+	// Documents prints claims' documents and checks printed ones
+	// (documents.go); nil leaves them out.
+	Documents Documents
 }
 
 // Validate reports a configuration that cannot serve.
@@ -223,6 +226,9 @@ func Register(e *echo.Echo, cfg Config) error {
 		}
 		if name == "claim" {
 			if err := s.parseFiles(s.pages[name]); err != nil {
+				return err
+			}
+			if err := s.parseDocuments(s.pages[name]); err != nil {
 				return err
 			}
 		}
@@ -298,6 +304,9 @@ func Register(e *echo.Echo, cfg Config) error {
 	g.GET("/register", s.registerForm, s.signedIn)
 	g.POST("/register", s.register, s.signedIn)
 	if err := s.mountAudit(g, base); err != nil {
+		return err
+	}
+	if err := s.mountDocuments(g, base); err != nil {
 		return err
 	}
 	return s.mountFinance(g, base)

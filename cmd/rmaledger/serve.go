@@ -17,6 +17,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
@@ -174,7 +175,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
-		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs)); err != nil {
+		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs), func(c *console.Config) { c.Documents = papers }); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)
