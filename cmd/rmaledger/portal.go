@@ -39,7 +39,7 @@ func (u undelivered) SendLink(ctx context.Context, m portal.LinkMessage) error {
 // takes their payments. With --dev the links it would send are logged
 // instead.
 func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, claimFiles *files.Service,
-	online *payments.Service, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
+	online *payments.Service, papers portal.Documents, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
 ) (*portal.Portal, error) {
 	keeper, err := links.New(links.Config{Store: store, Now: now})
 	if err != nil {
@@ -63,8 +63,9 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 	}
 	return portal.New(portal.Config{
 		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles, PublicURL: cfg.PublicURL,
-		HTTPS:    func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
-		Location: zone, Now: now, Logger: logger,
+		Documents: papers,
+		HTTPS:     func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
+		Location:  zone, Now: now, Logger: logger,
 	})
 }
 

@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
-	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, proxies, statusZone, clk.Now, logger)
+	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, papers, proxies, statusZone, clk.Now, logger)
 	if err != nil {
 		return err
 	}
