@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,11 +16,19 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/privacy"
 )
 
 // ledgerWithClaim is a ledger over a fresh store holding one claim of three events:
 // registered, authorized, received.
 func ledgerWithClaim(t *testing.T) (eventstore.Store, *ledger.Service, uuid.UUID) {
+	t.Helper()
+	return ledgerWithClaimAs(t, ledger.Config{})
+}
+
+// ledgerWithClaimAs is ledgerWithClaim with the ledger configured by cfg (its clock is the
+// test's).
+func ledgerWithClaimAs(t *testing.T, cfg ledger.Config) (eventstore.Store, *ledger.Service, uuid.UUID) {
 	t.Helper()
 	store, err := embedded.Open(t.TempDir(), embedded.Config{})
 	if err != nil {
@@ -27,7 +36,8 @@ func ledgerWithClaim(t *testing.T) (eventstore.Store, *ledger.Service, uuid.UUID
 	}
 	t.Cleanup(func() { store.Close() })
 	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-	svc, err := ledger.New(store, ledger.Config{Clock: func() time.Time { now = now.Add(time.Hour); return now }})
+	cfg.Clock = func() time.Time { now = now.Add(time.Hour); return now }
+	svc, err := ledger.New(store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +141,44 @@ func TestPastVersionsAndRefusals(t *testing.T) {
 	}
 	if _, _, err := docs.Issue(ctx, id, documents.Intake, 0, "en", "", "agent"); err == nil {
 		t.Error("an issue without an actor was recorded")
+	}
+}
+
+// TestErasedCustomerOnPaper: after the customer's data is erased, the documents show
+// [erased] for the personal fields, at every version; a PDF issued before the erasure still
+// matches its event, but the ledger no longer reproduces its bytes.
+func TestErasedCustomerOnPaper(t *testing.T) {
+	ctx := context.Background()
+	keys, err := privacy.OpenSQLite(filepath.Join(t.TempDir(), privacy.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Close() })
+	store, svc, id := ledgerWithClaimAs(t, ledger.Config{Privacy: privacy.NewCodec(keys)})
+	docs := service(t, store, svc)
+	before, _, err := docs.Issue(ctx, id, documents.Authorization, 0, "en", "agent-test", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _, _ := docs.HTML(ctx, id, documents.Authorization, 2, "el")
+	if !bytes.Contains(page, []byte("Ελένη Παπαδοπούλου")) {
+		t.Fatal("before the erasure the document does not show the customer")
+	}
+	st, _, err := svc.Claim(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EraseCustomer(ctx, st.CustomerID, ledger.Request{Actor: ledger.Actor{Name: "admin", Role: "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []int64{2, 0} {
+		page, _, err := docs.HTML(ctx, id, documents.Authorization, version, "el")
+		if err != nil || bytes.Contains(page, []byte("Παπαδοπούλου")) || bytes.Count(page, []byte(domain.Erased)) < 2 {
+			t.Errorf("version %d after the erasure: %v\n%s", version, err, page)
+		}
+	}
+	m, err := docs.Check(ctx, before)
+	if err != nil || m.Reproduced || m.Issued.Kind != documents.Authorization {
+		t.Errorf("the paper issued before the erasure: %+v, %v; want its event, not reproduced", m, err)
 	}
 }
