@@ -177,7 +177,7 @@ func verifyKeys(cfg config) (audit.Keys, error) {
 	return audit.Keys{}, nil
 }
 
-// auditCommand runs `rmaledger audit verify|export|check`.
+// auditCommand runs `rmaledger audit verify|export|check|check-document`.
 func auditCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	switch cfg.Args.Num(0) {
 	case "verify":
