@@ -182,3 +182,27 @@ func TestErasedCustomerOnPaper(t *testing.T) {
 		t.Errorf("the paper issued before the erasure: %+v, %v; want its event, not reproduced", m, err)
 	}
 }
+
+type claimLanguage string
+
+func (l claimLanguage) Language(context.Context, uuid.UUID) (string, error) { return string(l), nil }
+
+// TestLanguageFor: the language asked for wins, then the one the customer chose for the claim,
+// then the reader's Accept-Language, then English.
+func TestLanguageFor(t *testing.T) {
+	ctx := context.Background()
+	docs := service(t, nil, nil)
+	id := uuid.New()
+	for _, tc := range []struct{ claim, asked, accept, want string }{
+		{"ru", "el", "bg", "el"},
+		{"ru", "", "bg", "ru"},
+		{"", "", "bg;q=0.9, fr", "bg"},
+		{"", "", "", "en"},
+		{"", "zh", "", "zh-Hans"},
+	} {
+		docs.Languages = claimLanguage(tc.claim)
+		if got := docs.LanguageFor(ctx, id, tc.asked, tc.accept); got != tc.want {
+			t.Errorf("claim %q, asked %q, Accept-Language %q: %s, want %s", tc.claim, tc.asked, tc.accept, got, tc.want)
+		}
+	}
+}

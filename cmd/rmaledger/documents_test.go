@@ -67,6 +67,10 @@ func TestCheckDocument(t *testing.T) {
 	}
 	_ = p.cmd.Wait()
 
+	// The documents stream verifies with the rest of the ledger.
+	if out, errOut, ok := rmaledger(t, "audit", "verify", "--data-dir", dataDir); !ok || !strings.Contains(out, "OK") {
+		t.Fatalf("audit verify after issuing a document: %s %s", out, errOut)
+	}
 	file := filepath.Join(dir, "intake.pdf")
 	if err := os.WriteFile(file, pdf, 0o600); err != nil {
 		t.Fatal(err)
