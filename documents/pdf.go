@@ -33,7 +33,7 @@ const (
 	lineHeight  = 5.2
 	bodySize    = 10.0
 	qrSize      = 28.0
-	bottomLimit = 297.0 - 24.0
+	bottomLimit = 297.0 - 14.0
 )
 
 type logo struct {
@@ -116,13 +116,14 @@ func (w *writer) block(x, right, y float64, text string, bold bool, size float64
 	w.pdf.SetRightMargin(pageWidth - right)
 	w.pdf.SetXY(x, y)
 	lines := strings.Split(text, "\n")
+	h := size * 0.45
 	for i, line := range lines {
-		w.text(size*0.5, line, bold, size)
+		w.text(h, line, bold, size)
 		if i < len(lines)-1 {
-			w.pdf.Ln(size * 0.5)
+			w.pdf.Ln(h)
 		}
 	}
-	end := w.pdf.GetY() + size*0.5
+	end := w.pdf.GetY() + h
 	w.pdf.SetLeftMargin(margin)
 	w.pdf.SetRightMargin(margin)
 	return end
@@ -144,13 +145,13 @@ func (w *writer) rows(rs []row, right float64) {
 		endLabel := w.block(margin, margin+labelWidth-3, y, r.Label, false, bodySize-1)
 		w.pdf.SetTextColor(0, 0, 0)
 		endValue := w.block(margin+labelWidth, right, y, r.Value, r.Strong, bodySize)
-		w.pdf.SetY(max(endLabel, endValue) + 1)
+		w.pdf.SetY(max(endLabel, endValue) + 0.8)
 	}
 }
 
 func (w *writer) heading(text string) {
 	w.room(4 * lineHeight)
-	w.pdf.Ln(3)
+	w.pdf.Ln(2)
 	y := w.pdf.GetY()
 	end := w.block(margin, pageWidth-margin, y, text, true, bodySize+2)
 	w.pdf.SetDrawColor(150, 150, 150)
@@ -209,6 +210,14 @@ func (r *Renderer) pdf(sh sheet, at time.Time) ([]byte, error) {
 		pdf.AddUTF8FontFromBytes(cjkFamily, "", data)
 		w.cjk = true
 	}
+	// Every page names the claim and counts the pages, so that a loose page is placed.
+	pdf.AliasNbPages("")
+	pdf.SetFooterFunc(func() {
+		pdf.SetY(-11)
+		pdf.SetFont(sansFamily, "", bodySize-3)
+		pdf.SetTextColor(90, 90, 90)
+		pdf.CellFormat(0, 4, fmt.Sprintf("%s · %d/{nb}", sh.Head[0].Value, pdf.PageNo()), "", 0, "R", false, 0, "")
+	})
 	pdf.AddPage()
 
 	// The head: the company at the left, its logo at the right, the QR code to the status
@@ -253,8 +262,8 @@ func (r *Renderer) pdf(sh sheet, at time.Time) ([]byte, error) {
 
 	// The foot: signatures, the QR code, the legal text and how to verify the paper.
 	if len(sh.Signatures) > 0 {
-		w.room(28)
-		pdf.Ln(14)
+		w.room(24)
+		pdf.Ln(12)
 		y := pdf.GetY()
 		width := (pageWidth - 2*margin - 10) / float64(len(sh.Signatures))
 		for i, label := range sh.Signatures {
@@ -263,7 +272,7 @@ func (r *Renderer) pdf(sh sheet, at time.Time) ([]byte, error) {
 			pdf.Line(x, y, x+width, y)
 			w.block(x, x+width, y+1, label, false, bodySize-1)
 		}
-		pdf.SetY(y + 10)
+		pdf.SetY(y + 7)
 	}
 	if sh.StatusURL != "" {
 		w.room(3 * lineHeight)

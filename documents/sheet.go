@@ -203,7 +203,7 @@ func (r *Renderer) build(s domain.State, k Kind, l *locale, issued time.Time) sh
 			row{Label: l.T("label.photos"), Value: photos},
 		)}}
 	case Release:
-		sh.Sections = []section{customer, item, r.outcome(s, l)}
+		sh.Sections = []section{customer, item, r.outcome(s, l, true)}
 		if s.Repair != nil || s.Resolution.Kind == domain.ResolutionReplaced {
 			sh.Sections = append(sh.Sections, section{Heading: l.T("label.repair_warranty"), Rows: []row{{Label: l.T("label.repair_warranty"), Value: l.T("repair_warranty.text")}}})
 		}
@@ -248,7 +248,7 @@ func (r *Renderer) build(s domain.State, k Kind, l *locale, issued time.Time) sh
 			)})
 		}
 		if s.Resolution != nil {
-			sh.Sections = append(sh.Sections, r.outcome(s, l))
+			sh.Sections = append(sh.Sections, r.outcome(s, l, false))
 		}
 	case CreditNote:
 		sh.Sections = []section{customer, item}
@@ -270,9 +270,9 @@ func (r *Renderer) build(s domain.State, k Kind, l *locale, issued time.Time) sh
 	return sh
 }
 
-// outcome is how the claim was resolved: the cause, the work done or the reason for refusal,
-// and the hand-over.
-func (r *Renderer) outcome(s domain.State, l *locale) section {
+// outcome is how the claim was resolved and the hand-over; with work, also the cause and the
+// work done or the reason for refusal (the service report shows those in sections of their own).
+func (r *Renderer) outcome(s domain.State, l *locale, work bool) section {
 	sec := section{Heading: l.T("section.outcome")}
 	if res := s.Resolution; res != nil {
 		sec.Rows = append(sec.Rows,
@@ -280,7 +280,7 @@ func (r *Renderer) outcome(s domain.State, l *locale) section {
 			row{Label: l.T("label.resolved_at"), Value: l.date(res.ResolvedAt)})
 	}
 	var more []row
-	if d := s.Diagnosis; d != nil {
+	if d := s.Diagnosis; d != nil && work {
 		label := l.T("label.cause")
 		if d.Outcome == domain.OutcomeWarrantyVoid || d.Outcome == domain.OutcomeOutOfWarranty {
 			label = l.T("label.refusal")
@@ -290,7 +290,7 @@ func (r *Renderer) outcome(s domain.State, l *locale) section {
 	if s.Rejection != nil {
 		more = append(more, row{Label: l.T("label.refusal"), Value: strings.TrimSpace(s.Rejection.ReasonCode + " " + s.Rejection.Reason)})
 	}
-	if rp := s.Repair; rp != nil {
+	if rp := s.Repair; rp != nil && work {
 		more = append(more, row{Label: l.T("label.work_done"), Value: rp.WorkDone}, row{Label: l.T("label.parts"), Value: list(rp.Parts)})
 	}
 	if rp := s.Replacement; rp != nil {
