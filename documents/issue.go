@@ -62,6 +62,10 @@ type Service struct {
 	Store    eventstore.Store
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Policies, when set, are the warranty and SLA policies: the authorization says by when
+	// the goods are due (the shipment window of the claim's governing policy), and dates are
+	// in the policy's time zone. nil: no due date, dates in UTC.
+	Policies *domain.PolicyBook
 	// Languages, when set, knows the language the customer chose for the claim (the portal
 	// link's); documents are in it unless one is asked for.
 	Languages ClaimLanguages
@@ -95,6 +99,15 @@ var (
 type Version struct {
 	State domain.State
 	At    time.Time
+	// ShipBy is when the goods were due then (zero: no shipment window runs or ran); Location
+	// the time zone of the claim's policy (nil without policies).
+	ShipBy   time.Time
+	Location *time.Location
+}
+
+// request is what to render of version v.
+func (v Version) request(kind Kind, lang string) Request {
+	return Request{Claim: v.State, Kind: kind, Lang: lang, At: v.At, ShipBy: v.ShipBy, Location: v.Location}
 }
 
 // At returns the claim as it stood at version (0: its current version).
@@ -110,7 +123,38 @@ func (s *Service) At(ctx context.Context, claimID uuid.UUID, version int64) (Ver
 	if err != nil {
 		return Version{}, err
 	}
-	return Version{State: snap.State, At: snap.OccurredAt}, nil
+	v := Version{State: snap.State, At: snap.OccurredAt}
+	if s.Policies != nil {
+		if err := s.withPolicy(&v, records[:version]); err != nil {
+			return Version{}, err
+		}
+	}
+	return v, nil
+}
+
+// withPolicy adds what the claim's governing policy says at version v: the shipment window's
+// due time and the policy's time zone. The policy is the one recorded at registration, as the
+// ledger decides by, and the clocks are folded from the events alone, so that the same version
+// gives the same answer later.
+func (s *Service) withPolicy(v *Version, records []eventstore.RecordedEvent) error {
+	var first struct {
+		PolicyVersion string `json:"policy_version"`
+	}
+	_ = json.Unmarshal(records[0].Metadata, &first)
+	p := s.Policies.Governing(first.PolicyVersion, v.State.RegisteredAt, v.At)
+	events := make([]domain.Event, len(records))
+	for i := range records {
+		e, err := domain.DecodeEvent(records[i].Type, records[i].Data)
+		if err != nil {
+			return fmt.Errorf("documents: %s revision %d: %w", records[i].Stream, records[i].Revision, err)
+		}
+		events[i] = e
+	}
+	if c, ok := domain.FoldClocks(events, p).Get(domain.ClockShipmentWindow); ok {
+		v.ShipBy = c.DueAt
+	}
+	v.Location = p.Calendar.Loc()
+	return nil
 }
 
 // HTML renders the printable page of a claim's document at a version (0: current).
@@ -119,7 +163,7 @@ func (s *Service) HTML(ctx context.Context, claimID uuid.UUID, kind Kind, versio
 	if err != nil {
 		return nil, Version{}, err
 	}
-	page, err := s.Renderer.HTML(Request{Claim: v.State, Kind: kind, Lang: lang, At: v.At})
+	page, err := s.Renderer.HTML(v.request(kind, lang))
 	return page, v, err
 }
 
@@ -135,7 +179,7 @@ func (s *Service) Issue(ctx context.Context, claimID uuid.UUID, kind Kind, versi
 		return nil, Issued{}, err
 	}
 	lang = s.Renderer.Language(lang)
-	pdf, err := s.Renderer.PDF(Request{Claim: v.State, Kind: kind, Lang: lang, At: v.At})
+	pdf, err := s.Renderer.PDF(v.request(kind, lang))
 	if err != nil {
 		return nil, Issued{}, err
 	}
@@ -237,7 +281,7 @@ func (s *Service) Check(ctx context.Context, file []byte) (Match, error) {
 			if err != nil {
 				return m, err
 			}
-			again, err := s.Renderer.PDF(Request{Claim: v.State, Kind: rec.Kind, Lang: rec.Language, At: v.At})
+			again, err := s.Renderer.PDF(v.request(rec.Kind, rec.Language))
 			if err != nil {
 				return m, err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/policy"
 	"github.com/rmaledger/rmaledger/privacy"
 )
 
@@ -203,6 +204,31 @@ func TestLanguageFor(t *testing.T) {
 		docs.Languages = claimLanguage(tc.claim)
 		if got := docs.LanguageFor(ctx, id, tc.asked, tc.accept); got != tc.want {
 			t.Errorf("claim %q, asked %q, Accept-Language %q: %s, want %s", tc.claim, tc.asked, tc.accept, got, tc.want)
+		}
+	}
+}
+
+// TestShipByFromThePolicy: with the policies, the authorization says by when the goods are due:
+// the claim's shipment window, in the policy's time zone; the date stays the same at later
+// versions, after the goods arrived.
+func TestShipByFromThePolicy(t *testing.T) {
+	ctx := context.Background()
+	store, svc, id := ledgerWithClaim(t)
+	docs := service(t, store, svc)
+	page, _, err := docs.HTML(ctx, id, documents.Authorization, 2, "en")
+	if err != nil || bytes.Contains(page, []byte("Send the item by")) {
+		t.Fatalf("without policies: %v, a due date shown", err)
+	}
+	docs.Policies = policy.Default()
+	v, err := docs.At(ctx, id, 2)
+	if err != nil || v.ShipBy.IsZero() || v.Location == nil || !v.ShipBy.After(v.At) {
+		t.Fatalf("the shipment window at version 2: %+v, %v", v.ShipBy, err)
+	}
+	want := v.ShipBy.In(v.Location).Format("January 2, 2006")
+	for _, version := range []int64{2, 3} {
+		page, _, err := docs.HTML(ctx, id, documents.Authorization, version, "en")
+		if err != nil || !bytes.Contains(page, []byte("<dt>Send the item by</dt><dd>"+want+"</dd>")) {
+			t.Errorf("version %d: the authorization does not say the goods are due by %s: %v\n%s", version, want, err, page)
 		}
 	}
 }

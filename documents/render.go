@@ -74,7 +74,7 @@ type Renderer struct {
 // New loads the catalogues and the templates (the deployment's where it has them), and
 // checks that every kind renders in every language.
 func New(cfg Config) (*Renderer, error) {
-	cat, err := i18n.Load(messageFiles, "messages", func(l *i18n.Locale) *locale { return &locale{l} })
+	cat, err := i18n.Load(messageFiles, "messages", func(l *i18n.Locale) *locale { return &locale{Locale: l} })
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +194,11 @@ type Request struct {
 	// At is when the version came to be (its last event's time): the date the document bears
 	// and its PDF's creation date, so that rendering the version again gives the same bytes.
 	At time.Time
+	// ShipBy is when the customer's goods are due at the service (the shipment window's due
+	// time), printed on the authorization; zero: none.
+	ShipBy time.Time
+	// Location is the time zone of the document's dates (the claim's policy's); nil: UTC.
+	Location *time.Location
 }
 
 func (r *Renderer) prepare(req Request) (sheet, error) {
@@ -203,8 +208,7 @@ func (r *Renderer) prepare(req Request) (sheet, error) {
 	if req.At.IsZero() {
 		return sheet{}, errors.New("documents: a document needs the time of the version it shows")
 	}
-	l := r.cat.Pick("", req.Lang)
-	return r.build(req.Claim, req.Kind, l, req.At), nil
+	return r.build(req, r.cat.Pick("", req.Lang)), nil
 }
 
 // statusURL is the status page with the claim number filled in; "" without a public URL.
@@ -276,7 +280,7 @@ func (r *Renderer) Check() error {
 	at := s.UpdatedAt
 	for _, l := range r.cat.All() {
 		for _, k := range kinds {
-			sh := r.build(s, k, l, at)
+			sh := r.build(Request{Claim: s, Kind: k, Lang: l.Code, At: at, ShipBy: at.Add(168 * time.Hour)}, l)
 			if _, err := r.html(sh); err != nil {
 				return err
 			}

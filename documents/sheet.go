@@ -40,14 +40,22 @@ type row struct {
 	Strong bool
 }
 
-// locale is one language of the documents with how they write dates and amounts.
-type locale struct{ *i18n.Locale }
+// locale is one language of the documents with how they write dates and amounts; zone is the
+// time zone of the dates (nil: UTC).
+type locale struct {
+	*i18n.Locale
+	zone *time.Location
+}
 
 func (l *locale) date(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return l.Dates.FmtDateLong(t.UTC())
+	zone := l.zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	return l.Dates.FmtDateLong(t.In(zone))
 }
 
 func (l *locale) day(d domain.Date) string {
@@ -114,8 +122,10 @@ func rows(in ...row) []row {
 
 func list(items []string) string { return strings.Join(items, ", ") }
 
-// build lays out document k of claim s in language l. Has(s, k) must hold.
-func (r *Renderer) build(s domain.State, k Kind, l *locale, issued time.Time) sheet {
+// build lays out the document req asks for in language l. Has(req.Claim, req.Kind) must hold.
+func (r *Renderer) build(req Request, l *locale) sheet {
+	s, k, issued := req.Claim, req.Kind, req.At
+	l = &locale{Locale: l.Locale, zone: req.Location}
 	sh := sheet{
 		Lang:      l.Code,
 		Kind:      k,
@@ -162,6 +172,7 @@ func (r *Renderer) build(s domain.State, k Kind, l *locale, issued time.Time) sh
 			row{Label: l.T("label.address"), Value: strings.TrimSpace(sc.Address + " " + sc.Country)},
 			row{Label: l.T("label.contact"), Value: sc.Contact},
 			row{Label: l.T("label.authorized_at"), Value: l.date(a.AuthorizedAt)},
+			row{Label: l.T("label.ship_by"), Value: l.date(req.ShipBy)},
 			row{Label: l.T("label.notes"), Value: a.Notes},
 		)}
 		if a.PaidRepair {

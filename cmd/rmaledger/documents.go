@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rmaledger/rmaledger/documents"
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 )
@@ -30,13 +32,14 @@ func documentsConfig(cfg config) documents.Config {
 	return c
 }
 
-// newDocuments makes the documents service over the ledger; New checks the templates.
-func newDocuments(cfg config, store eventstore.Store, claims documents.ClaimEvents) (*documents.Service, error) {
+// newDocuments makes the documents service over the ledger and the policies (which say by
+// when the goods are due, and the dates' time zone); New checks the templates.
+func newDocuments(cfg config, store eventstore.Store, claims documents.ClaimEvents, policies *domain.PolicyBook) (*documents.Service, error) {
 	r, err := documents.New(documentsConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("documents (--documents-dir %q): %w", cfg.DocumentsDir, err)
 	}
-	return &documents.Service{Renderer: r, Claims: claims, Store: store}, nil
+	return &documents.Service{Renderer: r, Claims: claims, Store: store, Policies: policies}, nil
 }
 
 // auditCheckDocument runs `rmaledger audit check-document FILE.pdf`: which issued document
@@ -60,11 +63,15 @@ func auditCheckDocument(ctx context.Context, cfg config, logger *slog.Logger, st
 		return err
 	}
 	defer closeKeys()
-	claims, err := ledger.New(store, ledger.Config{Privacy: codec})
+	policies, err := loadPolicy(cfg.PolicyFile, time.Now())
 	if err != nil {
 		return err
 	}
-	docs, err := newDocuments(cfg, store, claims)
+	claims, err := ledger.New(store, ledger.Config{Privacy: codec, Policies: policies})
+	if err != nil {
+		return err
+	}
+	docs, err := newDocuments(cfg, store, claims, policies)
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	auditCfg.Files = blobs
 	// A claim's documents, in the language the customer chose on the portal.
-	papers, err := newDocuments(cfg, store, service)
+	papers, err := newDocuments(cfg, store, service, policies)
 	if err != nil {
 		return err
 	}
