@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/console"
@@ -148,5 +149,27 @@ func TestAuditorChecksAPrintedDocument(t *testing.T) {
 	}
 	if res := auditor.upload(console.DocumentCheckPath, nil, "paper.pdf", []byte(pdf)); res.Code != http.StatusForbidden {
 		t.Errorf("a check without the CSRF token: %d", res.Code)
+	}
+}
+
+// TestPartnerPrintsItsOwnClaimsOnly: a partner prints its organisation's claim's documents;
+// another organisation's claim is not found, and nothing is recorded for it.
+func TestPartnerPrintsItsOwnClaimsOnly(t *testing.T) {
+	s, store := newDocumentsStack(t)
+	s.accounts.people["Pat Partner"] = account{password: "pw-partner", person: console.Person{ID: uuid.NewString(), Name: "Pat Partner", Role: "partner", Organisation: "acme"}}
+	authorize := &domain.AuthorizeClaim{ServiceCenter: domain.ServiceCenter{Name: "Sofia hub", Address: "1 Vitosha Blvd", Country: "BG"}}
+	own, other := s.registerFor(t, "acme", "SN-ACME-DOC", "Acme customer"), s.registerFor(t, "globex", "SN-GLOBEX-DOC", "Globex customer")
+	s.execute(t, own.ID, authorize)
+	s.execute(t, other.ID, authorize)
+	c := s.client(t)
+	c.signIn("Pat Partner", "pw-partner")
+	if p := c.get("/console/claims/" + own.ID.String() + "/documents?kind=authorization&format=pdf"); p.Code != http.StatusOK || !strings.HasPrefix(p.Body, "%PDF-") {
+		t.Errorf("the partner's own claim: %d", p.Code)
+	}
+	if p := c.get("/console/claims/" + other.ID.String() + "/documents?kind=authorization&format=pdf"); p.Code != http.StatusNotFound {
+		t.Errorf("another organisation's claim: %d, want 404", p.Code)
+	}
+	if _, err := store.ReadStream(context.Background(), documents.StreamPrefix+other.ID.String(), eventstore.Forwards, 0, 0); err == nil {
+		t.Error("a document of another organisation's claim was issued")
 	}
 }
