@@ -54,6 +54,7 @@ var partnerRoutes = map[string]orgScope{
 	"POST /v1/claims/:id/files":           scopeClaim,
 	"GET /v1/claims/:id/files":            scopeClaim,
 	"GET /v1/claims/:id/files/:file_id":   scopeClaim,
+	"GET /v1/claims/:id/documents/:kind":  scopeClaim,
 }
 
 // claimOwners answers which organisation a claim belongs to ("" for the

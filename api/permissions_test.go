@@ -43,6 +43,7 @@ var permissionMatrix = map[string]string{
 	"POST /v1/claims/:id/files":                "agent technician admin",
 	"GET /v1/claims/:id/files":                 "agent technician finance auditor admin",
 	"GET /v1/claims/:id/files/:file_id":        "agent technician finance auditor admin",
+	"GET /v1/claims/:id/documents/:kind":       "agent technician finance auditor admin",
 	"GET /v1/claims/:id/history":               "agent technician finance auditor admin",
 	"GET /v1/claims/:id/state":                 "agent technician finance auditor admin",
 	"GET /v1/finance/compensations":            "finance auditor admin",

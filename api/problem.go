@@ -79,6 +79,9 @@ func problemFor(err error) *Problem {
 	if p := webhookProblem(err); p != nil {
 		return p
 	}
+	if p := documentProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

@@ -95,6 +95,9 @@ type Config struct {
 	// WebhookDeliveries lists and replays webhook messages; nil: those two
 	// routes answer 404 webhook-deliveries-unavailable.
 	WebhookDeliveries WebhookDeliveries
+	// Documents prints claims' documents (see documents.go); nil answers
+	// 501 documents-unavailable.
+	Documents ClaimDocuments
 }
 
 // Validate reports a configuration that cannot serve.
@@ -239,6 +242,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s.registerPayments(e, v1, shed.middleware)
 	s.registerFiles(v1)
 	s.registerWebhooks(v1)
+	s.registerDocuments(v1)
 	v1.GET("/admin/projections", s.projectionStatus, require(PermOperate))
 	v1.POST("/admin/projections/:name/rebuild", s.rebuildProjection, require(PermOperate))
 	return e, nil

@@ -163,6 +163,9 @@ type Config struct {
 	// WebhookDeliveries lists failed webhook deliveries and replays them
 	// on that screen; nil leaves them out.
 	WebhookDeliveries api.WebhookDeliveries
+	// Documents prints claims' documents and checks printed ones
+	// (documents.go); nil leaves them out.
+	Documents Documents
 }
 
 // Validate reports a configuration that cannot serve.
@@ -233,6 +236,9 @@ func Register(e *echo.Echo, cfg Config) error {
 		}
 		if name == "claim" {
 			if err := s.parseFiles(s.pages[name]); err != nil {
+				return err
+			}
+			if err := s.parseDocuments(s.pages[name]); err != nil {
 				return err
 			}
 		}
@@ -314,6 +320,9 @@ func Register(e *echo.Echo, cfg Config) error {
 	g.GET("/register", s.registerForm, s.signedIn)
 	g.POST("/register", s.register, s.signedIn)
 	if err := s.mountAudit(g, base); err != nil {
+		return err
+	}
+	if err := s.mountDocuments(g, base); err != nil {
 		return err
 	}
 	return s.mountFinance(g, base)

@@ -45,6 +45,7 @@ var partnerPages = map[string]bool{
 	"POST " + Prefix + "/claims/:id/actions/:action": true,
 	"POST " + Prefix + "/claims/:id/files":           true,
 	"GET " + Prefix + "/claims/:id/files/:file_id":   true,
+	"GET " + Prefix + "/claims/:id/documents":        true,
 }
 
 // isPartner reports whether the person is held to an organisation.

@@ -50,6 +50,8 @@ type claimView struct {
 	Can        map[string]bool
 	Bank       *BankAccount
 	Uploads    bool
+	// Documents are the customer's documents the claim has, to download.
+	Documents []documentLink
 	// Choices offers the choice of messages; Quiet is the one in force.
 	Choices bool
 	Quiet   bool
@@ -171,6 +173,7 @@ func (p *Portal) claimView(c *echo.Context, loc *locale, link links.Link, s doma
 			v.Report.WorkDone = s.Repair.WorkDone
 		}
 	}
+	v.Documents = p.customerDocuments(loc, s, v.Action)
 	for _, n := range s.Notes {
 		if n.Visibility == domain.VisibilityCustomer {
 			v.Notes = append(v.Notes, noteView{At: loc.date(n.AddedAt.In(p.cfg.Location)), Text: n.Text})

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/documents"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
@@ -50,6 +51,7 @@ type env struct {
 
 type options struct {
 	noAttachments, noPayments bool
+	documents                 bool // the claim page offers the customer's documents
 	https                     bool // every request counts as come over TLS
 	perClient, perContact     statuspage.Limit
 	logger                    *slog.Logger
@@ -92,6 +94,13 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	if o.noPayments {
 		cfg.Payments = nil
+	}
+	if o.documents {
+		r, err := documents.New(documents.Config{Company: documents.Company{Name: "RMA Ledger Ltd"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Documents = &documents.Service{Renderer: r, Claims: svc, Store: store}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -189,6 +189,9 @@ type Config struct {
 	// Preferences keeps which messages the customer wants; nil: the claim
 	// page offers no choice.
 	Preferences Preferences
+	// Documents issues the claim's documents the customer downloads from the
+	// claim page; nil: the page offers none.
+	Documents Documents
 	// Payments takes online payments; nil: the claim page shows Bank.
 	Payments Payments
 	Bank     BankAccount
@@ -380,6 +383,9 @@ func (p *Portal) Register(e *echo.Echo) error {
 	g.GET("/c/:token", p.claimPage)
 	g.POST("/c/:token/actions/:action", p.act)
 	g.POST("/c/:token/messages", p.choose)
+	if p.cfg.Documents != nil {
+		g.GET("/c/:token/documents/:kind", p.document)
+	}
 	return nil
 }
 

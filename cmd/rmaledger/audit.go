@@ -26,6 +26,7 @@ import (
 //	rmaledger audit verify [--claim ID] [--from POS]       recompute every chain; exit 1 at a break
 //	rmaledger audit export [--from POS] [--to POS] [--claim ID] > FILE
 //	rmaledger audit check FILE --public-key K              verify an export offline
+//	rmaledger audit check-document FILE.pdf                which issued document a PDF is; exit 1: none
 
 // errVerificationFailed makes the command exit non-zero after it printed
 // the break itself.
@@ -176,7 +177,7 @@ func verifyKeys(cfg config) (audit.Keys, error) {
 	return audit.Keys{}, nil
 }
 
-// auditCommand runs `rmaledger audit verify|export|check`.
+// auditCommand runs `rmaledger audit verify|export|check|check-document`.
 func auditCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	switch cfg.Args.Num(0) {
 	case "verify":
@@ -185,8 +186,10 @@ func auditCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout i
 		return auditExport(ctx, cfg, logger, stdout)
 	case "check":
 		return auditCheck(cfg, stdout)
+	case "check-document":
+		return auditCheckDocument(ctx, cfg, logger, stdout)
 	}
-	return errors.New("usage: rmaledger audit verify [--claim ID] [--from POS] | export [--from POS] [--to POS] [--claim ID] | check FILE --public-key K")
+	return errors.New("usage: rmaledger audit verify [--claim ID] [--from POS] | export [--from POS] [--to POS] [--claim ID] | check FILE --public-key K | check-document FILE.pdf")
 }
 
 func claimStream(raw string) (string, error) {

@@ -75,7 +75,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
 	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], users add|list|disable|enable|reset-password, audit verify|export|check, policy whatif, clock show|advance|set"}
+	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], users add|list|disable|enable|reset-password, audit verify|export|check|check-document, policy whatif, clock show|advance|set"}
 	help, err := conf.Parse("RMALEDGER", &cfg)
 	if err != nil {
 		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {

@@ -32,7 +32,7 @@ func withheld(stream string) bool {
 // photos, online, when it offers a provider, takes their payments, and the
 // links it issues go to the customers through sender.
 func newPortal(cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner, claimFiles *files.Service,
-	online *payments.Service, sender portal.Sender, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
+	online *payments.Service, sender portal.Sender, papers portal.Documents, proxies []netip.Prefix, zone *time.Location, now func() time.Time, logger *slog.Logger,
 ) (*portal.Portal, error) {
 	keeper, err := links.New(links.Config{Store: store, Now: now})
 	if err != nil {
@@ -53,6 +53,7 @@ func newPortal(cfg config, store eventstore.Store, service *ledger.Service, read
 	return portal.New(portal.Config{
 		Ledger: service, Finder: reads, Links: keeper, Sender: sender, Payments: pay, Attachments: claimFiles, PublicURL: cfg.PublicURL,
 		Preferences: preferences.Keeper{Store: store, Now: now},
+		Documents:   papers,
 		HTTPS:       func(r *http.Request) bool { return accounts.IsHTTPS(r, trusted) },
 		Location:    zone, Now: now, Logger: logger,
 	})

@@ -154,3 +154,28 @@ func TestREADMEPayments(t *testing.T) {
 		t.Fatalf("want the sandbox's checkout link:\n%s", got)
 	}
 }
+
+// TestREADMEDocuments runs the README's documents block as written: a document the claim does
+// not have yet is refused saying why, the authorization comes as a PDF with its digest and as a
+// page in Bulgarian.
+func TestREADMEDocuments(t *testing.T) {
+	lines, got := runREADMEBlock(t, "documents")
+	for _, want := range [][]string{
+		{`"status":409`, `document-not-available`, `the item was not received`},
+		{`Content-Type: application/pdf`},
+		{`Digest: sha-256=`},
+		{`<h1>Разрешение за връщане (RMA)</h1>`},
+	} {
+		found := false
+		for _, line := range lines {
+			all := true
+			for _, part := range want {
+				all = all && strings.Contains(line, part)
+			}
+			found = found || all
+		}
+		if !found {
+			t.Errorf("no line shows %v:\n%s", want, got)
+		}
+	}
+}

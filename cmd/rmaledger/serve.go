@@ -17,12 +17,14 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/portal"
+	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -117,6 +119,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	auditCfg.Files = blobs
+	// A claim's documents, in the language the customer chose on the portal.
+	papers, err := newDocuments(cfg, store, service, policies)
+	if err != nil {
+		return err
+	}
+	if papers.Languages, err = links.New(links.Config{Store: store, Now: clk.Now}); err != nil {
+		return err
+	}
 	process, stopTimers, err := startTimers(ctx, cfg, logger, registry, service, reads, clk)
 	if err != nil {
 		return err
@@ -136,7 +146,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	// Validate parsed both already, so neither can fail here.
 	proxies, _ := api.ParseTrustedProxies(cfg.TrustedProxies)
 	statusZone := statusLocation(cfg.StatusTimeZone, policies)
-	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, notes, proxies, statusZone, clk.Now, logger)
+	customers, err := newPortal(cfg, store, service, reads, claimFiles, online, notes, papers, proxies, statusZone, clk.Now, logger)
 	if err != nil {
 		return err
 	}
@@ -165,6 +175,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		// Webhook subscriptions, their deliveries and replays.
 		Webhooks:          notes.webhooks,
 		WebhookDeliveries: notes,
+		Documents:         papers,
 	})
 	if err != nil {
 		return err
@@ -174,7 +185,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	mountSandboxCheckout(handler, sandboxCheckout)
 	if err := mountConsole(handler, people, service, reads, policies, statusZone, proxies, clk.Now, logger,
-		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs), withOutbox(notes)); err != nil {
+		keyFilePath(cfg), keys.List(), withFiles(claimFiles, blobs), withOutbox(notes), func(c *console.Config) { c.Documents = papers }); err != nil {
 		return err
 	}
 	listener, err := net.Listen("tcp", cfg.Addr)
