@@ -86,6 +86,12 @@ const (
 	// PermRequestPayment creates a payment link for a claim's accepted
 	// estimate; it writes no event (the provider's webhook records the payment).
 	PermRequestPayment Permission = "payments:request"
+	// PermManageWebhooks creates, changes, deletes and replays webhook
+	// subscriptions.
+	PermManageWebhooks Permission = "webhooks:manage"
+	// PermReadWebhooks lists the subscriptions (never their secrets) and
+	// what was delivered to them.
+	PermReadWebhooks Permission = "webhooks:read"
 )
 
 // permissions is the one table of who may do what. Finance and auditors
@@ -103,6 +109,10 @@ var permissions = map[Permission][]Role{
 	PermErasePersonalData: {RoleAdmin},
 	// The desk sends the link; finance chases what is owed.
 	PermRequestPayment: {RoleAgent, RoleFinance, RoleAdmin},
+	// A webhook sends claims' facts out of the company: admins decide
+	// where; auditors see where they went.
+	PermManageWebhooks: {RoleAdmin},
+	PermReadWebhooks:   {RoleAuditor, RoleAdmin},
 }
 
 // Allowed reports whether role has permission p.

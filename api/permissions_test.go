@@ -63,12 +63,12 @@ var permissionMatrix = map[string]string{
 	"POST /v1/claims/:id/payment-requests":     "agent finance admin",
 	"POST /v1/payments/:provider/webhook":      public,
 	"POST /v1/webhooks":                        "admin",
-	"GET /v1/webhooks":                         "admin",
-	"GET /v1/webhooks/:id":                     "admin",
+	"GET /v1/webhooks":                         "auditor admin",
+	"GET /v1/webhooks/:id":                     "auditor admin",
 	"PATCH /v1/webhooks/:id":                   "admin",
 	"DELETE /v1/webhooks/:id":                  "admin",
 	"POST /v1/webhooks/:id/rotate-secret":      "admin",
-	"GET /v1/webhooks/:id/deliveries":          "admin",
+	"GET /v1/webhooks/:id/deliveries":          "auditor admin",
 	"POST /v1/webhooks/:id/replay":             "admin",
 }
 

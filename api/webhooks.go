@@ -17,12 +17,6 @@ import (
 	"github.com/rmaledger/rmaledger/notify/webhooks"
 )
 
-// PermManageWebhooks creates, changes and deletes webhook subscriptions,
-// reads their deliveries and replays them: an admin's, since a webhook
-// sends claims' facts out of the company.
-const PermManageWebhooks Permission = "webhooks:manage"
-
-func init() { permissions[PermManageWebhooks] = []Role{RoleAdmin} }
 
 // Webhooks keeps the webhook subscriptions (*webhooks.Registry is one).
 type Webhooks interface {
@@ -105,15 +99,15 @@ type ReplayRequest struct {
 }
 
 func (s *server) registerWebhooks(v1 *echo.Group) {
-	need := require(PermManageWebhooks)
-	v1.POST("/webhooks", s.createWebhook, need)
-	v1.GET("/webhooks", s.listWebhooks, need)
-	v1.GET("/webhooks/:id", s.getWebhook, need)
-	v1.PATCH("/webhooks/:id", s.patchWebhook, need)
-	v1.DELETE("/webhooks/:id", s.deleteWebhook, need)
-	v1.POST("/webhooks/:id/rotate-secret", s.rotateWebhookSecret, need)
-	v1.GET("/webhooks/:id/deliveries", s.webhookDeliveries, need)
-	v1.POST("/webhooks/:id/replay", s.replayWebhook, need)
+	manage, read := require(PermManageWebhooks), require(PermReadWebhooks)
+	v1.POST("/webhooks", s.createWebhook, manage)
+	v1.GET("/webhooks", s.listWebhooks, read)
+	v1.GET("/webhooks/:id", s.getWebhook, read)
+	v1.PATCH("/webhooks/:id", s.patchWebhook, manage)
+	v1.DELETE("/webhooks/:id", s.deleteWebhook, manage)
+	v1.POST("/webhooks/:id/rotate-secret", s.rotateWebhookSecret, manage)
+	v1.GET("/webhooks/:id/deliveries", s.webhookDeliveries, read)
+	v1.POST("/webhooks/:id/replay", s.replayWebhook, manage)
 }
 
 func webhookActor(c *echo.Context) webhooks.Actor {

@@ -120,7 +120,10 @@ func TestWebhookRoutesForAdmins(t *testing.T) {
 	}
 }
 
-func TestWebhookRoutesAreAdminsOnly(t *testing.T) {
+// TestWebhookRoutesForAdminsAndAuditors: only admins change subscriptions;
+// auditors read them and their deliveries; every other role is refused and
+// nothing is written.
+func TestWebhookRoutesForAdminsAndAuditors(t *testing.T) {
 	ts := newTestServer(t, withWebhooks(&fakeDeliveries{}))
 	id := ts.do(http.MethodPost, "/v1/webhooks", RoleAdmin, map[string]any{"url": "https://a.example/"}).json(t)["id"].(string)
 	for _, role := range []Role{RoleAgent, RoleTechnician, RoleFinance, RoleAuditor} {
@@ -139,6 +142,13 @@ func TestWebhookRoutesAreAdminsOnly(t *testing.T) {
 		} {
 			before := ts.eventCount()
 			r := ts.do(req.method, req.path, role, req.body)
+			if role == RoleAuditor && req.method == http.MethodGet {
+				// Auditors see where claims' facts went, never a secret.
+				if r.Code != http.StatusOK || strings.Contains(string(r.Body), "whsec_") {
+					t.Errorf("%s %s as an auditor: %d %s", req.method, req.path, r.Code, r.Body)
+				}
+				continue
+			}
 			if r.Code != http.StatusForbidden || r.Header.Get("Content-Type") != "application/problem+json" {
 				t.Errorf("%s %s as %s: %d %s", req.method, req.path, role, r.Code, r.Body)
 			}

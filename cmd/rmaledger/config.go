@@ -75,7 +75,8 @@ type config struct {
 	SMTPPassword    string `conf:"env:SMTP_PASSWORD,flag:smtp-password,mask,help:SMTP AUTH password"`
 	SMTPFrom        string `conf:"env:SMTP_FROM,flag:smtp-from,help:the sender of every e-mail e.g. 'Service <rma@example.com>' (required with smtp-host)"`
 	SMTPStartTLS    string `conf:"env:SMTP_STARTTLS,flag:smtp-starttls,default:mandatory,help:mandatory: refuse a server without STARTTLS; opportunistic: use it when offered; none: never (a relay on the same host)"`
-	CompanyName     string `conf:"default:RMA Ledger,help:the company's name in customers' messages and papers"`
+	CompanyName     string `conf:"default:RMA Ledger,help:the company's name in customers' messages and at the head of a claim's documents"`
+	CompanyAddress  string `conf:"help:the company's address under its name on a claim's documents; a literal backslash-n breaks the line"`
 	MailSignature   string `conf:"help:the signature under customers' e-mail (a line or two: the desk's name and phone)"`
 	NotifyTemplates string `conf:"help:a directory of message templates that replace the embedded ones file by file (see docs/notifications.md); every template is checked at start"`
 	DefaultLanguage string `conf:"default:en,help:the language of a customer's messages when the claim has none (en ru bg zh-Hans el)"`
@@ -85,8 +86,6 @@ type config struct {
 	SMSToken        string `conf:"env:SMS_TOKEN,flag:sms-token,mask,help:the bearer token of the SMS provider"`
 	WebhookNetworks string `conf:"help:networks (CIDR, separated by commas) webhooks may reach although private e.g. a partner's VPN; every other private, loopback, link-local and metadata address is refused"`
 	// A claim's printed documents (documents.go); audit check-document needs the same.
-	DocumentsCompany string `conf:"help:the company name at the head of a claim's documents"`
-	DocumentsAddress string `conf:"help:the company address under it; a literal backslash-n breaks the line"`
 	DocumentsDir     string `conf:"help:a directory of the deployment's own document files (each optional): document.html and print.css replace the built-in ones and are checked at start; logo.png or logo.jpg; legal-KIND.txt is the legal text of a kind (authorization intake release estimate service-report credit-note)"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`

@@ -21,8 +21,8 @@ import (
 func documentsConfig(cfg config) documents.Config {
 	c := documents.Config{
 		Company: documents.Company{
-			Name:    cfg.DocumentsCompany,
-			Address: strings.ReplaceAll(cfg.DocumentsAddress, `\n`, "\n"),
+			Name:    cfg.CompanyName,
+			Address: strings.ReplaceAll(cfg.CompanyAddress, `\n`, "\n"),
 		},
 		PublicURL: cfg.PublicURL,
 	}

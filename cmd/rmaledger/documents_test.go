@@ -24,10 +24,10 @@ func TestCheckDocument(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(own, "legal-intake.txt"), []byte("Goods not collected in 90 days are disposed of."), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	settings := []string{"--documents-company", "Ledger Repairs Ltd", "--public-url", "https://rma.example.com",
-		"--documents-address", `7 Rakovski St\nSofia 1000`, "--documents-dir", own}
-	p := start(t, dataDir, "RMALEDGER_DOCUMENTS_COMPANY=Ledger Repairs Ltd", "RMALEDGER_PUBLIC_URL=https://rma.example.com",
-		`RMALEDGER_DOCUMENTS_ADDRESS=7 Rakovski St\nSofia 1000`, "RMALEDGER_DOCUMENTS_DIR="+own)
+	settings := []string{"--company-name", "Ledger Repairs Ltd", "--public-url", "https://rma.example.com",
+		"--company-address", `7 Rakovski St\nSofia 1000`, "--documents-dir", own}
+	p := start(t, dataDir, "RMALEDGER_COMPANY_NAME=Ledger Repairs Ltd", "RMALEDGER_PUBLIC_URL=https://rma.example.com",
+		`RMALEDGER_COMPANY_ADDRESS=7 Rakovski St\nSofia 1000`, "RMALEDGER_DOCUMENTS_DIR="+own)
 	code, got := p.post(t, "/v1/claims", registration)
 	if code != http.StatusCreated {
 		t.Fatalf("register: %d %v", code, got)
@@ -87,7 +87,7 @@ func TestCheckDocument(t *testing.T) {
 		}
 	}
 	// Rendered with other settings, the file is still the one issued, but not reproduced.
-	if out, ok := check(file, append(settings, "--documents-company", "Someone Else")...); !ok || !strings.Contains(out, "different bytes") {
+	if out, ok := check(file, append(settings, "--company-name", "Someone Else")...); !ok || !strings.Contains(out, "different bytes") {
 		t.Errorf("check-document with other settings (exit ok %v):\n%s", ok, out)
 	}
 	pdf[len(pdf)/2] ^= 1

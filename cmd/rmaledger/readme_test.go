@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,11 +59,18 @@ func TestREADMEOtherPaths(t *testing.T) {
 // the output (one JSON answer per line) and the whole output.
 func runREADMEBlock(t *testing.T, name string) ([]string, string) {
 	t.Helper()
+	return runREADMEBlockWith(t, name, func(string) {})
+}
+
+// runREADMEBlockWith is runREADMEBlock with prepare given the block's directory first.
+func runREADMEBlockWith(t *testing.T, name string, prepare func(dir string)) ([]string, string) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed; .ci/run installs it so that CI runs this test")
 	}
 	block := readmeBlock(t, name)
 	workDir := t.TempDir()
+	prepare(workDir)
 	addr := freeAddr(t)
 	server := exec.Command(buildBinary(t), "serve", "--dev", "--addr", addr, "--data-dir", filepath.Join(workDir, "data"))
 	server.Env = append(os.Environ(), "RMALEDGER_API_KEYS=")
@@ -177,5 +185,29 @@ func TestREADMEDocuments(t *testing.T) {
 		if !found {
 			t.Errorf("no line shows %v:\n%s", want, got)
 		}
+	}
+}
+
+// TestREADMEWebhooks runs the README's webhooks block as written: a receiver subscribed through
+// the API gets the claim's registration and verifies its signature with the Standard Webhooks
+// library. The block builds the example receiver from the repository, as a user does from its
+// root: the test's directory gets the module's files beside the service's data directory.
+func TestREADMEWebhooks(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH; the block builds the example receiver with it")
+	}
+	lines, got := runREADMEBlockWith(t, "webhooks", func(dir string) {
+		for _, name := range []string{"go.mod", "go.sum", "examples"} {
+			abs, err := filepath.Abs(filepath.Join("..", "..", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(abs, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if len(lines) != 1 || !regexp.MustCompile(`^claim\.registered RMA-\d{4}-\d{6} registered$`).MatchString(lines[0]) {
+		t.Fatalf("want the receiver's one verified registration:\n%s", got)
 	}
 }

@@ -36,7 +36,7 @@ import (
 //	FilesMax*            TestFilesMaxBytesFlag, TestFilesPerClaimFlag
 //	SMTP*, CompanyName, MailSignature, DefaultLanguage, PublicURL in e-mail   TestCustomerEmailThroughSMTP (as RMALEDGER_ variables), TestNotificationSettings
 //	NotifyTemplates, DeskEmail, DeskAddresses, SMSURL, SMSToken, WebhookNetworks                   TestNotificationSettings
-//	Documents*           TestCheckDocument, TestDocumentsDirIsCheckedAtStart
+//	CompanyName, CompanyAddress, DocumentsDir on papers   TestCheckDocument, TestDocumentsDirIsCheckedAtStart
 //	the rest             TestServeSettings, a subtest each
 var serveSettings = []struct {
 	field string
@@ -100,8 +100,7 @@ var serveSettings = []struct {
 	{"SMSURL", []string{"--sms-url", "https://sms.example.com/send"}, "RMALEDGER_SMS_URL=https://sms.example.com/send", "https://sms.example.com/send"},
 	{"SMSToken", []string{"--sms-token", "tok"}, "RMALEDGER_SMS_TOKEN=tok", "tok"},
 	{"WebhookNetworks", []string{"--webhook-networks", "10.8.0.0/16"}, "RMALEDGER_WEBHOOK_NETWORKS=10.8.0.0/16", "10.8.0.0/16"},
-	{"DocumentsCompany", []string{"--documents-company", "Acme"}, "RMALEDGER_DOCUMENTS_COMPANY=Acme", "Acme"},
-	{"DocumentsAddress", []string{"--documents-address", `1 Main St\nSofia`}, `RMALEDGER_DOCUMENTS_ADDRESS=1 Main St\nSofia`, `1 Main St\nSofia`},
+	{"CompanyAddress", []string{"--company-address", `1 Main St\nSofia`}, `RMALEDGER_COMPANY_ADDRESS=1 Main St\nSofia`, `1 Main St\nSofia`},
 	{"DocumentsDir", []string{"--documents-dir", "/etc/rma/documents"}, "RMALEDGER_DOCUMENTS_DIR=/etc/rma/documents", "/etc/rma/documents"},
 }
 
