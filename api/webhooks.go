@@ -17,7 +17,6 @@ import (
 	"github.com/rmaledger/rmaledger/notify/webhooks"
 )
 
-
 // Webhooks keeps the webhook subscriptions (*webhooks.Registry is one).
 type Webhooks interface {
 	Create(ctx context.Context, n webhooks.NewSubscription, by webhooks.Actor) (webhooks.Subscription, string, error)

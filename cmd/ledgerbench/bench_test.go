@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,6 +50,33 @@ func TestQuantileIsNearestRank(t *testing.T) {
 // behind it: with one worker and a handler slower than the arrival
 // interval, latency from the scheduled time grows request after request,
 // where the handler alone always takes 20ms.
+// The delivery lag's quantiles come from the difference of two snapshots
+// of the service's histogram, interpolated within the bucket.
+func TestDeliveryLagFromHistogramSnapshots(t *testing.T) {
+	inf := math.Inf(1)
+	before := lagBuckets{bounds: []float64{0.01, 0.05, 0.1, inf}, counts: []uint64{5, 5, 5, 5}, total: 5}
+	// Since before: 90 in (0, 10 ms], 9 in (10, 50 ms], 1 in (50, 100 ms].
+	after := lagBuckets{bounds: []float64{0.05, 0.01, inf, 0.1}, counts: []uint64{104, 95, 105, 105}, total: 105}
+	d := after.since(before)
+	if d.total != 100 {
+		t.Fatalf("total %d, want 100", d.total)
+	}
+	for _, c := range []struct{ q, value, bucket float64 }{
+		{0.5, 0.5 / 0.9 * 0.01, 0.01},
+		{0.9, 0.01, 0.01},
+		{0.99, 0.05, 0.05},
+		{0.995, 0.075, 0.1},
+	} {
+		v, b := d.quantile(c.q)
+		if math.Abs(v-c.value) > 1e-9 || b != c.bucket {
+			t.Errorf("q%.3f = %.6f in bucket %.3f, want %.6f in %.3f", c.q, v, b, c.value, c.bucket)
+		}
+	}
+	if v, _ := (lagBuckets{}).quantile(0.99); v != 0 {
+		t.Errorf("nothing observed gives %f", v)
+	}
+}
+
 func TestOpenLoopCountsQueueingFromTheScheduledTime(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
@@ -266,6 +294,11 @@ func TestRunTiny(t *testing.T) {
 		if p.Errors != 0 || p.Requests == 0 {
 			t.Errorf("console pages: %d answered, %d failed: %s", p.Requests, p.Errors, p.FirstError)
 		}
+	}
+	// The stage's commands move claims through customer-visible steps:
+	// the outbox sends their e-mail to the benchmark's SMTP server.
+	if d := r.Stages.Lag.Delivery; d == nil || d.Messages == 0 || d.Received < d.Messages || d.P99MS <= 0 {
+		t.Errorf("no delivery measured: %+v", d)
 	}
 	if !strings.Contains(stdout.String(), "commands over HTTP") || !strings.Contains(stdout.String(), "console claim page") {
 		t.Errorf("no table printed:\n%s", stdout.String())

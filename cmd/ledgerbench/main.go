@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rmaledger/rmaledger/internal/smtptest"
 )
 
 func main() {
@@ -138,6 +140,8 @@ type bench struct {
 	dir      string // the working directory
 	tempDir  bool
 	profiles []string // profiles written, for their -top
+	// mail is the SMTP server the service sends its e-mail to.
+	mail *smtptest.Server
 }
 
 func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
@@ -262,6 +266,12 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	if err := trivial.stop(); err != nil {
 		return nil, err
 	}
+	// The service sends its customers' e-mail to the benchmark's own SMTP
+	// server, through a real SMTP exchange.
+	if b.mail, err = smtptest.Start(); err != nil {
+		return nil, err
+	}
+	defer b.mail.Close()
 	b.logf("baseline: the service on an empty data directory")
 	keys := newAPIKeys()
 	empty, err := b.startService(ctx, bin, filepath.Join(b.dir, "empty"), keys, "empty")
@@ -350,9 +360,17 @@ func (b *bench) run(ctx context.Context) (*Report, error) {
 	}
 	b.logf("projection lag: commands at %d/s, %s", lagRate, o.stage)
 	wait = b.serviceProfile(ctx, svc, "projection-lag", o.stage)
+	lagBefore, err := scrapeDeliveryLag(ctx, svc)
+	if err != nil {
+		return nil, err
+	}
+	mailBefore := len(b.mail.Received())
 	r.Stages.Lag, err = measureLag(ctx, svc, keys, refs, o.clients, lagRate, o.stage)
 	wait()
 	if err != nil {
+		return nil, err
+	}
+	if r.Stages.Lag.Delivery, err = b.delivery(ctx, svc, lagBefore, mailBefore); err != nil {
 		return nil, err
 	}
 	b.logf("console: the queue page, then claim pages, %d/s open loop from %d sessions, %s each", consoleRate, consoleClients, o.stage)
@@ -401,7 +419,9 @@ func (b *bench) startService(ctx context.Context, bin, dataDir string, keys apiK
 		}
 		args = append(args, "--debug-addr", debug)
 	}
-	env := []string{"RMALEDGER_API_KEYS=" + keys.spec()}
+	env := []string{"RMALEDGER_API_KEYS=" + keys.spec(),
+		"RMALEDGER_SMTP_HOST=127.0.0.1", "RMALEDGER_SMTP_PORT=" + b.mail.Port(), "RMALEDGER_SMTP_STARTTLS=none",
+		"RMALEDGER_SMTP_FROM=service@rma.example", "RMALEDGER_DESK_EMAIL=desk@rma.example"}
 	return startChild(ctx, name, bin, args, env, addr, debug, filepath.Join(b.dir, name+".log"), "/readyz", 5*time.Minute)
 }
 

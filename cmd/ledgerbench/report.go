@@ -137,6 +137,9 @@ type Lag struct {
 	// round trip that Visible includes, the baseline.
 	Read       Latency `json:"read"`
 	FirstError string  `json:"first_error,omitempty"`
+	// Delivery is the notifications outbox, running alongside the read
+	// models, over the same stage.
+	Delivery *Delivery `json:"delivery,omitempty"`
 	// CatchUpSeconds: as for the commands.
 	CatchUpSeconds float64 `json:"catch_up_s"`
 }
@@ -277,6 +280,12 @@ func (r *Report) figures() []Figure {
 		base("lag.read.p50", "the same read without waiting, p50", s.Lag.Read.P50MS, "ms")))
 	add(figure("projection_lag.p99", fmt.Sprintf("projection lag at %d events/s, p99", s.Lag.Rate), s.Lag.Visible.P99MS, "ms", atMost(10),
 		base("lag.read.p99", "the same read without waiting, p99", s.Lag.Read.P99MS, "ms")))
+
+	if d := s.Lag.Delivery; d != nil {
+		add(figure("delivery_lag.p50", fmt.Sprintf("delivery lag (event to message handed to its sender) at %d events/s, p50", s.Lag.Rate), d.P50MS, "ms", nil, nil))
+		add(figure("delivery_lag.p99", fmt.Sprintf("delivery lag (event to message handed to its sender) at %d events/s, p99", s.Lag.Rate), d.P99MS, "ms", atMost(50),
+			base("projection_lag.p99", "projection lag in the same stage, p99", s.Lag.Visible.P99MS, "ms")))
+	}
 
 	var trivialLow Latency
 	lowRate := 0

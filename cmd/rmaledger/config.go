@@ -86,7 +86,7 @@ type config struct {
 	SMSToken        string `conf:"env:SMS_TOKEN,flag:sms-token,mask,help:the bearer token of the SMS provider"`
 	WebhookNetworks string `conf:"help:networks (CIDR, separated by commas) webhooks may reach although private e.g. a partner's VPN; every other private, loopback, link-local and metadata address is refused"`
 	// A claim's printed documents (documents.go); audit check-document needs the same.
-	DocumentsDir     string `conf:"help:a directory of the deployment's own document files (each optional): document.html and print.css replace the built-in ones and are checked at start; logo.png or logo.jpg; legal-KIND.txt is the legal text of a kind (authorization intake release estimate service-report credit-note)"`
+	DocumentsDir string `conf:"help:a directory of the deployment's own document files (each optional): document.html and print.css replace the built-in ones and are checked at start; logo.png or logo.jpg; legal-KIND.txt is the legal text of a kind (authorization intake release estimate service-report credit-note)"`
 	// The audit commands' options (rmaledger audit ...).
 	Claim     string `conf:"env:AUDIT_CLAIM,flag:claim,noprint,help:audit verify/export: one claim (its id)"`
 	From      string `conf:"env:AUDIT_FROM,flag:from,noprint,help:audit verify/export: the position to start at"`
