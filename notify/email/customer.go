@@ -132,13 +132,16 @@ func (c *CustomerComposer) Compose(_ context.Context, e notify.Event) ([]notify.
 }
 
 // messages addresses the rendered texts to the claim's e-mail and phone.
+// They have no OrderKey: mail and text messages travel through relays
+// that keep no order anyway, so waiting for one before handing over the
+// next would only delay them, and a refused address would hold up the
+// claim's other messages.
 func (c *CustomerComposer) messages(base notify.Message, source string, cl notify.Claim, r rendered) []notify.Message {
 	var out []notify.Message
 	if cl.Email != "" {
 		m := base
 		m.ID = notify.MessageID(source, notify.Email, cl.Email)
 		m.Channel, m.Recipient = notify.Email, cl.Email
-		m.OrderKey = "email:" + cl.ID.String()
 		m.Subject, m.Text, m.HTML = r.Subject, r.Text, r.HTML
 		out = append(out, m)
 	}
@@ -146,7 +149,6 @@ func (c *CustomerComposer) messages(base notify.Message, source string, cl notif
 		m := base
 		m.ID = notify.MessageID(source, notify.SMS, cl.Phone)
 		m.Channel, m.Recipient = notify.SMS, cl.Phone
-		m.OrderKey = "sms:" + cl.ID.String()
 		m.Text = r.SMS
 		out = append(out, m)
 	}

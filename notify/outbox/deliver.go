@@ -157,43 +157,21 @@ func queryQueued(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 // dispatch starts the deliveries that are due and not under way: of each
 // OrderKey only the oldest pending message, on a BatchSender's channel all
 // pending messages of a recipient whose oldest has waited the window. It
-// returns when the next message not yet due will be (zero: none).
+// picks no more than the free delivery slots, reading only the queue's
+// keys, and a message's content only when it starts: the queue may hold
+// thousands. It returns when the next message not yet due will be (zero:
+// none).
 func (o *Outbox) dispatch(ctx context.Context) (next time.Time, launched int, err error) {
 	now := o.now()
 	chans := o.senderChannels()
-	due, err := queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages m
-		WHERE status = 'pending' AND next_attempt <= ? AND channel IN `+chans+`
-		AND (order_key = '' OR seq = (SELECT MIN(seq) FROM messages WHERE order_key = m.order_key AND status = 'pending'))
-		ORDER BY seq LIMIT 1000`, nanos(now))
-	if err != nil {
-		return time.Time{}, 0, err
-	}
-	type recipient struct {
-		ch notify.Channel
-		to string
-	}
-	batched := map[recipient]bool{}
-	for _, q := range due {
-		if _, ok := o.cfg.Senders[q.Channel].(notify.BatchSender); ok {
-			r := recipient{q.Channel, q.Recipient}
-			if batched[r] {
-				continue
-			}
-			batched[r] = true
-			all, err := queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages
-				WHERE status = 'pending' AND channel = ? AND recipient = ? ORDER BY seq LIMIT 1000`, string(r.ch), r.to)
-			if err != nil {
-				return time.Time{}, launched, err
-			}
-			if batch := o.take(all); len(batch) > 0 {
-				o.launch(ctx, batch)
-				launched++
-			}
-			continue
-		}
-		if batch := o.take([]queued{q}); len(batch) > 0 {
-			o.launch(ctx, batch)
-			launched++
+	o.mu.Lock()
+	busy := len(o.inFlight)
+	o.mu.Unlock()
+	if free := o.cfg.Concurrency - busy; free > 0 {
+		// The messages under way are among the heads: ask for as many more.
+		launched, err = o.startDue(ctx, now, chans, free, busy+free)
+		if err != nil {
+			return time.Time{}, launched, err
 		}
 	}
 	var at sql.NullInt64
@@ -203,6 +181,75 @@ func (o *Outbox) dispatch(ctx context.Context) (next time.Time, launched int, er
 		return time.Time{}, launched, storage.Fault(err)
 	}
 	return fromNanos(at.Int64), launched, nil
+}
+
+// startDue launches up to free deliveries among the first limit heads due.
+func (o *Outbox) startDue(ctx context.Context, now time.Time, chans string, free, limit int) (launched int, err error) {
+	type head struct {
+		id        uuid.UUID
+		ch        notify.Channel
+		recipient string
+	}
+	rows, err := o.db.QueryContext(ctx, `SELECT id, channel, recipient FROM messages m INDEXED BY messages_queue
+		WHERE status = 'pending' AND next_attempt <= ? AND channel IN `+chans+`
+		AND (order_key = '' OR seq = (SELECT MIN(seq) FROM messages WHERE order_key = m.order_key AND status = 'pending'))
+		ORDER BY seq LIMIT ?`, nanos(now), limit)
+	if err != nil {
+		return 0, storage.Fault(err)
+	}
+	var heads []head
+	for rows.Next() {
+		var h head
+		var id, ch string
+		if err := rows.Scan(&id, &ch, &h.recipient); err != nil {
+			rows.Close()
+			return 0, storage.Fault(err)
+		}
+		h.id, _ = uuid.Parse(id)
+		h.ch = notify.Channel(ch)
+		heads = append(heads, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, storage.Fault(err)
+	}
+	type recipient struct {
+		ch notify.Channel
+		to string
+	}
+	batched := map[recipient]bool{}
+	for _, h := range heads {
+		if launched >= free {
+			break
+		}
+		var qs []queued
+		if _, ok := o.cfg.Senders[h.ch].(notify.BatchSender); ok {
+			r := recipient{h.ch, h.recipient}
+			if batched[r] {
+				continue
+			}
+			batched[r] = true
+			qs, err = queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages
+				WHERE status = 'pending' AND channel = ? AND recipient = ? ORDER BY seq LIMIT 1000`, string(r.ch), r.to)
+		} else if !o.under(h.id) {
+			qs, err = queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages WHERE id = ? AND status = 'pending'`, h.id.String())
+		}
+		if err != nil {
+			return launched, err
+		}
+		if batch := o.take(qs); len(batch) > 0 {
+			o.launch(ctx, batch)
+			launched++
+		}
+	}
+	return launched, nil
+}
+
+// under reports whether a message's delivery is under way.
+func (o *Outbox) under(id uuid.UUID) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inFlight[id]
 }
 
 // take marks the messages not under way as under way and returns them.

@@ -4,8 +4,11 @@
 //
 // Messages are a projection of the log. The outbox follows the claim
 // streams, the portal's link streams (the customer's language) and the
-// preference streams (quiet) in log order, keeps what it needs of each
-// claim, and for each claim event asks every Composer for messages. The
+// preference streams (quiet) in log order and for each claim event asks
+// every Composer for messages, telling it the claim as the event left it:
+// the states of the claims seen lately are kept in memory, any other is
+// folded again from its stream in the store, so that the outbox stores no
+// copy of the claims. The
 // messages and the checkpoint commit in one transaction (fsynced), so a
 // crash never loses an event's messages nor queues them twice: a message
 // id is derived from its event, channel and recipient, and a message

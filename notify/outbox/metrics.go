@@ -18,6 +18,7 @@ type metrics struct {
 	sentC     *prometheus.CounterVec
 	failedC   *prometheus.CounterVec
 	pending   prometheus.Collector
+	position  prometheus.Collector
 	failedNow prometheus.Collector
 }
 
@@ -52,6 +53,13 @@ func newMetrics(reg prometheus.Registerer, o *Outbox) *metrics {
 		pending: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rmaledger_notify_messages_pending", Help: "Messages waiting to be sent.",
 		}, count("pending")),
+		position: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rmaledger_notify_position", Help: "Commit position in $all of the last event the outbox has queued the messages of.",
+		}, func() float64 {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return float64(o.checkpoint.Commit)
+		}),
 		failedNow: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "rmaledger_notify_messages_failed", Help: "Messages failed for good and not retried since.",
 		}, count("failed")),
@@ -65,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, o *Outbox) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.lagHist, m.queuedC, m.sentC, m.failedC, m.pending, m.failedNow}
+	return []prometheus.Collector{m.lagHist, m.queuedC, m.sentC, m.failedC, m.pending, m.position, m.failedNow}
 }
 
 func (m *metrics) unregister() {

@@ -144,8 +144,11 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	queued := map[notify.Channel]int{}
 	erasures := 0
 	now := o.now()
+	staged := map[uuid.UUID]folded{}
 	for _, ev := range events {
-		if err := o.applyOne(ctx, tx, ev, compose, now, queued, &erasures); err != nil {
+		if err := o.applyOne(ctx, tx, ev, compose, now, staged, queued, &erasures); err != nil {
+			// Evolve may have reused a cached state's memory: fold afresh.
+			o.states.Purge()
 			return fmt.Errorf("outbox: event %s of %s (%s): %w", ev.ID, ev.Stream, ev.Type, err)
 		}
 	}
@@ -159,7 +162,11 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 		return fmt.Errorf("outbox: save checkpoint: %w", storage.Fault(err))
 	}
 	if err := tx.Commit(); err != nil {
+		o.states.Purge()
 		return fmt.Errorf("outbox: commit: %w", storage.Fault(err))
+	}
+	for id, f := range staged {
+		o.states.Add(id, f)
 	}
 	o.mu.Lock()
 	o.checkpoint = pos
@@ -178,14 +185,19 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	return nil
 }
 
-// claimRow is a claim as the outbox keeps it.
-type claimRow struct {
+// folded is a claim's state folded through the event at revision.
+type folded struct {
 	state    domain.State
-	language string
-	quiet    bool
+	revision uint64
 }
 
-func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time, queued map[notify.Channel]int, erasures *int) error {
+// stateCacheSize bounds the claims' states kept between batches (a few KB
+// each); a claim not among them is folded again from its stream.
+const stateCacheSize = 4096
+
+func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time,
+	staged map[uuid.UUID]folded, queued map[notify.Channel]int, erasures *int,
+) error {
 	switch {
 	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
@@ -221,6 +233,10 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 	if err != nil {
 		return nil // not a claim's own stream
 	}
+	erased := ev.Type == (domain.PersonalDataErased{}).EventType()
+	if !compose && !erased {
+		return nil // learning the history: nothing is composed from it
+	}
 	e, err := domain.DecodeEvent(ev.Type, ev.Data)
 	if errors.Is(err, domain.ErrUnknownEventType) {
 		o.log.Warn("outbox skips an event of an unknown type", "type", ev.Type, "stream", ev.Stream)
@@ -229,20 +245,17 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 	if err != nil {
 		return err
 	}
-	row, err := loadClaim(ctx, tx, id)
+	before, err := o.stateBefore(ctx, staged, id, ev)
 	if err != nil {
 		return err
 	}
-	row.state = domain.Evolve(row.state, e)
-	state, err := json.Marshal(row.state)
+	state := domain.Evolve(before, e)
+	staged[id] = folded{state: state, revision: ev.Revision}
+	language, quiet, err := loadPreferences(ctx, tx, id)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO claims (id, state) VALUES (?, ?)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state`, id.String(), state); err != nil {
-		return storage.Fault(err)
-	}
-	claim := row.claim(id)
+	claim := claimOf(id, state, language, quiet)
 	if compose {
 		ne := notify.Event{Record: ev, Event: e, Claim: claim}
 		for _, c := range o.cfg.Composers {
@@ -269,8 +282,8 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 			}
 		}
 	}
-	if erased, ok := e.(domain.PersonalDataErased); ok {
-		customer := erased.CustomerID
+	if erasure, ok := e.(domain.PersonalDataErased); ok {
+		customer := erasure.CustomerID
 		if customer == "" {
 			customer = claim.CustomerID
 		}
@@ -282,33 +295,56 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 	return nil
 }
 
+// stateBefore is the claim's state before ev: folded in this batch, or
+// kept from an earlier one, else folded again from the claim's stream in
+// the store (through the revision before ev's, whatever came after).
+func (o *Outbox) stateBefore(ctx context.Context, staged map[uuid.UUID]folded, id uuid.UUID, ev eventstore.RecordedEvent) (domain.State, error) {
+	if ev.Revision == 0 {
+		return domain.State{}, nil
+	}
+	if f, ok := staged[id]; ok && f.revision+1 == ev.Revision {
+		return f.state, nil
+	}
+	if f, ok := o.states.Get(id); ok && f.revision+1 == ev.Revision {
+		return f.state, nil
+	}
+	records, err := o.store.ReadStream(ctx, ev.Stream, eventstore.Forwards, 0, int(ev.Revision))
+	if err != nil {
+		return domain.State{}, fmt.Errorf("read the claim's stream: %w", err)
+	}
+	var state domain.State
+	for _, r := range records {
+		if r.Revision >= ev.Revision {
+			break
+		}
+		e, err := domain.DecodeEvent(r.Type, r.Data)
+		if errors.Is(err, domain.ErrUnknownEventType) {
+			continue
+		}
+		if err != nil {
+			return domain.State{}, fmt.Errorf("%s revision %d: %w", r.Stream, r.Revision, err)
+		}
+		state = domain.Evolve(state, e)
+	}
+	return state, nil
+}
+
 // toCustomer reports whether the channel's messages go to the claim's
 // customer (whose choice of Quiet they follow).
 func toCustomer(ch notify.Channel) bool { return ch == notify.Email || ch == notify.SMS }
 
-func loadClaim(ctx context.Context, tx *sql.Tx, id uuid.UUID) (claimRow, error) {
-	var (
-		row   claimRow
-		state []byte
-	)
-	err := tx.QueryRowContext(ctx, `SELECT state, language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&state, &row.language, &row.quiet)
+// loadPreferences reads what the outbox keeps of a claim besides its
+// state: the customer's language and whether they asked for quiet.
+func loadPreferences(ctx context.Context, tx *sql.Tx, id uuid.UUID) (language string, quiet bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&language, &quiet)
 	if errors.Is(err, sql.ErrNoRows) {
-		return row, nil
+		return "", false, nil
 	}
-	if err != nil {
-		return row, storage.Fault(err)
-	}
-	if len(state) > 0 {
-		if err := json.Unmarshal(state, &row.state); err != nil {
-			return row, fmt.Errorf("claim %s: %w", id, err)
-		}
-	}
-	return row, nil
+	return language, quiet, storage.Fault(err)
 }
 
-// claim is what composers are told of the claim.
-func (r claimRow) claim(id uuid.UUID) notify.Claim {
-	s := r.state
+// claimOf is what composers are told of the claim.
+func claimOf(id uuid.UUID, s domain.State, language string, quiet bool) notify.Claim {
 	contact := func(v string) string {
 		if s.PersonalDataErased || v == domain.Erased {
 			return ""
@@ -318,7 +354,7 @@ func (r claimRow) claim(id uuid.UUID) notify.Claim {
 	return notify.Claim{
 		ID: id, Number: s.Number, Status: s.Status, Organisation: s.Organisation, Assignee: s.Assignee,
 		CustomerID: s.CustomerID, Name: contact(s.Customer.Name), Email: contact(s.Customer.Email),
-		Phone: contact(s.Customer.Phone), Language: r.language, Quiet: r.quiet, Erased: s.PersonalDataErased,
+		Phone: contact(s.Customer.Phone), Language: language, Quiet: quiet, Erased: s.PersonalDataErased,
 	}
 }
 
@@ -378,7 +414,18 @@ func eraseCustomer(ctx context.Context, tx *sql.Tx, customer string) error {
 // message whose id is queued already is left as it is. Non-essential
 // messages to the customer of a claim that asked for quiet are dropped.
 func (o *Outbox) Enqueue(ctx context.Context, ms ...notify.Message) error {
-	tx, err := o.db.BeginTx(ctx, nil)
+	// The one connection, with its commits fsynced while it queues: no
+	// event in the log can queue these messages again.
+	conn, err := o.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", storage.Fault(err))
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return fmt.Errorf("outbox: %w", storage.Fault(err))
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
 	}
@@ -387,11 +434,11 @@ func (o *Outbox) Enqueue(ctx context.Context, ms ...notify.Message) error {
 	queued := map[notify.Channel]int{}
 	for _, m := range ms {
 		if m.ClaimID != uuid.Nil && !m.Essential && toCustomer(m.Channel) {
-			row, err := loadClaim(ctx, tx, m.ClaimID)
+			_, quiet, err := loadPreferences(ctx, tx, m.ClaimID)
 			if err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
-			if row.quiet {
+			if quiet {
 				continue
 			}
 		}
