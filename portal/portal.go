@@ -149,18 +149,6 @@ type Sender interface {
 	SendLink(ctx context.Context, m LinkMessage) error
 }
 
-// LogSender is the development Sender: it logs the link, and nothing of
-// the customer's personal data. Never use it in production: the link is a
-// credential and the log is not a channel to the customer.
-type LogSender struct{ Logger *slog.Logger }
-
-// SendLink logs the link.
-func (s LogSender) SendLink(ctx context.Context, m LinkMessage) error {
-	s.Logger.InfoContext(ctx, "portal: private link (development sender)", "claim", m.Number, "language", m.Language,
-		"url", m.URL, "expires_at", m.ExpiresAt)
-	return nil
-}
-
 // Preferences keeps the customer's choice of messages for a claim;
 // *preferences.Keeper is one.
 type Preferences interface {
@@ -268,7 +256,7 @@ func (c Config) Validate() error {
 	case c.Ledger == nil || c.Finder == nil || c.Links == nil:
 		return errors.New("portal: Ledger, Finder and Links are required")
 	case c.Sender == nil:
-		return errors.New("portal: Sender is required (LogSender in development)")
+		return errors.New("portal: Sender is required (the notifications outbox)")
 	case c.MaxUploadBytes < 0:
 		return errors.New("portal: MaxUploadBytes must not be negative")
 	}

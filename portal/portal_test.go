@@ -3,7 +3,6 @@ package portal_test
 import (
 	"context"
 	"html"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -702,17 +701,6 @@ func TestStaffRevokeAndReissue(t *testing.T) {
 func TestStatusPageLinksToTheForm(t *testing.T) {
 	if statuspage.ClaimFormPath != portal.FormPath {
 		t.Fatalf("the status page links to %s, the form is at %s", statuspage.ClaimFormPath, portal.FormPath)
-	}
-}
-
-// The development sender logs the link and the claim number, nothing else
-// of the customer.
-func TestLogSender(t *testing.T) {
-	var buf strings.Builder
-	s := portal.LogSender{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
-	err := s.SendLink(context.Background(), portal.LinkMessage{Number: "RMA-2026-000007", Language: "bg", URL: "http://x/portal/c/TOKEN"})
-	if err != nil || !strings.Contains(buf.String(), "url=http://x/portal/c/TOKEN") || !strings.Contains(buf.String(), "RMA-2026-000007") {
-		t.Fatalf("%v %s", err, buf.String())
 	}
 }
 
