@@ -315,15 +315,15 @@ func TestSessionsAcrossInstances(t *testing.T) {
 		{"the role changed", func(d *Directory, _ Session) error { return d.SetRole(ctx, admin, "maria", "finance") }, nil},
 	} {
 		// B reads the store at each question, or follows the accounts.
-		for _, following := range []bool{false, true} {
-			desc := fmt.Sprintf("%s (B following: %v)", tc.desc, following)
+		for _, follows := range []bool{false, true} {
+			desc := fmt.Sprintf("%s (B following: %v)", tc.desc, follows)
 			store := openStore(t)
 			clk := newClock()
 			a := instance(t, store, clk)
 			mustAdd(t, a, "maria", "agent")
 			b := instance(t, store, clk) // started after the key exists
-			if following {
-				follow(t, b)
+			if follows {
+				following(t, b)
 			}
 			s, err := a.SignIn(ctx, "maria", password, "192.0.2.1")
 			if err != nil {
@@ -353,14 +353,14 @@ func TestSessionsAcrossInstances(t *testing.T) {
 	}
 }
 
-// follow runs d.Follow for the test and waits until it follows.
-func follow(t *testing.T, d *Directory) {
+// following runs d.Follow for the test and waits until it follows.
+func following(t *testing.T, d *Directory) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.Follow(ctx, 10*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(5 * time.Second); !d.following.Load(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !d.fold.Following(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Follow never caught up")
 		}
@@ -392,7 +392,7 @@ func TestFollowAnswersFromMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	follow(t, d)
+	following(t, d)
 	before := store.reads.Load()
 	for range 20 {
 		if _, _, err := d.Verify(ctx, s.Token); err != nil {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/eventstore/follow"
 )
 
 // Config configures a Directory. Store and Roles are required.
@@ -58,12 +58,11 @@ type Directory struct {
 	byAddress *failures
 	hashing   chan struct{} // a slot per argon2id computation allowed at once
 
-	// following: Follow keeps the accounts current, so questions are
-	// answered from memory.
-	following atomic.Bool
+	// fold keeps the accounts current from their streams (Follow), so
+	// questions are answered from memory.
+	fold follow.Fold
 
 	mu     sync.Mutex // guards what follows, and orders the catch-ups
-	pos    eventstore.Position
 	byID   map[uuid.UUID]*account
 	byName map[string]*account // lower-cased name
 }
@@ -99,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.fold = follow.Fold{Store: cfg.Store, Filter: accountStreams, Mu: &d.mu, Apply: d.apply}
 	var err error
 	if d.dummy, err = unmatchableHash(); err != nil {
 		return nil, err
@@ -532,76 +532,15 @@ var accountStreams = eventstore.Filter{StreamPrefixes: []string{StreamPrefix}}
 // on a long log is the whole log since then. When the store fails, Follow
 // falls back to reading at each question and tries again after retry.
 func (d *Directory) Follow(ctx context.Context, retry time.Duration) {
-	for {
-		err := d.follow(ctx)
-		d.following.Store(false)
-		if ctx.Err() != nil || err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retry):
-		}
-	}
+	d.fold.Follow(ctx, retry)
 }
 
-func (d *Directory) follow(ctx context.Context) error {
-	if err := d.catchUp(ctx); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	from := d.pos
-	d.mu.Unlock()
-	sub, err := d.store.SubscribeAll(ctx, from, accountStreams)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	d.following.Store(true)
-	for rec := range sub.Events() {
-		d.mu.Lock()
-		err := d.apply(&rec)
-		if rec.Position.Compare(d.pos) > 0 {
-			d.pos = rec.Position
-		}
-		d.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	return sub.Err()
-}
-
-// fresh makes the directory current enough to answer: at once while Follow
-// keeps it so, else by reading what was appended since.
+// fresh makes the directory current enough to answer.
 func (d *Directory) fresh(ctx context.Context) error {
-	if d.following.Load() {
-		return nil
+	if err := d.fold.Fresh(ctx); err != nil {
+		return fmt.Errorf("accounts: %w", err)
 	}
-	return d.catchUp(ctx)
-}
-
-// catchUp folds the account events appended since the last one seen.
-func (d *Directory) catchUp(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	const page = 256
-	for {
-		recs, err := d.store.ReadAll(ctx, d.pos, page, accountStreams)
-		if err != nil {
-			return fmt.Errorf("accounts: read the accounts: %w", err)
-		}
-		for i := range recs {
-			if err := d.apply(&recs[i]); err != nil {
-				return err
-			}
-			d.pos = recs[i].Position
-		}
-		if len(recs) < page {
-			return nil
-		}
-	}
+	return nil
 }
 
 // readStream folds the events of one account's stream that the directory

@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +34,7 @@ import (
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/eventstore/follow"
 )
 
 // StreamPrefix starts the stream name of a subscription.
@@ -146,11 +146,10 @@ type Config struct {
 // answers from memory what it folded of them.
 type Registry struct {
 	cfg Config
-	// following: Follow keeps the registry current.
-	following atomic.Bool
+	// fold keeps the subscriptions current from their streams (Follow).
+	fold follow.Fold
 
 	mu   sync.Mutex // guards what follows, and orders the catch-ups
-	pos  eventstore.Position
 	subs map[uuid.UUID]*subscription
 }
 
@@ -189,7 +188,9 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Random == nil {
 		cfg.Random = rand.Reader
 	}
-	return &Registry{cfg: cfg, subs: map[uuid.UUID]*subscription{}}, nil
+	r := &Registry{cfg: cfg, subs: map[uuid.UUID]*subscription{}}
+	r.fold = follow.Fold{Store: cfg.Store, Filter: streams, Mu: &r.mu, Apply: r.apply}
+	return r, nil
 }
 
 // The events' data.
@@ -485,78 +486,28 @@ func (s *subscription) public() Subscription {
 // what was appended since the last subscription event. When the store
 // fails, Follow tries again after retry.
 func (r *Registry) Follow(ctx context.Context, retry time.Duration) {
-	for {
-		err := r.follow(ctx)
-		r.following.Store(false)
-		if ctx.Err() != nil || err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retry):
-		}
-	}
+	r.fold.Follow(ctx, retry)
 }
 
 // streams selects the subscriptions' events in $all.
 var streams = eventstore.Filter{StreamPrefixes: []string{StreamPrefix}}
 
-func (r *Registry) follow(ctx context.Context) error {
-	if err := r.catchUp(ctx); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	from := r.pos
-	r.mu.Unlock()
-	sub, err := r.cfg.Store.SubscribeAll(ctx, from, streams)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	r.following.Store(true)
-	for rec := range sub.Events() {
-		r.mu.Lock()
-		err := r.apply(&rec)
-		if rec.Position.Compare(r.pos) > 0 {
-			r.pos = rec.Position
-		}
-		r.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	return sub.Err()
-}
-
-// fresh makes the registry current enough to answer.
+// fresh makes the registry current enough to answer: at once while
+// Follow keeps it so, else by reading what was appended since.
 func (r *Registry) fresh(ctx context.Context) error {
-	if r.following.Load() {
-		return nil
+	if err := r.fold.Fresh(ctx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
 	}
-	return r.catchUp(ctx)
+	return nil
 }
 
-// catchUp folds the subscription events appended since the last one seen.
+// catchUp folds the subscription events appended since the last one seen
+// (this instance's own write among them).
 func (r *Registry) catchUp(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	const page = 256
-	for {
-		recs, err := r.cfg.Store.ReadAll(ctx, r.pos, page, streams)
-		if err != nil {
-			return fmt.Errorf("webhooks: read the subscriptions: %w", err)
-		}
-		for i := range recs {
-			if err := r.apply(&recs[i]); err != nil {
-				return err
-			}
-			r.pos = recs[i].Position
-		}
-		if len(recs) < page {
-			return nil
-		}
+	if err := r.fold.CatchUp(ctx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
 	}
+	return nil
 }
 
 // apply folds one event into the registry, once.
