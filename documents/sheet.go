@@ -69,29 +69,8 @@ func (l *locale) day(d domain.Date) string {
 	return l.Dates.FmtDateLong(t)
 }
 
-// money writes an amount with the language's separators, from the integer of minor units.
-func (l *locale) money(m domain.Money) string {
-	exp, _ := domain.CurrencyExponent(m.Currency)
-	amount, sign := m.Amount, ""
-	if amount < 0 {
-		sign, amount = "-", -amount
-	}
-	digits := fmt.Sprintf("%0*d", exp+1, amount)
-	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(l.T("number.group"))
-		}
-		b.WriteRune(r)
-	}
-	if exp > 0 {
-		b.WriteString(l.T("number.decimal"))
-		b.WriteString(frac)
-	}
-	return l.T("format.money", b.String(), m.Currency)
-}
+// money writes an amount the language's way.
+func (l *locale) money(m domain.Money) string { return l.Money(m) }
 
 // coded is the text of a stored code (an outcome, a resolution), or the code itself for a
 // code newer than the catalogue.

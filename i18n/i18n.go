@@ -1,6 +1,7 @@
 // Package i18n holds the message catalogues of the pages people read (the public status page,
 // the customer portal, the staff console) in the five languages they are written in, and picks
-// the language a person reads. How each kind of page writes dates and amounts stays with it.
+// the language a person reads, and writes amounts the language's way. How each kind of page
+// writes dates stays with it.
 package i18n
 
 import (

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/i18n"
 )
 
@@ -78,5 +79,32 @@ func TestLoadRefusesAMissingOrBrokenLanguage(t *testing.T) {
 	files["m/el.json"] = &fstest.MapFile{Data: []byte(`{"a": `)}
 	if _, err := i18n.Load(files, "m", wrap); err == nil || !strings.Contains(err.Error(), "el.json") {
 		t.Errorf("a broken catalogue: %v", err)
+	}
+}
+
+// Amounts are written from their minor units with the language's
+// separators, grouped by thousands, negative ones with their sign.
+func TestMoney(t *testing.T) {
+	files := fstest.MapFS{}
+	for _, code := range []string{"en", "ru", "bg", "zh-Hans", "el"} {
+		files["messages/"+code+".json"] = &fstest.MapFile{Data: []byte(`{"number.group": " ", "number.decimal": ",", "format.money": "%[1]s %[2]s"}`)}
+	}
+	c, err := i18n.Load(files, "messages", func(l *i18n.Locale) *i18n.Locale { return l })
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, _ := c.Exactly("bg")
+	for _, tc := range []struct {
+		m    domain.Money
+		want string
+	}{
+		{domain.Money{Amount: 129990, Currency: "BGN"}, "1 299,90 BGN"},
+		{domain.Money{Amount: 5, Currency: "EUR"}, "0,05 EUR"},
+		{domain.Money{Amount: -123456789, Currency: "EUR"}, "-1 234 567,89 EUR"},
+		{domain.Money{Amount: 1500, Currency: "JPY"}, "1 500 JPY"},
+	} {
+		if got := bg.Money(tc.m); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
+		}
 	}
 }

@@ -2,8 +2,6 @@ package statuspage
 
 import (
 	"embed"
-	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/text/language"
@@ -59,26 +57,10 @@ func (l *locale) country(code string) string {
 	return code
 }
 
-// money writes an amount with the language's separators and the currency
-// code, from the integer of minor units: never through a float, which could
-// show a cent that is not there.
+// money writes an amount the language's way; nothing for none.
 func (l *locale) money(m domain.Money) string {
 	if m.IsZero() {
 		return ""
 	}
-	exp, _ := domain.CurrencyExponent(m.Currency)
-	digits := fmt.Sprintf("%0*d", exp+1, m.Amount)
-	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(l.T("number.group"))
-		}
-		b.WriteRune(r)
-	}
-	if exp > 0 {
-		b.WriteString(l.T("number.decimal"))
-		b.WriteString(frac)
-	}
-	return l.T("format.money", b.String(), m.Currency)
+	return l.Money(m)
 }

@@ -1,7 +1,6 @@
 package email
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -17,33 +16,12 @@ func loadCatalogue() (*i18n.Catalogue[*locale], error) {
 	return i18n.Load(embedded, "messages", func(l *i18n.Locale) *locale { return &locale{l} })
 }
 
-// money writes an amount with the language's separators, from the integer
-// of minor units, never through a float.
+// money writes an amount the language's way; nothing for none.
 func (l *locale) money(m domain.Money) string {
 	if m.IsZero() {
 		return ""
 	}
-	exp, _ := domain.CurrencyExponent(m.Currency)
-	amount := m.Amount
-	sign := ""
-	if amount < 0 {
-		sign, amount = "-", -amount
-	}
-	digits := fmt.Sprintf("%0*d", exp+1, amount)
-	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(l.T("number.group"))
-		}
-		b.WriteRune(r)
-	}
-	if exp > 0 {
-		b.WriteString(l.T("number.decimal"))
-		b.WriteString(frac)
-	}
-	return l.T("format.money", b.String(), m.Currency)
+	return l.Money(m)
 }
 
 // when writes an instant for the desk: the date the language's way and the
