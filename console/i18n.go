@@ -48,7 +48,7 @@ func (l *locale) dateTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return l.T("format.datetime", l.Dates.FmtDateShort(t), l.Dates.FmtTimeShort(t))
+	return l.T("format.datetime", l.Dates.FmtDateShort(t), l.TimeShort(t))
 }
 
 // date writes a day in the language.

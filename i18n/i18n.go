@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/go-playground/locales"
 	"github.com/go-playground/locales/bg"
@@ -55,6 +56,17 @@ func (l *Locale) T(key string, args ...any) string {
 		return fmt.Sprintf(text, args...)
 	}
 	return text
+}
+
+// TimeShort writes a time of day the language's short way. The 12-hour
+// clocks of the locale data write the hour after midnight as 0 ("0:31
+// am"): it is 12 on such a clock.
+func (l *Locale) TimeShort(t time.Time) string {
+	s := l.Dates.FmtTimeShort(t)
+	if t.Hour() == 0 && strings.HasPrefix(s, "0:") && !strings.HasPrefix(l.Dates.FmtTimeShort(t.Add(13*time.Hour)), "13") {
+		return "12" + s[1:]
+	}
+	return s
 }
 
 // Has reports whether the catalogue has key, for codes that may be new.

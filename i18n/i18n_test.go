@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/i18n"
@@ -106,5 +107,23 @@ func TestMoney(t *testing.T) {
 		if got := bg.Money(tc.m); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
 		}
+	}
+}
+
+// The half hour after midnight is 12:31 on a 12-hour clock, 0:31 on a
+// 24-hour one (the locale data writes 0:31 on both).
+func TestTimeShortAfterMidnight(t *testing.T) {
+	c := catalogue(t)
+	at := time.Date(2026, 12, 8, 0, 31, 0, 0, time.UTC)
+	en, _ := c.Exactly("en")
+	if got := en.TimeShort(at); !strings.HasPrefix(got, "12:31") {
+		t.Errorf("en: %q, want 12:31 am", got)
+	}
+	if got := en.TimeShort(at.Add(13 * time.Hour)); !strings.HasPrefix(got, "1:31") {
+		t.Errorf("en in the afternoon: %q, want 1:31 pm", got)
+	}
+	bg, _ := c.Exactly("bg")
+	if got := bg.TimeShort(at); strings.HasPrefix(got, "12") {
+		t.Errorf("bg: %q, want the 24-hour clock's 0:31", got)
 	}
 }

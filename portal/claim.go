@@ -79,7 +79,7 @@ func (p *Portal) opened(c *echo.Context) (links.Link, domain.State, *locale, err
 	if wait, limited := p.limited(c); limited {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return links.Link{}, domain.State{}, loc, p.render(c, http.StatusTooManyRequests, loc, "refused", "refused.title", ResendPath,
-			loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location))))
+			loc.T("error.rate_limited", loc.TimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location))))
 	}
 	link, err := p.cfg.Links.Resolve(ctx, c.Param("token"))
 	if errors.Is(err, links.ErrInvalid) {

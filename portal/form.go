@@ -154,7 +154,7 @@ func (p *Portal) fileClaim(c *echo.Context) error {
 		phone = candidates[0]
 	}
 	if wait, limited := p.limited(c, contactKey("email", email), contactKey("phone", phone)); limited {
-		f.Problem = loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
+		f.Problem = loc.T("error.rate_limited", loc.TimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return again(http.StatusTooManyRequests)
 	}

@@ -45,7 +45,7 @@ func (p *Portal) resend(c *echo.Context) error {
 		return p.render(c, http.StatusUnprocessableEntity, loc, "resend", "resend.title", ResendPath, v)
 	}
 	if wait, limited := p.limited(c, contactKey("number", number), contactKey("contact", strings.ToLower(contact))); limited {
-		v.Problem = loc.T("error.rate_limited", loc.Dates.FmtTimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
+		v.Problem = loc.T("error.rate_limited", loc.TimeShort(p.cfg.Now().Add(wait).In(p.cfg.Location)))
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return p.render(c, http.StatusTooManyRequests, loc, "resend", "resend.title", ResendPath, v)
 	}

@@ -38,7 +38,7 @@ func (l *locale) date(t time.Time) string { return l.Dates.FmtDateLong(t) }
 
 // dateTime writes a day and a time of day.
 func (l *locale) dateTime(t time.Time) string {
-	return l.T("format.datetime", l.Dates.FmtDateLong(t), l.Dates.FmtTimeShort(t))
+	return l.T("format.datetime", l.Dates.FmtDateLong(t), l.TimeShort(t))
 }
 
 // country names an ISO 3166-1 alpha-2 code in the language, or returns the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 	case cfg.SMTPHost != "":
 		smtp, err := email.NewSMTPSender(email.SMTPConfig{
 			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
-			From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS,
+			From: cfg.SMTPFrom, StartTLS: cmp.Or(cfg.SMTPStartTLS, "mandatory"),
 		})
 		if err != nil {
 			stopAll()
@@ -103,7 +104,7 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 		senders[notify.Email], senders[notify.Desk] = oneByOne{smtp}, smtp
 	case cfg.Dev:
 		logged := email.LogSender{Logger: logger}
-		senders[notify.Email], senders[notify.Desk], senders[notify.SMS] = oneByOne{logged}, logged, oneByOne{logged}
+		senders[notify.Email], senders[notify.Desk] = oneByOne{logged}, logged
 	}
 	if cfg.SMSURL != "" {
 		s, err := sms.New(sms.Config{URL: cfg.SMSURL, Token: cfg.SMSToken})
@@ -239,7 +240,7 @@ func (u upcoming) UpcomingClocks(ctx context.Context, before time.Time) ([]email
 // by e-mail (and SMS), in the outbox: it is the portal's Sender.
 func (n *notifications) SendLink(ctx context.Context, m portal.LinkMessage) error {
 	if n.customer == nil {
-		n.logger.WarnContext(ctx, "no e-mail is configured: a private link was not delivered", "claim", m.Number)
+		n.logger.WarnContext(ctx, "no sender is configured: a private link was not delivered (set --smtp-host)", "claim", m.Number)
 		return nil
 	}
 	state, _, err := n.service.Claim(ctx, m.ClaimID)
@@ -356,10 +357,10 @@ func (c config) checkNotifications() error {
 			errs = append(errs, errors.New("public-url is required with smtp-host: customers' e-mail links to the status page and the portal"))
 		}
 	}
-	if !slices.Contains([]string{"mandatory", "opportunistic", "none"}, c.SMTPStartTLS) {
+	if c.SMTPStartTLS != "" && !slices.Contains([]string{"mandatory", "opportunistic", "none"}, c.SMTPStartTLS) {
 		errs = append(errs, fmt.Errorf("smtp-starttls %q: want mandatory, opportunistic or none", c.SMTPStartTLS))
 	}
-	if !slices.Contains([]string{"en", "ru", "bg", "zh-Hans", "el"}, c.DefaultLanguage) {
+	if c.DefaultLanguage != "" && !slices.Contains([]string{"en", "ru", "bg", "zh-Hans", "el"}, c.DefaultLanguage) {
 		errs = append(errs, fmt.Errorf("default-language %q: want en, ru, bg, zh-Hans or el", c.DefaultLanguage))
 	}
 	if c.DeskEmail != "" {
