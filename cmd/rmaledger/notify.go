@@ -134,6 +134,9 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 	}
 	box, err := outbox.Open(outbox.Config{
 		Path: filepath.Join(cfg.DataDir, outboxFile), Store: store, Composers: composers, Senders: senders,
+		// The embedded store admits one process: its outbox sends alone.
+		// Instances sharing a KurrentDB claim each message in the store.
+		Alone:      cfg.EventStoreURL == "",
 		Registerer: reg, Logger: logger,
 	})
 	if err != nil {

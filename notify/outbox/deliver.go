@@ -314,6 +314,13 @@ type claimed struct {
 func (o *Outbox) deliver(ctx context.Context, batch []queued) {
 	var held []claimed
 	for _, q := range batch {
+		if o.cfg.Alone {
+			// No other instance to race: no claim in the store.
+			if o.stillPending(ctx, q.ID) {
+				held = append(held, claimed{q: q})
+			}
+			continue
+		}
 		c, ok := o.claim(ctx, q)
 		// An erasure since the message was read blanked it: it is not sent.
 		if ok && o.stillPending(ctx, q.ID) {
@@ -438,10 +445,13 @@ func (o *Outbox) appendDelivery(ctx context.Context, stream string, prev *events
 func (o *Outbox) sent(ctx context.Context, c claimed) {
 	now := o.now()
 	data, _ := json.Marshal(doneData{Instance: o.cfg.Instance, At: now})
-	if _, err := o.appendDelivery(ctx, c.last.Stream, &c.last, eventstore.Exact(c.last.Revision), SentType, data); err != nil {
-		// Sent all the same; another instance may send it again once the
-		// lease ends, with the same id.
-		o.log.Warn("outbox cannot record a sent message in the log", "id", c.q.ID, "err", err)
+	// Alone, nothing was claimed in the store, and nothing is recorded there.
+	if c.last.Stream != "" {
+		if _, err := o.appendDelivery(ctx, c.last.Stream, &c.last, eventstore.Exact(c.last.Revision), SentType, data); err != nil {
+			// Sent all the same; another instance may send it again once
+			// the lease ends, with the same id.
+			o.log.Warn("outbox cannot record a sent message in the log", "id", c.q.ID, "err", err)
+		}
 	}
 	o.markSent(ctx, c.q.ID, now)
 	o.m.sent(c.q.Channel)
@@ -466,8 +476,10 @@ func (o *Outbox) failed(ctx context.Context, c claimed, sendErr error) {
 	}
 	if notify.IsPermanent(sendErr) || now.Sub(first) >= o.cfg.GiveUpAfter {
 		data, _ := json.Marshal(doneData{Instance: o.cfg.Instance, At: now})
-		if _, err := o.appendDelivery(ctx, c.last.Stream, &c.last, eventstore.Exact(c.last.Revision), FailedType, data); err != nil {
-			o.log.Warn("outbox cannot record a failed message in the log", "id", c.q.ID, "err", err)
+		if c.last.Stream != "" {
+			if _, err := o.appendDelivery(ctx, c.last.Stream, &c.last, eventstore.Exact(c.last.Revision), FailedType, data); err != nil {
+				o.log.Warn("outbox cannot record a failed message in the log", "id", c.q.ID, "err", err)
+			}
 		}
 		o.markFailed(ctx, c.q, now, sendErr)
 		return

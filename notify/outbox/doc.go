@@ -30,7 +30,8 @@
 // brings the next retry.
 //
 // One sender across instances: every instance runs its own outbox over the
-// same log and queues the same messages under the same ids. Before sending,
+// same log and queues the same messages under the same ids (Config.Alone
+// says there is no other instance: then nothing is claimed). Before sending,
 // an instance claims the message in the event store: it appends
 // notify.delivery_claimed.v1 {instance, lease_until} to the stream
 // notify-delivery-<id> (-<round> after a replay) expecting no stream, or

@@ -67,6 +67,11 @@ type Config struct {
 	// made once and kept in the outbox's database, so that a restart takes
 	// up its own deliveries at once). Two instances must never share one.
 	Instance string
+	// Alone says this outbox is the only one sending from its log (the
+	// embedded store admits one process): it hands messages over without
+	// claiming them in the store first. Several instances on one store
+	// (KurrentDB) leave it false, and each message is claimed.
+	Alone bool
 	// Lease is how long a claimed delivery belongs to its instance
 	// (default 2 minutes); a Send is given at most this long.
 	Lease time.Duration

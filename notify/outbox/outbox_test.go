@@ -844,3 +844,49 @@ func TestStateFoldedFromTheStoreAfterARestart(t *testing.T) {
 		t.Fatalf("composers saw the statuses %v, want %v", seen, want)
 	}
 }
+
+// An outbox alone on its log (the embedded store admits one process) hands
+// each message over once without claiming it in the store: no delivery
+// stream is written, and a message whose process died before it was marked
+// sent goes again after the restart, with the same id.
+func TestAloneClaimsNothingInTheStore(t *testing.T) {
+	store := openStore(t)
+	path := dbPath(t)
+	a := uuid.New()
+	appendClaim(t, store, a, registered(a, "RMA-1", "ivana@example.com", "cust-1"), assigned("desk-1"))
+	alone := func(c *Config) { c.Alone = true }
+	snd := &sender{}
+	o := openOutbox(t, store, path, alone, withSender(notify.Email, snd))
+	mustCatchUp(t, o)
+	mustDeliver(t, o)
+	counts := snd.counts()
+	if len(counts) != 2 {
+		t.Fatalf("handed over %d distinct messages, want 2", len(counts))
+	}
+	for id, n := range counts {
+		if n != 1 {
+			t.Errorf("message %s handed over %d times, want once", id, n)
+		}
+		if types := deliveryStream(t, store, id, 0); len(types) != 0 {
+			t.Errorf("an outbox alone wrote the delivery stream of %s: %v", id, types)
+		}
+	}
+	// The process dies after the sender accepted a message and before it
+	// was marked sent: the restarted outbox sends it again, same id.
+	appendClaim(t, store, a, domain.ClaimAuthorized{At: t0})
+	mustCatchUp(t, o)
+	pending := list(t, o, Filter{Status: Pending})
+	if len(pending) != 1 {
+		t.Fatalf("%d messages pending, want the authorization's", len(pending))
+	}
+	o.Close()
+	if err := snd.Send(context.Background(), pending[0].Message); err != nil { // accepted, never recorded
+		t.Fatal(err)
+	}
+	o = openOutbox(t, store, path, alone, withSender(notify.Email, snd))
+	mustCatchUp(t, o)
+	mustDeliver(t, o)
+	if n := snd.counts()[pending[0].Message.ID]; n != 2 {
+		t.Errorf("the message accepted before the crash was handed over %d times, want again once (2)", n)
+	}
+}

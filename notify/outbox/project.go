@@ -193,7 +193,7 @@ type folded struct {
 
 // stateCacheSize bounds the claims' states kept between batches (a few KB
 // each); a claim not among them is folded again from its stream.
-const stateCacheSize = 4096
+const stateCacheSize = 1024
 
 func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time,
 	staged map[uuid.UUID]folded, queued map[notify.Channel]int, erasures *int,
