@@ -134,24 +134,32 @@ func (o *Outbox) catchUp(ctx context.Context) error {
 }
 
 // apply folds events into the claims table and queues the messages they
-// cause, with the checkpoint, in one transaction.
+// cause, with the checkpoint, in one transaction. The events are folded
+// and composed first, outside it: the senders share the outbox's one
+// database connection, and must not wait behind the composing.
 func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, compose, composeNext bool) error {
-	tx, err := o.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
-	}
-	defer tx.Rollback()
-	queued := map[notify.Channel]int{}
-	erasures := 0
 	now := o.now()
-	staged := map[uuid.UUID]folded{}
+	b := &batch{staged: map[uuid.UUID]folded{}, prefs: map[uuid.UUID]*prefs{}}
 	for _, ev := range events {
-		if err := o.applyOne(ctx, tx, ev, compose, now, staged, queued, &erasures); err != nil {
+		if err := o.applyOne(ctx, b, ev, compose); err != nil {
 			// Evolve may have reused a cached state's memory: fold afresh.
 			o.states.Purge()
 			return fmt.Errorf("outbox: event %s of %s (%s): %w", ev.ID, ev.Stream, ev.Type, err)
 		}
 	}
+	staged := b.staged
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		o.states.Purge()
+		return fmt.Errorf("outbox: begin: %w", storage.Fault(err))
+	}
+	defer tx.Rollback()
+	queued, err := b.write(ctx, tx, o, now)
+	if err != nil {
+		o.states.Purge()
+		return fmt.Errorf("outbox: %w", err)
+	}
+	erasures := len(b.erasures)
 	o.mu.Lock()
 	pos := o.checkpoint
 	o.mu.Unlock()
@@ -195,9 +203,66 @@ type folded struct {
 // each); a claim not among them is folded again from its stream.
 const stateCacheSize = 1024
 
-func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.RecordedEvent, compose bool, now time.Time,
-	staged map[uuid.UUID]folded, queued map[notify.Channel]int, erasures *int,
-) error {
+// batch is what a batch of events changes, written in one transaction.
+type batch struct {
+	staged    map[uuid.UUID]folded
+	prefs     map[uuid.UUID]*prefs // the claims whose language or quiet changed
+	messages  []notify.Message
+	erasures  []string // customers, in log order
+	prefOrder []uuid.UUID
+}
+
+// prefs is what the outbox keeps of a claim besides its state.
+type prefs struct {
+	language string
+	quiet    bool
+}
+
+// preferences is the claim's language and quiet: as this batch changed
+// them, else as stored.
+func (o *Outbox) preferences(ctx context.Context, b *batch, id uuid.UUID, change bool) (*prefs, error) {
+	if p, ok := b.prefs[id]; ok {
+		return p, nil
+	}
+	language, quiet, err := loadPreferences(ctx, o.db, id)
+	if err != nil {
+		return nil, err
+	}
+	p := &prefs{language: language, quiet: quiet}
+	if change {
+		b.prefs[id] = p
+		b.prefOrder = append(b.prefOrder, id)
+	}
+	return p, nil
+}
+
+// write stores the batch: the claims' preferences, the messages, then the
+// erasures, which blank the messages of their customers queued before.
+func (b *batch) write(ctx context.Context, tx *sql.Tx, o *Outbox, now time.Time) (map[notify.Channel]int, error) {
+	for _, id := range b.prefOrder {
+		p := b.prefs[id]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (id, language, quiet) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET language = excluded.language, quiet = excluded.quiet`, id.String(), p.language, p.quiet); err != nil {
+			return nil, storage.Fault(err)
+		}
+	}
+	queued := map[notify.Channel]int{}
+	for _, m := range b.messages {
+		n, err := o.insert(ctx, tx, m, now)
+		if err != nil {
+			return nil, err
+		}
+		queued[m.Channel] += n
+	}
+	for _, customer := range b.erasures {
+		if err := eraseCustomer(ctx, tx, customer); err != nil {
+			return nil, err
+		}
+	}
+	return queued, nil
+}
+
+func (o *Outbox) applyOne(ctx context.Context, b *batch, ev eventstore.RecordedEvent, compose bool) error {
 	switch {
 	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
@@ -210,21 +275,27 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 		if err := json.Unmarshal(ev.Data, &issued); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, language) VALUES (?, ?)
-			ON CONFLICT (id) DO UPDATE SET language = excluded.language`, id.String(), issued.Language)
-		return storage.Fault(err)
+		p, err := o.preferences(ctx, b, id, true)
+		if err != nil {
+			return err
+		}
+		p.language = issued.Language
+		return nil
 	case strings.HasPrefix(ev.Stream, notify.PreferencesStreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, notify.PreferencesStreamPrefix))
 		if err != nil || ev.Type != notify.PreferencesSetType {
 			return nil
 		}
-		var p notify.Preferences
-		if err := json.Unmarshal(ev.Data, &p); err != nil {
+		var chosen notify.Preferences
+		if err := json.Unmarshal(ev.Data, &chosen); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, quiet) VALUES (?, ?)
-			ON CONFLICT (id) DO UPDATE SET quiet = excluded.quiet`, id.String(), p.Quiet)
-		return storage.Fault(err)
+		p, err := o.preferences(ctx, b, id, true)
+		if err != nil {
+			return err
+		}
+		p.quiet = chosen.Quiet
+		return nil
 	case strings.HasPrefix(ev.Stream, claimStreamPrefix):
 	default:
 		return nil
@@ -245,17 +316,17 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 	if err != nil {
 		return err
 	}
-	before, err := o.stateBefore(ctx, staged, id, ev)
+	before, err := o.stateBefore(ctx, b.staged, id, ev)
 	if err != nil {
 		return err
 	}
 	state := domain.Evolve(before, e)
-	staged[id] = folded{state: state, revision: ev.Revision}
-	language, quiet, err := loadPreferences(ctx, tx, id)
+	b.staged[id] = folded{state: state, revision: ev.Revision}
+	p, err := o.preferences(ctx, b, id, false)
 	if err != nil {
 		return err
 	}
-	claim := claimOf(id, state, language, quiet)
+	claim := claimOf(id, state, p.language, p.quiet)
 	if compose {
 		ne := notify.Event{Record: ev, Event: e, Claim: claim}
 		for _, c := range o.cfg.Composers {
@@ -274,11 +345,7 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 				if claim.Quiet && !m.Essential && toCustomer(m.Channel) {
 					continue
 				}
-				n, err := o.insert(ctx, tx, m, now)
-				if err != nil {
-					return err
-				}
-				queued[m.Channel] += n
+				b.messages = append(b.messages, m)
 			}
 		}
 	}
@@ -287,10 +354,9 @@ func (o *Outbox) applyOne(ctx context.Context, tx *sql.Tx, ev eventstore.Recorde
 		if customer == "" {
 			customer = claim.CustomerID
 		}
-		if err := eraseCustomer(ctx, tx, customer); err != nil {
-			return err
+		if customer != "" {
+			b.erasures = append(b.erasures, customer)
 		}
-		*erasures++
 	}
 	return nil
 }
@@ -335,8 +401,10 @@ func toCustomer(ch notify.Channel) bool { return ch == notify.Email || ch == not
 
 // loadPreferences reads what the outbox keeps of a claim besides its
 // state: the customer's language and whether they asked for quiet.
-func loadPreferences(ctx context.Context, tx *sql.Tx, id uuid.UUID) (language string, quiet bool, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&language, &quiet)
+func loadPreferences(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, id uuid.UUID) (language string, quiet bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&language, &quiet)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
