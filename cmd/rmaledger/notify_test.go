@@ -238,16 +238,16 @@ func TestWebhookEndToEnd(t *testing.T) {
 	}
 }
 
-// outboxMessages reads the outbox's database: the recipients and kinds
-// of the messages of a channel.
-func outboxMessages(t *testing.T, dataDir, channel string) []string {
+// outboxRows reads the outbox's database: one string column of the
+// messages of a channel, in queue order.
+func outboxRows(t *testing.T, dataDir, column, channel string) []string {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, outboxFile)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT recipient || ' ' || kind FROM messages WHERE channel = ? ORDER BY seq`, channel)
+	rows, err := db.Query(`SELECT `+column+` FROM messages WHERE channel = ? ORDER BY seq`, channel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +261,11 @@ func outboxMessages(t *testing.T, dataDir, channel string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// outboxMessages is the recipient and kind of each message of a channel.
+func outboxMessages(t *testing.T, dataDir, channel string) []string {
+	return outboxRows(t, dataDir, `recipient || ' ' || kind`, channel)
 }
 
 // registerWith registers a claim as the agent and returns the answer.
@@ -291,27 +296,13 @@ func (s *served) disputed(t *testing.T, id string) {
 	}
 }
 
-// lastErrors reads the outbox's database: the last error of each message
-// of a channel that has one.
+// lastErrors is the last error of each message of a channel that has one.
 func lastErrors(t *testing.T, dataDir, channel string) []string {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, outboxFile)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT last_error FROM messages WHERE channel = ? AND last_error != '' ORDER BY seq`, channel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
+	for _, e := range outboxRows(t, dataDir, "last_error", channel) {
+		if e != "" {
+			out = append(out, e)
 		}
-		out = append(out, s)
 	}
 	return out
 }

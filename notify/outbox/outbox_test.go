@@ -769,10 +769,9 @@ func (c statusComposer) Compose(_ context.Context, e notify.Event) ([]notify.Mes
 	return nil, nil
 }
 
-// Composers see the claim as the ledger folds it, after each event.
-func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
-	store := openStore(t)
-	a := uuid.New()
+// paidRepair is a claim's path through an estimate paid in two parts, and
+// the status after each of its events.
+func paidRepair(a uuid.UUID) ([]domain.Event, []domain.Status) {
 	bgn := func(n int64) domain.Money { return domain.Money{Amount: n, Currency: "BGN"} }
 	events := []domain.Event{
 		registered(a, "RMA-1", "ivana@example.com", "cust-1"),
@@ -789,6 +788,14 @@ func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
 		s = domain.Evolve(s, e)
 		want = append(want, s.Status)
 	}
+	return events, want
+}
+
+// Composers see the claim as the ledger folds it, after each event.
+func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
+	store := openStore(t)
+	a := uuid.New()
+	events, want := paidRepair(a)
 	for _, e := range events {
 		appendClaim(t, store, a, e)
 	}
@@ -809,21 +816,7 @@ func TestComposersSeeTheClaimAfterTheEvent(t *testing.T) {
 func TestStateFoldedFromTheStoreAfterARestart(t *testing.T) {
 	store := openStore(t)
 	a := uuid.New()
-	bgn := func(n int64) domain.Money { return domain.Money{Amount: n, Currency: "BGN"} }
-	events := []domain.Event{
-		registered(a, "RMA-1", "ivana@example.com", "cust-1"),
-		domain.ClaimAuthorized{PaidRepair: true, At: t0},
-		domain.EstimateIssued{Total: bgn(5000), At: t0},
-		domain.EstimateAccepted{At: t0},
-		domain.PaymentRecorded{Amount: bgn(2000), Reference: "p1", Method: "card", At: t0},
-		domain.PaymentRecorded{Amount: bgn(3000), Reference: "p2", Method: "card", At: t0},
-	}
-	var want []domain.Status
-	var s domain.State
-	for _, e := range events {
-		s = domain.Evolve(s, e)
-		want = append(want, s.Status)
-	}
+	events, want := paidRepair(a)
 	path := dbPath(t)
 	var seen []domain.Status
 	composers := func(c *Config) { c.Composers = []notify.Composer{statusComposer{&seen}} }
