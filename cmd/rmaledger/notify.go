@@ -91,6 +91,7 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 		return nil, nil, err
 	}
 	senders := map[notify.Channel]notify.Sender{notify.Webhook: hookSender}
+	var mail *email.SMTPSender // its kept connections are closed at the end
 	switch {
 	case cfg.SMTPHost != "":
 		smtp, err := email.NewSMTPSender(email.SMTPConfig{
@@ -102,6 +103,7 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 			return nil, nil, fmt.Errorf("smtp: %w", err)
 		}
 		senders[notify.Email], senders[notify.Desk] = oneByOne{smtp}, smtp
+		mail = smtp
 	case cfg.Dev:
 		logged := email.LogSender{Logger: logger}
 		senders[notify.Email], senders[notify.Desk] = oneByOne{logged}, logged
@@ -154,6 +156,9 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 		stopAll()
 		if err := box.Close(); err != nil {
 			logger.Error("closing the outbox", "error", err)
+		}
+		if mail != nil {
+			_ = mail.Close()
 		}
 	}, nil
 }

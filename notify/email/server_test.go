@@ -44,7 +44,27 @@ type smtpServer struct {
 
 	mu        sync.Mutex
 	envelopes []envelope
-	sessions  int
+	conns     []*smtp.Conn
+	seen      map[*smtp.Conn]bool
+}
+
+// connCount is how many connections the server has had (a connection
+// has a second session after STARTTLS).
+func (s *smtpServer) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+// drop closes every connection from the server's side, as a server that
+// ends idle sessions does.
+func (s *smtpServer) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.conns = nil
 }
 
 const (
@@ -58,10 +78,13 @@ func startSMTP(t *testing.T) *smtpServer { return startSMTPServer(t, true) }
 func startSMTPServer(t *testing.T, withTLS bool) *smtpServer {
 	t.Helper()
 	cert, roots := selfSigned(t)
-	s := &smtpServer{Roots: roots}
+	s := &smtpServer{Roots: roots, seen: map[*smtp.Conn]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
-		s.sessions++
+		if !s.seen[c] {
+			s.seen[c] = true
+			s.conns = append(s.conns, c)
+		}
 		s.mu.Unlock()
 		return &session{srv: s, conn: c}, nil
 	}))

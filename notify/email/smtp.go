@@ -12,6 +12,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/rmaledger/rmaledger/i18n"
 	"github.com/rmaledger/rmaledger/notify"
@@ -53,10 +54,19 @@ type SMTPConfig struct {
 	TLSConfig *tls.Config
 	// Timeout bounds connecting and each exchange (default 30s).
 	Timeout time.Duration
+	// MaxIdle bounds the connections kept open between messages (default
+	// 8); IdleTimeout is how long one is kept unused (default 30s).
+	MaxIdle     int
+	IdleTimeout time.Duration
 }
 
-// SMTPSender sends e-mail through a mail server, one connection per
-// message. It is the Sender of the Email channel, and the BatchSender of
+// SMTPSender sends e-mail through a mail server. A connection serves one
+// message at a time and is kept for the next one a while (SMTPConfig.MaxIdle,
+// IdleTimeout): connecting, STARTTLS and AUTH cost the server and the
+// service far more than a message, and a busy morning sends hundreds a
+// minute. A kept connection is checked with NOOP before it is used; one
+// the server has dropped is replaced before anything is sent on it.
+// It is the Sender of the Email channel, and the BatchSender of
 // the Desk channel: the alerts due to one address go as one digest.
 //
 // A 5xx answer (an address refused, a message rejected) is
@@ -67,6 +77,15 @@ type SMTPSender struct {
 	domain string
 	cat    *i18n.Catalogue[*locale]
 	now    func() time.Time
+
+	mailer *gomail.Client // the connections' settings, shared by them
+	idle   chan idleConn
+}
+
+// idleConn is a connection kept between messages, and since when.
+type idleConn struct {
+	conn  *smtp.Client
+	since time.Time
 }
 
 // NewSMTPSender checks the configuration.
@@ -95,14 +114,27 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = 8
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.MaxIdle < 0 || cfg.IdleTimeout < 0 {
+		return nil, errors.New("email: SMTP MaxIdle and IdleTimeout must not be negative")
+	}
 	cat, err := loadCatalogue()
 	if err != nil {
 		return nil, err
 	}
-	return &SMTPSender{cfg: cfg, from: from, domain: domain, cat: cat, now: time.Now}, nil
+	s := &SMTPSender{cfg: cfg, from: from, domain: domain, cat: cat, now: time.Now, idle: make(chan idleConn, cfg.MaxIdle)}
+	if s.mailer, err = s.client(); err != nil {
+		return nil, fmt.Errorf("email: %w", err)
+	}
+	return s, nil
 }
 
-// client makes a go-mail client for one connection.
+// client makes the go-mail client whose settings every connection uses.
 func (s *SMTPSender) client() (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout)}
 	switch s.cfg.StartTLS {
@@ -161,22 +193,66 @@ func (s *SMTPSender) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return notify.Permanent(fmt.Errorf("email: message %s: %w", m.ID, err))
 	}
-	c, err := s.client()
-	if err != nil {
-		return notify.Permanent(fmt.Errorf("email: %w", err))
+	conn, kept := s.kept()
+	if kept {
+		err = s.mailer.SendWithSMTPClient(conn, g)
+		var se *gomail.SendError
+		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+			return s.done(conn, m, err)
+		}
+		// The server dropped the kept connection (NOOP failed): nothing was
+		// sent on it; send on a new one.
+		_ = conn.Close()
 	}
 	// Connecting and authenticating fail the same way for every message:
 	// a refusal there (a wrong password) is the deployment's to fix, and
 	// the message waits for it.
-	conn, err := c.DialToSMTPClientWithContext(ctx)
-	if err != nil {
+	if conn, err = s.mailer.DialToSMTPClientWithContext(ctx); err != nil {
 		return fmt.Errorf("email: connecting to %s: %w", s.cfg.Host, err)
 	}
-	defer func() { _ = c.CloseWithSMTPClient(conn) }()
-	if err := c.SendWithSMTPClient(conn, g); err != nil {
+	return s.done(conn, m, s.mailer.SendWithSMTPClient(conn, g))
+}
+
+// kept returns a kept connection, closing those kept too long.
+func (s *SMTPSender) kept() (*smtp.Client, bool) {
+	for {
+		select {
+		case ic := <-s.idle:
+			if s.now().Sub(ic.since) < s.cfg.IdleTimeout {
+				return ic.conn, true
+			}
+			_ = s.mailer.CloseWithSMTPClient(ic.conn)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// done keeps the connection after a message it sent, or closes it after
+// a failure, and classifies the failure.
+func (s *SMTPSender) done(conn *smtp.Client, m notify.Message, err error) error {
+	if err != nil {
+		_ = conn.Close()
 		return classify(fmt.Errorf("email: message %s to %s: %w", m.ID, s.cfg.Host, err))
 	}
+	select {
+	case s.idle <- idleConn{conn: conn, since: s.now()}:
+	default:
+		_ = s.mailer.CloseWithSMTPClient(conn)
+	}
 	return nil
+}
+
+// Close ends the kept connections politely (QUIT).
+func (s *SMTPSender) Close() error {
+	for {
+		select {
+		case ic := <-s.idle:
+			_ = s.mailer.CloseWithSMTPClient(ic.conn)
+		default:
+			return nil
+		}
+	}
 }
 
 // classify marks the server's 5xx answers to a message Permanent; 4xx

@@ -7,6 +7,7 @@ import (
 	"html"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +57,68 @@ func TestSMTPAnswers(t *testing.T) {
 	if n := len(srv.received()); n != 0 {
 		t.Errorf("the server accepted %d messages, want none", n)
 	}
+}
+
+// TestKeptConnections: messages share a connection while it is fresh; one
+// the server dropped, or kept past IdleTimeout, is replaced without losing
+// the message; concurrent messages use at most MaxIdle connections more.
+func TestKeptConnections(t *testing.T) {
+	srv := startSMTP(t)
+	s := testSender(t, srv)
+	defer s.Close()
+	ctx := context.Background()
+	send := func(to string) {
+		t.Helper()
+		if err := s.Send(ctx, plainMessage(to)); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+	for i := range 5 {
+		send(fmt.Sprintf("c%d@example.net", i))
+	}
+	if n := srv.connCount(); n != 1 {
+		t.Errorf("5 messages one after another used %d connections, want 1", n)
+	}
+	srv.drop()
+	send("after-drop@example.net")
+	if n := srv.connCount(); n != 2 {
+		t.Errorf("after the server dropped the connection: %d connections, want 2", n)
+	}
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	send("before-idle@example.net")
+	now = now.Add(s.cfg.IdleTimeout + time.Second)
+	send("after-idle@example.net")
+	if n := srv.connCount(); n != 3 {
+		t.Errorf("a connection kept past IdleTimeout was used: %d connections, want 3", n)
+	}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 5 {
+				if err := s.Send(ctx, plainMessage(fmt.Sprintf("w%d-%d@example.net", w, i))); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := srv.received()
+	if len(got) != 5+3+80 {
+		t.Fatalf("the server received %d messages, want %d", len(got), 5+3+80)
+	}
+	for _, e := range got {
+		if !e.TLS || e.User != testUser {
+			t.Fatalf("message to %v: TLS %v, user %q: a kept connection must stay secured and authenticated", e.To, e.TLS, e.User)
+		}
+	}
+	if n := srv.connCount(); n > 3+16 {
+		t.Errorf("16 senders used %d connections, want at most 16", n-3)
+	}
+	if err := s.Send(ctx, plainMessage("reject@example.net")); !notify.IsPermanent(err) {
+		t.Errorf("550 on a kept connection: %v, want a permanent error", err)
+	}
+	send("after-refusal@example.net")
 }
 
 // TestStartTLSPolicy: mandatory refuses a server without STARTTLS,

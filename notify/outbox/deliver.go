@@ -137,8 +137,8 @@ func scanQueued(rows *sql.Rows, extra ...any) (queued, error) {
 	return q, nil
 }
 
-func queryQueued(ctx context.Context, db *sql.DB, query string, args ...any) ([]queued, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+func (o *Outbox) queryQueued(ctx context.Context, query string, args ...any) ([]queued, error) {
+	rows, err := o.query(ctx, query, args...)
 	if err != nil {
 		return nil, storage.Fault(err)
 	}
@@ -175,7 +175,7 @@ func (o *Outbox) dispatch(ctx context.Context) (next time.Time, launched int, er
 		}
 	}
 	var at sql.NullInt64
-	err = o.db.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM messages
+	err = o.queryRow(ctx, nil, `SELECT MIN(next_attempt) FROM messages
 		WHERE status = 'pending' AND next_attempt > ? AND channel IN `+chans, nanos(now)).Scan(&at)
 	if err != nil {
 		return time.Time{}, launched, storage.Fault(err)
@@ -190,7 +190,7 @@ func (o *Outbox) startDue(ctx context.Context, now time.Time, chans string, free
 		ch        notify.Channel
 		recipient string
 	}
-	rows, err := o.db.QueryContext(ctx, `SELECT id, channel, recipient FROM messages m INDEXED BY messages_queue
+	rows, err := o.query(ctx, `SELECT id, channel, recipient FROM messages m INDEXED BY messages_queue
 		WHERE status = 'pending' AND next_attempt <= ? AND channel IN `+chans+`
 		AND (order_key = '' OR seq = (SELECT MIN(seq) FROM messages WHERE order_key = m.order_key AND status = 'pending'))
 		ORDER BY seq LIMIT ?`, nanos(now), limit)
@@ -229,10 +229,10 @@ func (o *Outbox) startDue(ctx context.Context, now time.Time, chans string, free
 				continue
 			}
 			batched[r] = true
-			qs, err = queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages
+			qs, err = o.queryQueued(ctx, `SELECT `+messageCols+` FROM messages
 				WHERE status = 'pending' AND channel = ? AND recipient = ? ORDER BY seq LIMIT 1000`, string(r.ch), r.to)
 		} else if !o.under(h.id) {
-			qs, err = queryQueued(ctx, o.db, `SELECT `+messageCols+` FROM messages WHERE id = ? AND status = 'pending'`, h.id.String())
+			qs, err = o.queryQueued(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND status = 'pending'`, h.id.String())
 		}
 		if err != nil {
 			return launched, err
@@ -373,7 +373,7 @@ func (o *Outbox) deliver(ctx context.Context, batch []queued) {
 // stillPending reports whether the message is still to be sent.
 func (o *Outbox) stillPending(ctx context.Context, id uuid.UUID) bool {
 	var status string
-	err := o.db.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id.String()).Scan(&status)
+	err := o.queryRow(ctx, nil, `SELECT status FROM messages WHERE id = ?`, id.String()).Scan(&status)
 	return err == nil && status == string(Pending)
 }
 
@@ -458,7 +458,7 @@ func (o *Outbox) sent(ctx context.Context, c claimed) {
 }
 
 func (o *Outbox) markSent(ctx context.Context, id uuid.UUID, now time.Time) {
-	_, err := o.db.ExecContext(ctx, `UPDATE messages SET status = CASE WHEN status = 'erased' THEN status ELSE 'sent' END,
+	_, err := o.exec(ctx, nil, `UPDATE messages SET status = CASE WHEN status = 'erased' THEN status ELSE 'sent' END,
 		sent_at = ?, last_error = '' WHERE id = ?`, nanos(now), id.String())
 	if err != nil {
 		o.log.Error("outbox cannot mark a message sent", "id", id, "err", err)
@@ -488,11 +488,11 @@ func (o *Outbox) failed(ctx context.Context, c claimed, sendErr error) {
 }
 
 func (o *Outbox) markFailed(ctx context.Context, q queued, now time.Time, cause error) {
-	_, err := o.db.ExecContext(ctx, `UPDATE messages SET status = 'failed', attempts = attempts + 1,
+	_, err := o.exec(ctx, nil, `UPDATE messages SET status = 'failed', attempts = attempts + 1,
 		first_attempt = CASE WHEN first_attempt = 0 THEN ?1 ELSE first_attempt END, last_error = ?2
 		WHERE id = ?3 AND status = 'pending'`, nanos(now), cause.Error(), q.ID.String())
 	if err == nil {
-		_, err = o.db.ExecContext(ctx, `INSERT INTO attempts (message_id, round, at, error) VALUES (?, ?, ?, ?)`,
+		_, err = o.exec(ctx, nil, `INSERT INTO attempts (message_id, round, at, error) VALUES (?, ?, ?, ?)`,
 			q.ID.String(), q.round, nanos(now), cause.Error())
 	}
 	if err != nil {
@@ -515,11 +515,11 @@ func (o *Outbox) retryLater(ctx context.Context, q queued, cause error, attempt 
 	if !attempt {
 		first = 0
 	}
-	_, err := o.db.ExecContext(ctx, `UPDATE messages SET attempts = ?1, next_attempt = ?2, last_error = ?3,
+	_, err := o.exec(ctx, nil, `UPDATE messages SET attempts = ?1, next_attempt = ?2, last_error = ?3,
 		first_attempt = CASE WHEN first_attempt = 0 THEN ?4 ELSE first_attempt END
 		WHERE id = ?5 AND status = 'pending'`, n, nanos(next), cause.Error(), first, q.ID.String())
 	if err == nil {
-		_, err = o.db.ExecContext(ctx, `INSERT INTO attempts (message_id, round, at, error) VALUES (?, ?, ?, ?)`,
+		_, err = o.exec(ctx, nil, `INSERT INTO attempts (message_id, round, at, error) VALUES (?, ?, ?, ?)`,
 			q.ID.String(), q.round, nanos(now), cause.Error())
 	}
 	if err != nil {
@@ -529,7 +529,7 @@ func (o *Outbox) retryLater(ctx context.Context, q queued, cause error, attempt 
 
 // postpone makes the message due when another instance's lease ends.
 func (o *Outbox) postpone(ctx context.Context, id uuid.UUID, until time.Time) {
-	if _, err := o.db.ExecContext(ctx, `UPDATE messages SET next_attempt = ? WHERE id = ? AND status = 'pending'`,
+	if _, err := o.exec(ctx, nil, `UPDATE messages SET next_attempt = ? WHERE id = ? AND status = 'pending'`,
 		nanos(until), id.String()); err != nil {
 		o.log.Error("outbox cannot postpone a message", "id", id, "err", err)
 	}

@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer, o *Outbox) *metrics {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			var n int
-			_ = o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE status = ?`, status).Scan(&n)
+			_ = o.queryRow(ctx, nil, `SELECT COUNT(*) FROM messages WHERE status = ?`, status).Scan(&n)
 			return float64(n)
 		}
 	}

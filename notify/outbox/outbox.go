@@ -141,6 +141,7 @@ func (c Config) Validate() error {
 type Outbox struct {
 	cfg   Config
 	db    *sql.DB
+	stmts statements
 	log   *slog.Logger
 	m     *metrics
 	store eventstore.Store
@@ -213,6 +214,12 @@ func Open(cfg Config) (*Outbox, error) {
 		cfg: cfg, db: db, log: cfg.Logger.With("component", "notify-outbox"), store: cfg.Store,
 		wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Concurrency),
 		inFlight: map[uuid.UUID]bool{}, batch: maxBatch,
+	}
+	o.stmts.db = db
+	if err := o.stmts.prepare(context.Background(), saveCheckpointSQL, upsertClaimSQL, insertMessageSQL, preferencesSQL); err != nil {
+		o.stmts.close()
+		db.Close()
+		return nil, fmt.Errorf("outbox: %s: %w", cfg.Path, storage.Fault(err))
 	}
 	o.states, _ = lru.New[uuid.UUID, folded](stateCacheSize)
 	if o.checkpoint, _, _, err = o.loadCheckpoint(context.Background()); err != nil {
@@ -345,6 +352,7 @@ func (o *Outbox) Close() error {
 	o.loops.Wait()
 	o.jobs.Wait()
 	o.m.unregister()
+	o.stmts.close()
 	return o.db.Close()
 }
 
@@ -433,10 +441,12 @@ func (o *Outbox) loadCheckpoint(ctx context.Context) (pos eventstore.Position, o
 	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}, true, composing, nil
 }
 
-func saveCheckpoint(ctx context.Context, tx *sql.Tx, p eventstore.Position, composing bool) error {
+const saveCheckpointSQL = `INSERT INTO checkpoint (id, pos_commit, pos_prepare, composing) VALUES (1, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET pos_commit = excluded.pos_commit, pos_prepare = excluded.pos_prepare,
+	composing = excluded.composing`
+
+func (o *Outbox) saveCheckpoint(ctx context.Context, tx *sql.Tx, p eventstore.Position, composing bool) error {
 	c, q := sqlPos(p)
-	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoint (id, pos_commit, pos_prepare, composing) VALUES (1, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET pos_commit = excluded.pos_commit, pos_prepare = excluded.pos_prepare,
-		composing = excluded.composing`, c, q, composing)
+	_, err := o.exec(ctx, tx, saveCheckpointSQL, c, q, composing)
 	return err
 }

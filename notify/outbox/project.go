@@ -166,7 +166,7 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	if len(events) > 0 {
 		pos = events[len(events)-1].Position
 	}
-	if err := saveCheckpoint(ctx, tx, pos, compose || composeNext); err != nil {
+	if err := o.saveCheckpoint(ctx, tx, pos, compose || composeNext); err != nil {
 		return fmt.Errorf("outbox: save checkpoint: %w", storage.Fault(err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -224,7 +224,7 @@ func (o *Outbox) preferences(ctx context.Context, b *batch, id uuid.UUID, change
 	if p, ok := b.prefs[id]; ok {
 		return p, nil
 	}
-	language, quiet, err := loadPreferences(ctx, o.db, id)
+	language, quiet, err := o.loadPreferences(ctx, nil, id)
 	if err != nil {
 		return nil, err
 	}
@@ -236,13 +236,15 @@ func (o *Outbox) preferences(ctx context.Context, b *batch, id uuid.UUID, change
 	return p, nil
 }
 
+const upsertClaimSQL = `INSERT INTO claims (id, language, quiet) VALUES (?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET language = excluded.language, quiet = excluded.quiet`
+
 // write stores the batch: the claims' preferences, the messages, then the
 // erasures, which blank the messages of their customers queued before.
 func (b *batch) write(ctx context.Context, tx *sql.Tx, o *Outbox, now time.Time) (map[notify.Channel]int, error) {
 	for _, id := range b.prefOrder {
 		p := b.prefs[id]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (id, language, quiet) VALUES (?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET language = excluded.language, quiet = excluded.quiet`, id.String(), p.language, p.quiet); err != nil {
+		if _, err := o.exec(ctx, tx, upsertClaimSQL, id.String(), p.language, p.quiet); err != nil {
 			return nil, storage.Fault(err)
 		}
 	}
@@ -399,12 +401,12 @@ func (o *Outbox) stateBefore(ctx context.Context, staged map[uuid.UUID]folded, i
 // customer (whose choice of Quiet they follow).
 func toCustomer(ch notify.Channel) bool { return ch == notify.Email || ch == notify.SMS }
 
+const preferencesSQL = `SELECT language, quiet FROM claims WHERE id = ?`
+
 // loadPreferences reads what the outbox keeps of a claim besides its
 // state: the customer's language and whether they asked for quiet.
-func loadPreferences(ctx context.Context, q interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}, id uuid.UUID) (language string, quiet bool, err error) {
-	err = q.QueryRowContext(ctx, `SELECT language, quiet FROM claims WHERE id = ?`, id.String()).Scan(&language, &quiet)
+func (o *Outbox) loadPreferences(ctx context.Context, tx *sql.Tx, id uuid.UUID) (language string, quiet bool, err error) {
+	err = o.queryRow(ctx, tx, preferencesSQL, id.String()).Scan(&language, &quiet)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -426,6 +428,11 @@ func claimOf(id uuid.UUID, s domain.State, language string, quiet bool) notify.C
 	}
 }
 
+const insertMessageSQL = `INSERT OR IGNORE INTO messages
+	(id, channel, recipient, kind, claim_id, customer_id, order_key, essential, pos_commit, pos_prepare,
+	 event_time, language, subject, text, html, body, status, queued_at, next_attempt)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`
+
 // insert queues m unless a message of its id is queued already; it
 // returns 1 when it queued it.
 func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, m notify.Message, now time.Time) (int, error) {
@@ -441,10 +448,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, m notify.Message, now t
 		claimID = m.ClaimID.String()
 	}
 	pc, pp := sqlPos(m.Position)
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
-		(id, channel, recipient, kind, claim_id, customer_id, order_key, essential, pos_commit, pos_prepare,
-		 event_time, language, subject, text, html, body, status, queued_at, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+	res, err := o.exec(ctx, tx, insertMessageSQL,
 		m.ID.String(), string(m.Channel), m.Recipient, m.Kind, claimID, m.CustomerID, m.OrderKey, m.Essential, pc, pp,
 		nanos(m.EventTime), m.Language, m.Subject, m.Text, m.HTML, m.Body, nanos(now), nanos(due))
 	if err != nil {
@@ -502,7 +506,7 @@ func (o *Outbox) Enqueue(ctx context.Context, ms ...notify.Message) error {
 	queued := map[notify.Channel]int{}
 	for _, m := range ms {
 		if m.ClaimID != uuid.Nil && !m.Essential && toCustomer(m.Channel) {
-			_, quiet, err := loadPreferences(ctx, tx, m.ClaimID)
+			_, quiet, err := o.loadPreferences(ctx, tx, m.ClaimID)
 			if err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
