@@ -363,11 +363,10 @@ func (p *projection) published(pos eventstore.Position, events int) {
 // context that the router's shutdown does not cancel, so that an event
 // already being written is finished rather than rolled back and redone.
 func (p *projection) handle(msg *message.Message) error {
-	rec, err := EventFromMessage(msg)
+	it, err := itemOf(msg)
 	if err != nil {
 		return p.failedAttempt(err)
 	}
-	it := decodeItem(rec)
 	ctx := context.WithoutCancel(msg.Context())
 	g := p.lockActive()
 	defer g.writeMu.Unlock()
@@ -510,17 +509,13 @@ func (p *projection) applyBatch(ctx context.Context, g *generation, items []item
 
 // batch is the Subscriber's Batch: events that piled up in the live
 // subscription, applied together to the active generation.
-func (p *projection) batch(ctx context.Context, recs []eventstore.RecordedEvent) error {
-	items := make([]item, len(recs))
-	for i, rec := range recs {
-		items[i] = decodeItem(rec)
-	}
+func (p *projection) batch(ctx context.Context, items []item) error {
 	g := p.lockActive()
 	defer g.writeMu.Unlock()
 	_, err := p.applyBatch(context.WithoutCancel(ctx), g, items, true)
 	if err != nil {
 		p.met.errors.WithLabelValues(p.name).Inc()
-		p.log.Warn("batch failed; delivering its events one at a time", "events", len(recs), "err", err)
+		p.log.Warn("batch failed; delivering its events one at a time", "events", len(items), "err", err)
 	}
 	return err
 }

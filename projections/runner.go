@@ -207,11 +207,13 @@ func (r *Runner) Start(ctx context.Context) error {
 		OnNack: func(topic string, ev eventstore.RecordedEvent) <-chan struct{} {
 			return r.byName[topic].failed(ev)
 		},
-		Batch: func(ctx context.Context, topic string, events []eventstore.RecordedEvent) error {
-			return r.byName[topic].batch(ctx, events)
+		Batch: func(ctx context.Context, topic string, items []item) error {
+			return r.byName[topic].batch(ctx, items)
 		},
 		Backlog:          r.cfg.Backlog,
 		MaxBatch:         r.cfg.BatchSize,
+		Queue:            r.cfg.BatchSize,
+		PageSize:         r.cfg.PageSize,
 		ResubscribeDelay: r.cfg.ResubscribeDelay,
 		Logger:           r.log,
 	})

@@ -58,10 +58,14 @@ type SubscriberConfig struct {
 	// are delivered one at a time as messages, so the router's Retry and a
 	// nack deal with the event at fault; events Batch did commit are
 	// ignored by the consumer at its checkpoint.
-	Batch   func(ctx context.Context, topic string, events []eventstore.RecordedEvent) error
+	Batch   func(ctx context.Context, topic string, events []item) error
 	Backlog int
 	// MaxBatch bounds the events given to Batch at once.
 	MaxBatch int
+	// Queue bounds the events a topic that falls behind holds in memory;
+	// beyond it, the topic reads the store itself, PageSize events at a
+	// time, until it is back with the others.
+	Queue, PageSize int
 	// Logger receives the subscriber's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -81,12 +85,18 @@ func (c SubscriberConfig) Validate() error {
 	if c.Batch != nil && (c.Backlog <= 0 || c.MaxBatch <= 0) {
 		errs = append(errs, errors.New("projections: SubscriberConfig.Backlog and MaxBatch must be positive with Batch"))
 	}
+	if c.Queue <= 0 || c.PageSize <= 0 {
+		errs = append(errs, errors.New("projections: SubscriberConfig.Queue and PageSize must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
 // Subscriber is a watermill message.Subscriber over the store's $all
 // subscription. A topic is a consumer's name (a projection); each Subscribe
-// opens one store subscription starting after StartAfter(topic).
+// delivers the events after StartAfter(topic). The topics share one store
+// subscription, and each event is decoded once for all of them (see hub);
+// the message carries the decoded event in its context for the handler
+// (itemOf).
 //
 // Delivery is strictly ordered and one at a time: the next event is sent
 // only after the previous message was acked. This is what lets a handler
@@ -95,9 +105,9 @@ func (c SubscriberConfig) Validate() error {
 // The store pushes new events (no polling), so an append reaches the handler
 // within a commit notification.
 type Subscriber struct {
-	store eventstore.Store
-	cfg   SubscriberConfig
-	log   *slog.Logger
+	hub *hub
+	cfg SubscriberConfig
+	log *slog.Logger
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -114,7 +124,8 @@ func NewSubscriber(store eventstore.Store, cfg SubscriberConfig) (*Subscriber, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Subscriber{store: store, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}, nil
+	h := newHub(store, cfg.Filter, cfg.Queue, cfg.PageSize, cfg.ResubscribeDelay, cfg.Logger)
+	return &Subscriber{hub: h, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}, nil
 }
 
 // Subscribe starts delivering the topic's events. The channel is closed when
@@ -140,6 +151,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.wg.Wait()
+	s.hub.close()
 	return nil
 }
 
@@ -160,19 +172,12 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 			}
 			continue
 		}
-		sub, err := s.store.SubscribeAll(ctx, after, s.cfg.Filter)
+		t, err := s.hub.join(after)
 		if err != nil {
-			if errors.Is(err, eventstore.ErrClosed) || s.stopped(ctx) {
-				return
-			}
-			log.Error("cannot subscribe to the event store", "after", after.String(), "err", err)
-			if !s.sleep(ctx, s.cfg.ResubscribeDelay) {
-				return
-			}
-			continue
+			return // the hub ended: the subscriber or the store closed
 		}
-		resume, nacked := s.pump(ctx, topic, sub, out)
-		sub.Close()
+		resume, nacked, err := s.pump(ctx, topic, t, out)
+		t.leave()
 		switch {
 		case s.stopped(ctx):
 			return
@@ -185,10 +190,10 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 			case <-s.closing:
 				return
 			}
-		case errors.Is(sub.Err(), eventstore.ErrClosed):
+		case errors.Is(err, eventstore.ErrClosed):
 			return
 		default:
-			log.Warn("event store subscription ended; resubscribing", "err", sub.Err())
+			log.Warn("cannot read the event store; resubscribing", "err", err)
 			if !s.sleep(ctx, s.cfg.ResubscribeDelay) {
 				return
 			}
@@ -196,50 +201,47 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 	}
 }
 
-// pump delivers the subscription's events, one at a time or, when they
-// pile up, in batches. It returns when the subscription or the subscriber
-// ends, or after a nack: then nacked is true and resume is OnNack's answer.
-func (s *Subscriber) pump(ctx context.Context, topic string, sub eventstore.Subscription, out chan<- *message.Message) (resume <-chan struct{}, nacked bool) {
-	var retry []eventstore.RecordedEvent // a failed batch, to deliver one by one
+// pump delivers the tap's events, one at a time or, when they pile up, in
+// batches. It returns when the tap or the subscriber ends (err says why the
+// tap did), or after a nack: then nacked is true and resume is OnNack's
+// answer.
+func (s *Subscriber) pump(ctx context.Context, topic string, t *tap, out chan<- *message.Message) (resume <-chan struct{}, nacked bool, err error) {
+	var retry []item // a failed batch, to deliver one by one
 	for delivered := 0; ; delivered++ {
-		var ev eventstore.RecordedEvent
+		var it item
 		if len(retry) > 0 {
-			ev, retry = retry[0], retry[1:]
+			it, retry = retry[0], retry[1:]
 		} else {
-			select {
-			case e, ok := <-sub.Events():
-				if !ok {
-					return nil, false
-				}
-				ev = e
-			case <-ctx.Done():
-				return nil, false
-			case <-s.closing:
-				return nil, false
-			}
 			// The first event of a round always goes alone: if it is the
 			// one a batch failed on, only a delivery of its own retries
 			// and reports it.
-			if delivered > 0 && s.cfg.Batch != nil && len(sub.Events()) >= s.cfg.Backlog {
-				batch := s.drain(sub, ev)
-				err := s.cfg.Batch(ctx, topic, batch)
-				if err == nil {
+			n := 1
+			if delivered > 0 && s.cfg.Batch != nil && t.waiting() > s.cfg.Backlog {
+				n = s.cfg.MaxBatch
+			}
+			items, err := t.take(ctx, s.closing, n)
+			if err != nil || items == nil {
+				return nil, false, err
+			}
+			it = items[0]
+			if len(items) > 1 {
+				if err := s.cfg.Batch(ctx, topic, items); err == nil {
 					continue
 				}
 				if s.stopped(ctx) {
-					return nil, false
+					return nil, false, nil
 				}
-				ev, retry = batch[0], batch[1:]
+				retry = items[1:]
 			}
 		}
-		msg := newMessage(ev)
-		msg.SetContext(ctx)
+		msg := newMessage(it.rec)
+		msg.SetContext(context.WithValue(ctx, itemKey{}, it))
 		select {
 		case out <- msg:
 		case <-ctx.Done():
-			return nil, false
+			return nil, false, nil
 		case <-s.closing:
-			return nil, false
+			return nil, false, nil
 		}
 		select {
 		case <-msg.Acked():
@@ -247,32 +249,31 @@ func (s *Subscriber) pump(ctx context.Context, topic string, sub eventstore.Subs
 			if s.stopped(ctx) {
 				// The router nacks what it could not finish while shutting
 				// down; that is not the event's fault.
-				return nil, false
+				return nil, false, nil
 			}
-			return s.cfg.OnNack(topic, ev), true
+			return s.cfg.OnNack(topic, it.rec), true, nil
 		case <-ctx.Done():
-			return nil, false
+			return nil, false, nil
 		case <-s.closing:
-			return nil, false
+			return nil, false, nil
 		}
 	}
 }
 
-// drain takes first and whatever else is waiting, up to MaxBatch events.
-func (s *Subscriber) drain(sub eventstore.Subscription, first eventstore.RecordedEvent) []eventstore.RecordedEvent {
-	batch := []eventstore.RecordedEvent{first}
-	for len(batch) < s.cfg.MaxBatch {
-		select {
-		case e, ok := <-sub.Events():
-			if !ok {
-				return batch
-			}
-			batch = append(batch, e)
-		default:
-			return batch
-		}
+// itemKey keys the decoded event in a message's context.
+type itemKey struct{}
+
+// itemOf returns the decoded event a Subscriber's message carries; a
+// message from elsewhere is decoded from its payload and metadata.
+func itemOf(msg *message.Message) (item, error) {
+	if it, ok := msg.Context().Value(itemKey{}).(item); ok {
+		return it, nil
 	}
-	return batch
+	rec, err := EventFromMessage(msg)
+	if err != nil {
+		return item{}, err
+	}
+	return decodeItem(rec), nil
 }
 
 func (s *Subscriber) stopped(ctx context.Context) bool {

@@ -63,6 +63,8 @@ func TestSubscriber(t *testing.T) {
 			return resumed
 		},
 		ResubscribeDelay: time.Millisecond,
+		Queue:            64,
+		PageSize:         16,
 		Logger:           quiet,
 	})
 	if err != nil {
