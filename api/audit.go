@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/csvexport"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -450,35 +450,23 @@ func (a *auditHandlers) trail(c *echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="audit-trail.csv"`)
-	if onePage && page.NextCursor != "" {
-		h.Set("Next-Cursor", page.NextCursor)
+	first := csvexport.Page[projections.TrailEntry]{Items: page.Items, Next: page.NextCursor}
+	next := func(cursor string) (csvexport.Page[projections.TrailEntry], error) {
+		q.Cursor = cursor
+		page, err := a.s.cfg.Reads.AuditTrailPage(ctx, q)
+		return csvexport.Page[projections.TrailEntry]{Items: page.Items, Next: page.NextCursor}, err
 	}
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	if err := w.Write(trailCSVHeader); err != nil {
-		return nil // the client went away
+	if err := csvexport.Stream(c.Response(), trailCSV, first, onePage, next); err != nil {
+		a.s.cfg.Logger.Error("audit trail CSV cut short", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
-	for {
-		for _, e := range page.Items {
-			if err := w.Write([]string{
-				e.Position.String(), e.OccurredAt.Format(time.RFC3339Nano), e.RecordedAt.Format(time.RFC3339Nano),
-				e.ClaimID.String(), cell(e.Number), strconv.FormatUint(e.Revision, 10), e.Action, cell(e.Actor), cell(e.Role),
-				cell(e.Summary), cell(e.Reason), e.EventType, e.EventID.String(),
-			}); err != nil {
-				return nil
-			}
-		}
-		w.Flush()
-		if w.Error() != nil || onePage || page.NextCursor == "" {
-			return nil
-		}
-		q.Cursor = page.NextCursor
-		if page, err = a.s.cfg.Reads.AuditTrailPage(ctx, q); err != nil {
-			a.s.cfg.Logger.Error("audit trail CSV cut short", "error", err, "request_id", h.Get(echo.HeaderXRequestID))
-			return nil
-		}
-	}
+	return nil
 }
+
+// trailCSV is the audit trail as a CSV file: one line per entry.
+var trailCSV = csvexport.File[projections.TrailEntry]{Name: "audit-trail.csv", Header: trailCSVHeader, Record: func(e projections.TrailEntry) []string {
+	return []string{
+		e.Position.String(), e.OccurredAt.Format(time.RFC3339Nano), e.RecordedAt.Format(time.RFC3339Nano),
+		e.ClaimID.String(), cell(e.Number), strconv.FormatUint(e.Revision, 10), e.Action, cell(e.Actor), cell(e.Role),
+		cell(e.Summary), cell(e.Reason), e.EventType, e.EventID.String(),
+	}
+}}

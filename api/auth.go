@@ -12,8 +12,8 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/ratelimit"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -150,18 +150,18 @@ const actorKey = "rmaledger.actor"
 // reason, the presented key's fingerprint, never the key) and counted
 // against the client's address; an address over the limit gets 429 until
 // Retry-After, without its key being looked at.
-func authenticate(keys *Keys, failures *authLimiter, logger *slog.Logger) echo.MiddlewareFunc {
+func authenticate(keys *Keys, failures *ratelimit.Keyed, logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			client := statuspage.ClientKey(c.RealIP())
-			if wait := failures.blocked(client); wait > 0 {
+			client := ratelimit.ClientKey(c.RealIP())
+			if wait := failures.Wait(client); wait > 0 {
 				c.Response().Header().Set("Retry-After", retryAfter(wait))
 				return newProblem(http.StatusTooManyRequests, "auth-rate-limited", "Too many failed authentications from your address",
 					"retry after the Retry-After header; every request from the address is refused until then")
 			}
 			key, failure, fingerprint := presentedKey(keys, c.Request().Header.Get(echo.HeaderAuthorization))
 			if failure != "" {
-				exhausted := failures.fail(client)
+				exhausted := failures.Spend(client)
 				logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "authentication failed",
 					slog.String("address", c.RealIP()), slog.String("reason", failure),
 					slog.String("key_fingerprint", fingerprint), slog.String("key_name", key.Name),

@@ -184,38 +184,38 @@ func TestAuthLimiterMemoryIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		l.fail("192.0.2." + strconv.Itoa(i))
+		l.Spend("192.0.2." + strconv.Itoa(i))
 	}
-	if n := l.len(); n != 5 {
+	if n := l.Len(); n != 5 {
 		t.Errorf("%d addresses remembered, want 5", n)
 	}
 	for range 3 {
-		l.fail("192.0.2.200")
+		l.Spend("192.0.2.200")
 	}
-	if l.blocked("192.0.2.200") <= 0 {
+	if l.Wait("192.0.2.200") <= 0 {
 		t.Fatal("3 failures with a burst of 3 did not block")
 	}
-	if l.blocked("192.0.2.201") != 0 {
+	if l.Wait("192.0.2.201") != 0 {
 		t.Error("an address without failures is blocked")
 	}
 	// One token back after Every: one more attempt, and Retry-After said so.
-	wait := l.blocked("192.0.2.200")
+	wait := l.Wait("192.0.2.200")
 	if wait <= 0 || wait > time.Second {
 		t.Errorf("wait %v, want up to Every (1s)", wait)
 	}
 	now = now.Add(wait)
-	if l.blocked("192.0.2.200") != 0 {
+	if l.Wait("192.0.2.200") != 0 {
 		t.Error("still blocked after the wait it announced")
 	}
-	if l.fail("192.0.2.200"); l.blocked("192.0.2.200") <= 0 {
+	if l.Spend("192.0.2.200"); l.Wait("192.0.2.200") <= 0 {
 		t.Error("not blocked again after the one attempt the refill allowed")
 	}
 	now = now.Add(3*time.Second + time.Millisecond)
-	l.fail("192.0.2.202") // a failure elsewhere sweeps the refilled ones
-	if n := l.len(); n != 1 {
+	l.Spend("192.0.2.202") // a failure elsewhere sweeps the refilled ones
+	if n := l.Len(); n != 1 {
 		t.Errorf("%d addresses remembered after they refilled, want 1", n)
 	}
-	if l.blocked("192.0.2.200") != 0 {
+	if l.Wait("192.0.2.200") != 0 {
 		t.Error("still blocked after a full refill")
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/csvexport"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -126,33 +126,17 @@ func (s *server) compensationsCSV(c *echo.Context, q projections.CompensationQue
 	if err != nil {
 		return err
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="compensations.csv"`)
-	if onePage && page.NextCursor != "" {
-		h.Set("Next-Cursor", page.NextCursor)
+	first := csvexport.Page[projections.Compensation]{Items: page.Items, Next: page.NextCursor}
+	next := func(cursor string) (csvexport.Page[projections.Compensation], error) {
+		q.Cursor = cursor
+		page, err := s.cfg.Reads.CompensationsPage(ctx, q)
+		return csvexport.Page[projections.Compensation]{Items: page.Items, Next: page.NextCursor}, err
 	}
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	if err := w.Write(compensationCSVHeader); err != nil {
-		return nil // the client went away
+	file := csvexport.File[projections.Compensation]{Name: "compensations.csv", Header: compensationCSVHeader, Record: s.compensationRecord}
+	if err := csvexport.Stream(c.Response(), file, first, onePage, next); err != nil {
+		s.cfg.Logger.Error("compensations CSV cut short", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
-	for {
-		for _, item := range page.Items {
-			if err := w.Write(s.compensationRecord(item)); err != nil {
-				return nil
-			}
-		}
-		w.Flush()
-		if w.Error() != nil || onePage || page.NextCursor == "" {
-			return nil
-		}
-		q.Cursor = page.NextCursor
-		if page, err = s.cfg.Reads.CompensationsPage(ctx, q); err != nil {
-			s.cfg.Logger.Error("compensations CSV cut short", "error", err, "request_id", h.Get(echo.HeaderXRequestID))
-			return nil
-		}
-	}
+	return nil
 }
 
 func (s *server) compensationResponse(item projections.Compensation) CompensationResponse {

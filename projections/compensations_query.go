@@ -388,7 +388,7 @@ func (q compensationsQueries) reconcile(ctx context.Context, rq ReconciliationQu
 			return Reconciliation{}, fmt.Errorf("%w: %v", ErrTotalOverflow, err)
 		}
 		owed := balance.Amount
-		if owed <= 0 || !cashKind(k.kind) {
+		if owed <= 0 || !domain.SettledByPayments(k.kind) {
 			continue
 		}
 		if err := addTo(&tot.Outstanding, owed); err != nil {

@@ -530,7 +530,7 @@ func TestReconciliationEqualsFold(t *testing.T) {
 	sum := map[[2]string]int64{}
 	for _, c := range rows {
 		if c.Entry == EntryApproval {
-			sum[[2]string{c.Amount.Currency, group(c.Kind)}] += c.Amount.Amount
+			sum[[2]string{c.Amount.Currency, domain.CountedAs(c.Kind)}] += c.Amount.Amount
 		}
 	}
 	for k, tot := range expectedTotals(books, time.Time{}, time.Time{}, asOf) {
@@ -691,16 +691,16 @@ func TestDeriveCorrections(t *testing.T) {
 				if w.reversesIndex >= 0 {
 					reverses = ids[w.reversesIndex]
 				}
-				if r.kind != w.kind || r.status != w.status || r.amount.Amount != w.amount || r.settled != w.settled || r.reverses != reverses || r.actor != "finance-1" {
-					t.Errorf("row %d: %s %s %d settled %d reverses %q by %q, want %+v", i, r.kind, r.status, r.amount.Amount, r.settled, r.reverses, r.actor, w)
+				if r.Kind != w.kind || r.Status != w.status || r.Amount.Amount != w.amount || r.Settled != w.settled || r.Reverses != reverses || r.actor != "finance-1" {
+					t.Errorf("row %d: %s %s %d settled %d reverses %q by %q, want %+v", i, r.Kind, r.Status, r.Amount.Amount, r.Settled, r.Reverses, r.actor, w)
 				}
-				if (r.status == StatusOutstanding) != r.closedAt.IsZero() {
-					t.Errorf("row %d: status %s but closed at %v", i, r.status, r.closedAt)
+				if (r.Status == StatusOutstanding) != r.ClosedAt.IsZero() {
+					t.Errorf("row %d: status %s but closed at %v", i, r.Status, r.ClosedAt)
 				}
 			}
 			var types []string
 			for _, d := range found {
-				types = append(types, d.typ)
+				types = append(types, d.Type)
 			}
 			if !slices.Equal(types, tc.found) {
 				t.Errorf("discrepancies %v, want %v", found, tc.found)

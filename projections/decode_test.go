@@ -57,13 +57,28 @@ func TestFastDecodeAgrees(t *testing.T) {
 }
 
 // BenchmarkDecode decodes the fixtures' stored events, one per op: with
-// encoding/json alone (std) and as decodeItem does (fast).
+// encoding/json alone (std) and as decodeItem does (fast); and their
+// metadata, with ledger.DecodeMetadata (metadata-std) and as
+// decodeMetadata does (metadata-fast).
 func BenchmarkDecode(b *testing.B) {
 	var recs []eventstore.RecordedEvent
 	for i := range 42 {
 		for _, ev := range history(i, uuid.New(), t0) {
-			recs = append(recs, eventstore.RecordedEvent{Type: ev.Type, Data: ev.Data})
+			recs = append(recs, eventstore.RecordedEvent{Type: ev.Type, Data: ev.Data, Metadata: ev.Metadata})
 		}
+	}
+	for _, dec := range []struct {
+		name   string
+		decode func([]byte) (ledger.Metadata, error)
+	}{{"metadata-std", ledger.DecodeMetadata}, {"metadata-fast", decodeMetadata}} {
+		b.Run(dec.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := dec.decode(recs[i%len(recs)].Metadata); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 	b.Run("std", func(b *testing.B) {
 		b.ReportAllocs()

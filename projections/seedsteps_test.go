@@ -58,8 +58,8 @@ func TestDerivePriceDifferencesAndPrepaidWork(t *testing.T) {
 				{KindRefund, StatusReversal, 0, -20000, -20000, 1},
 			},
 			check: func(t *testing.T, rows []compRow, ids []string) {
-				if len(rows[0].reversedBy) != 0 || !slices.Equal(rows[1].reversedBy, []string{ids[3]}) {
-					t.Errorf("reversed by: replacement %v, refund %v; want only the refund, by %s", rows[0].reversedBy, rows[1].reversedBy, ids[3])
+				if len(rows[0].ReversedBy) != 0 || !slices.Equal(rows[1].ReversedBy, []string{ids[3]}) {
+					t.Errorf("reversed by: replacement %v, refund %v; want only the refund, by %s", rows[0].ReversedBy, rows[1].ReversedBy, ids[3])
 				}
 			},
 		},
@@ -117,13 +117,13 @@ func TestDerivePriceDifferencesAndPrepaidWork(t *testing.T) {
 				if w.reverses >= 0 {
 					reverses = ids[w.reverses]
 				}
-				if r.kind != w.kind || r.status != w.status || r.line != w.line || r.amount.Amount != w.amount || r.settled != w.settled || r.reverses != reverses {
-					t.Errorf("row %d: %s %s line %d %d settled %d reverses %q, want %+v", i, r.kind, r.status, r.line, r.amount.Amount, r.settled, r.reverses, w)
+				if r.Kind != w.kind || r.Status != w.status || r.Line != w.line || r.Amount.Amount != w.amount || r.Settled != w.settled || r.Reverses != reverses {
+					t.Errorf("row %d: %s %s line %d %d settled %d reverses %q, want %+v", i, r.Kind, r.Status, r.Line, r.Amount.Amount, r.Settled, r.Reverses, w)
 				}
 			}
 			var types []string
 			for _, d := range found {
-				types = append(types, d.typ)
+				types = append(types, d.Type)
 			}
 			if !slices.Equal(types, tc.found) {
 				t.Errorf("discrepancies %+v, want %v", found, tc.found)

@@ -1,25 +1,22 @@
 package statuspage
 
-import "time"
+import (
+	"time"
 
-// KeyedLimiter is the status page's per-key token bucket (see limiter),
-// for other public pages that limit per client address or per contact:
-// one design of bounded memory for all of them.
-type KeyedLimiter struct{ l *limiter }
+	"github.com/rmaledger/rmaledger/internal/ratelimit"
+)
+
+// KeyedLimiter is the status page's per-key token bucket, for other public
+// pages that limit per client address or per contact: one design of bounded
+// memory for all of them.
+type KeyedLimiter = ratelimit.Keyed
 
 // NewKeyedLimiter returns a limiter of l per key, remembering at most size
-// keys; now is its clock.
+// keys; now is its clock. A limit that is neither Unlimited nor a bucket
+// that refills is an error.
 func NewKeyedLimiter(l Limit, size int, now func() time.Time) (*KeyedLimiter, error) {
-	if err := l.validate("limit"); err != nil {
+	if err := validateLimit(l, "limit"); err != nil {
 		return nil, err
 	}
-	inner, err := newLimiter(l, size, now)
-	if err != nil {
-		return nil, err
-	}
-	return &KeyedLimiter{l: inner}, nil
+	return ratelimit.New(l, size, now)
 }
-
-// Allow takes a token for key; when there is none it says how long until
-// there will be, and takes nothing.
-func (k *KeyedLimiter) Allow(key string) (ok bool, retryAfter time.Duration) { return k.l.allow(key) }

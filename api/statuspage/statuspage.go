@@ -40,6 +40,7 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/ratelimit"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -124,7 +125,7 @@ func (c Config) Validate() error {
 	if c.Tracked < 1 {
 		return errors.New("statuspage: Tracked must be positive")
 	}
-	return errors.Join(c.PerClient.validate("PerClient"), c.PerNumber.validate("PerNumber"))
+	return errors.Join(validateLimit(c.PerClient, "PerClient"), validateLimit(c.PerNumber, "PerNumber"))
 }
 
 // Page serves the status page and its JSON twin.
@@ -134,8 +135,8 @@ type Page struct {
 	tmpl       *template.Template
 	css        []byte
 	stylesheet string // the stylesheet's URL, versioned by its content
-	clients    *limiter
-	numbers    *limiter
+	clients    *ratelimit.Keyed
+	numbers    *ratelimit.Keyed
 	secure     echo.MiddlewareFunc
 }
 
@@ -168,10 +169,10 @@ func New(cfg Config) (*Page, error) {
 			ReferrerPolicy:        "no-referrer",
 		}),
 	}
-	if p.clients, err = newLimiter(cfg.PerClient, cfg.Tracked, cfg.Now); err != nil {
+	if p.clients, err = ratelimit.New(cfg.PerClient, cfg.Tracked, cfg.Now); err != nil {
 		return nil, err
 	}
-	if p.numbers, err = newLimiter(cfg.PerNumber, cfg.Tracked, cfg.Now); err != nil {
+	if p.numbers, err = ratelimit.New(cfg.PerNumber, cfg.Tracked, cfg.Now); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -237,7 +238,7 @@ func (p *Page) check(c *echo.Context, rawNumber, rawPhone string) (projections.S
 // that malformed requests cost their sender too, then the number's. It
 // returns the claim number normalized.
 func (p *Page) admit(c *echo.Context, rawNumber, rawPhone string) (string, *Error) {
-	if ok, wait := p.clients.allow(ClientKey(c.RealIP())); !ok {
+	if ok, wait := p.clients.Allow(ratelimit.ClientKey(c.RealIP())); !ok {
 		return "", p.limited(wait)
 	}
 	number, ok := normalizeNumber(rawNumber)
@@ -251,7 +252,7 @@ func (p *Page) admit(c *echo.Context, rawNumber, rawPhone string) (string, *Erro
 	case len(domain.PhoneCandidates(rawPhone)) == 0:
 		return "", invalid("error.phone_invalid", "phone must be a phone number, e.g. +359 888 123 456")
 	}
-	if ok, wait := p.numbers.allow(number); !ok {
+	if ok, wait := p.numbers.Allow(number); !ok {
 		return "", p.limited(wait)
 	}
 	return number, nil
@@ -274,7 +275,7 @@ func (p *Page) limited(wait time.Duration) *Error {
 	return &Error{
 		Status: http.StatusTooManyRequests, Slug: "rate-limited", Key: "error.rate_limited",
 		Title:      "Too many status lookups; retry after the Retry-After header",
-		Detail:     fmt.Sprintf("retry in %d s", retryAfterSeconds(wait)),
+		Detail:     fmt.Sprintf("retry in %d s", ratelimit.RetryAfterSeconds(wait)),
 		RetryAfter: wait,
 	}
 }
@@ -346,7 +347,7 @@ var newline = []byte{'\n'}
 
 func setRetryAfter(c *echo.Context, e *Error) {
 	if e.RetryAfter > 0 {
-		c.Response().Header().Set(echo.HeaderRetryAfter, fmt.Sprint(retryAfterSeconds(e.RetryAfter)))
+		c.Response().Header().Set(echo.HeaderRetryAfter, fmt.Sprint(ratelimit.RetryAfterSeconds(e.RetryAfter)))
 	}
 }
 
