@@ -41,7 +41,7 @@ var rules = []rule{
 		only:     []string{},
 	},
 	{
-		why:      "clock and storage are leaves: the time source and the SQLite opener know nothing of the project",
+		why:      "clock and storage are leaves: the time source and the storage failures know nothing of the project",
 		packages: []string{"clock", "storage"},
 		only:     []string{},
 	},
