@@ -195,8 +195,8 @@ func validateCenter(v *validation, field string, sc ServiceCenter) {
 }
 
 // RedirectToServiceCenter sends the customer to the manufacturer's authorized service center
-// in their country (seed 000: the distributor handles a claim only if there is none, or it
-// refused, or it issued an act of unrepairability). Name and country are required.
+// in their country, which has the first say: the claim comes back to us only if it refuses
+// or issues an act of unrepairability. Name and country are required.
 type RedirectToServiceCenter struct {
 	ServiceCenter ServiceCenter `json:"service_center"`
 	Notes         string        `json:"notes,omitempty"`
@@ -396,7 +396,7 @@ func (c DiagnoseClaim) Validate() error {
 	return v.result()
 }
 
-// IssueEstimate quotes paid work (seed 004): damage_level 1 to 3 (required) and the parts,
+// IssueEstimate quotes paid work: damage_level 1 to 3 (required) and the parts,
 // labour and shipping amounts, each optional (absent means zero) but together greater than
 // zero, all in the claim's currency. Decide computes the total.
 type IssueEstimate struct {
@@ -518,7 +518,7 @@ func (c StartRepair) Validate() error {
 }
 
 // CompleteRepair resolves the claim as repaired; work_done is required, as it goes on the
-// release protocol (seed 001).
+// hand-over protocol at release.
 type CompleteRepair struct {
 	WorkDone string   `json:"work_done"`
 	Parts    []string `json:"parts,omitempty"`
@@ -537,7 +537,8 @@ func (c CompleteRepair) Validate() error {
 }
 
 // ReplaceItem resolves the claim with a replacement unit; new_serial is required so that the
-// new unit's warranty can be traced. new_sku is for a different model (seed 003).
+// new unit's warranty can be traced. new_sku names a different model when the item is
+// replaced by another one rather than an equivalent.
 //
 // value (optional) is the replacement unit's value in the claim's currency, what finance books
 // as the compensation; reference (optional) is its delivery note or invoice.
@@ -687,7 +688,7 @@ func (c ConfirmDelivery) Validate() error {
 	return v.result()
 }
 
-// OpenDispute records the customer's written appeal at release (seed 001); reason is required,
+// OpenDispute records the customer's written appeal, made only at release; reason is required,
 // reference points to the written appeal.
 type OpenDispute struct {
 	Reason    string `json:"reason"`

@@ -180,7 +180,7 @@ func (c RecordUnrepairabilityAct) decide(_ State, at time.Time, p Policy) (Event
 	}, nil
 }
 
-// decide enforces seed 000: no RMA without a confirmed purchase, i.e. a proof of purchase (on
+// decide enforces that no RMA number is given without a confirmed purchase, i.e. a proof of purchase (on
 // the claim or in this command) and a serial number or IMEI. A claim that is not covered
 // proceeds only as paid work (see authorizeEligibility).
 func (c AuthorizeClaim) decide(s State, at time.Time, p Policy) (Event, error) {
@@ -371,7 +371,7 @@ func (c ReplaceItem) decide(s State, at time.Time, p Policy) (Event, error) {
 	return e, nil
 }
 
-// withinCap enforces the refund cap (seed 001: at most 70% of the price is ever given back):
+// withinCap enforces the refund cap (by default at most 70% of the price is ever given back):
 // approved refunds, credit notes and the new amount together may not exceed it.
 func withinCap(s State, amount Money, p Policy) error {
 	if err := inClaimCurrency(s, "amount", amount); err != nil {

@@ -12,17 +12,17 @@ import (
 const (
 	// CoverageManufacturer is the manufacturer's warranty, counted from the sale date.
 	CoverageManufacturer = "manufacturer"
-	// CoverageSeller is the seller's own (commercial) warranty, counted from the sale date
-	// (seed 001).
+	// CoverageSeller is the seller's own (commercial) warranty, counted from the sale date.
 	CoverageSeller = "seller"
 	// CoverageExtended is a purchased extended warranty: coverage for a number of months from
-	// the sale date, up to the policy's total (seed 004: up to five years in total).
+	// the sale date, up to the policy's total (ExtendedMaxMonths, e.g. five years).
 	CoverageExtended = "extended"
 	// CoveragePostWarranty is a post-warranty certificate: coverage for a number of months from
-	// the day after the manufacturer's warranty ends (seed 003: 12 months).
+	// the day after the manufacturer's warranty ends (PostWarrantyMonths when the certificate
+	// states none, e.g. 12).
 	CoveragePostWarranty = "post_warranty"
-	// CoverageRepair is the warranty on a paid repair, counted from its delivery (seed 004:
-	// 180 days).
+	// CoverageRepair is the warranty on a paid repair, counted from its delivery
+	// (RepairWarrantyDays, e.g. 180).
 	CoverageRepair = "repair"
 )
 
@@ -37,28 +37,30 @@ func CoverageKinds() []string { return slices.Clone(coverageKinds) }
 const (
 	// NotCoveredExpired: every coverage of the item ended before the claim date.
 	NotCoveredExpired = "warranty_expired"
-	// NotCoveredExcludedComponent: a coverage runs, but excludes the claimed component (seed 003:
-	// batteries, displays, chargers... are not covered by the certificate).
+	// NotCoveredExcludedComponent: a coverage runs, but excludes the claimed component (e.g. a
+	// post-warranty certificate does not cover batteries, displays or chargers).
 	NotCoveredExcludedComponent = "excluded_component"
 	// NotCoveredCategory: the policy gives the product's category no warranty at all.
 	NotCoveredCategory = "category_not_covered"
 )
 
-// Product conditions a component period may be limited to (seed 001's shorter periods apply to
-// second-hand components).
+// Product conditions a component period may be limited to (a seller of refurbished goods gives
+// their components shorter periods than new ones).
 const (
 	ConditionNew         = "new"
 	ConditionUsed        = "used"
 	ConditionRefurbished = "refurbished"
 )
 
-// Warranty is a policy's warranty terms (seeds 001, 002, 003, 004).
+// Warranty is a policy's warranty terms: periods per category and component, exclusions, void
+// reasons, and the extended, post-warranty and repair coverages.
 type Warranty struct {
 	// Categories gives each product category its warranty periods. The entry "default", when
 	// present, applies to categories not listed.
 	Categories map[string]CategoryTerms
-	// Components shortens the warranty of particular components (seed 001: a laptop HDD has 3
-	// months, fans 3, other mechanical parts 1). The first matching entry applies.
+	// Components shortens the warranty of particular components, typically those with
+	// mechanical parts (e.g. a laptop HDD 3 months, fans 3, other mechanical parts 1). The
+	// first matching entry applies.
 	Components []ComponentTerms
 	// Exclusions are components a coverage does not cover at all.
 	Exclusions []Exclusion
@@ -66,12 +68,12 @@ type Warranty struct {
 	// shock...). Empty: any well-formed code.
 	VoidReasons []string
 	// ExtendedMaxMonths caps extended and post-warranty coverage, counted from the sale date
-	// (seed 004: five years in total). Zero: no cap.
+	// (e.g. five years in total). Zero: no cap.
 	ExtendedMaxMonths int
 	// PostWarrantyMonths is a post-warranty certificate's term when the certificate states none
-	// (seed 003: 12 months).
+	// (e.g. 12 months).
 	PostWarrantyMonths int
-	// RepairWarrantyDays is the warranty on a paid repair, from its delivery (seed 004: 180).
+	// RepairWarrantyDays is the warranty on a paid repair, from its delivery (e.g. 180).
 	RepairWarrantyDays int
 	// RepairTimeExtends adds the days an item spent in warranty repair to its manufacturer's and
 	// seller's warranty.
@@ -287,7 +289,7 @@ func (w *Warranty) windows(in EligibilityInput, e *Eligibility) []window {
 		if months == 0 {
 			months = w.PostWarrantyMonths
 		}
-		// The certificate runs from the day after the manufacturer's warranty ends (seed 003);
+		// The certificate runs from the day after the manufacturer's warranty ends;
 		// without one, after the seller's; without either, from the sale.
 		start := sale
 		switch {

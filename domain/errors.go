@@ -20,19 +20,19 @@ var ErrNoClaim = errors.New("no such claim")
 // IsRuleError recognises all of them (HTTP 422).
 var (
 	// ErrPurchaseNotConfirmed is returned by authorize without a proof of purchase and a serial
-	// number or IMEI: seed 000 issues an RMA only for a confirmed purchase.
+	// number or IMEI: an RMA number is given only for a confirmed purchase.
 	ErrPurchaseNotConfirmed = errors.New("purchase not confirmed")
 	// ErrCurrencyMismatch is returned for an amount not in the currency of the claim's price;
 	// totals and caps must never mix currencies.
 	ErrCurrencyMismatch = errors.New("currency mismatch")
 	// ErrRefundExceedsCap is returned when refunds and credit notes together would exceed the
-	// policy's share of the price (default 70%, seed 001).
+	// policy's share of the price (default 70%).
 	ErrRefundExceedsCap = errors.New("refunds and credit notes exceed the cap")
 	// ErrPaymentExceedsOutstanding is returned for a payment larger than what is still owed on
 	// the accepted estimate: an overpayment would have to be refunded, so it is refused instead.
 	ErrPaymentExceedsOutstanding = errors.New("payment exceeds the outstanding amount")
 	// ErrPaymentNotCovered is returned when paid work would be shipped back before payments cover
-	// the accepted estimate (seeds 002 and 004: pay before the goods ship).
+	// the accepted estimate: paid work is paid before the goods ship.
 	ErrPaymentNotCovered = errors.New("paid work not covered by payments")
 	// ErrNothingToRefund is returned for a refund payment when no approved refund is unpaid.
 	ErrNothingToRefund = errors.New("nothing to refund")

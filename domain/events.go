@@ -56,7 +56,7 @@ type ClaimRegistered struct {
 }
 
 // ClaimRedirectedToServiceCenter sends the customer to the manufacturer's authorized service
-// center in the country, which has the first say (seed 000).
+// center in the country, which has the first say.
 type ClaimRedirectedToServiceCenter struct {
 	ServiceCenter ServiceCenter `json:"service_center"`
 	Notes         string        `json:"notes,omitempty"`
@@ -80,8 +80,9 @@ type ClaimAuthorized struct {
 	DocumentsRequested []string         `json:"documents_requested,omitempty"`
 	ProofOfPurchase    *ProofOfPurchase `json:"proof_of_purchase,omitempty"`
 	Notes              string           `json:"notes,omitempty"`
-	// PaidRepair authorizes a claim that is not covered as paid work (seeds 001, 004); the
-	// fields below it were added with warranty policies and are absent from older events.
+	// PaidRepair authorizes a claim that is not covered as paid work (by a price list or an
+	// estimate); the fields below it were added with warranty policies and are absent from
+	// older events.
 	PaidRepair bool `json:"paid_repair,omitempty"`
 	// Coverages and PriorRepairs are evidence shown at authorization; Eligibility is decided
 	// again, as of the claim date, only when there was some.
@@ -103,7 +104,7 @@ type ClaimRejected struct {
 	At         time.Time `json:"at"`
 }
 
-// DocumentsReceived records documents the customer sent for checking (seed 000).
+// DocumentsReceived records documents the customer sent for checking before the goods ship.
 type DocumentsReceived struct {
 	Documents []string  `json:"documents"`
 	At        time.Time `json:"at"`
@@ -116,7 +117,7 @@ type CustomerShipmentRecorded struct {
 	At             time.Time `json:"at"`
 }
 
-// ClaimReceived is the intake protocol (seed 001): date, item, condition, seals.
+// ClaimReceived is the hand-over protocol at intake: date, item, condition, seals.
 type ClaimReceived struct {
 	Condition     string    `json:"condition"`
 	Accessories   []string  `json:"accessories,omitempty"`
@@ -300,8 +301,8 @@ type NoteAdded struct {
 	At         time.Time `json:"at"`
 }
 
-// ClaimPutOnHold suspends the claim (e.g. unpaid debt, seed 001); PreviousStatus is where it
-// resumes.
+// ClaimPutOnHold suspends the claim (e.g. while the customer has unpaid debts); PreviousStatus
+// is where it resumes.
 type ClaimPutOnHold struct {
 	ReasonCode     string    `json:"reason_code"`
 	Reason         string    `json:"reason,omitempty"`
@@ -463,7 +464,7 @@ type SLABreached struct {
 	At      time.Time `json:"at"`
 }
 
-// RepairEscalated records that the repair hard limit passed (seed 003: 45 days): the claim must
+// RepairEscalated records that the repair hard limit passed (e.g. 45 days): the claim must
 // now be settled by one of the Required actions, replacement or refund.
 type RepairEscalated struct {
 	DueAt    time.Time `json:"due_at"`

@@ -26,7 +26,8 @@ type Policy struct {
 	// Version names this policy in event metadata; it must change whenever a value does.
 	Version string
 	// RefundCapBasisPoints caps refunds plus credit notes as a share of the purchase price,
-	// in hundredths of a percent (7000 = 70%, seed 001: only the hardware share is refunded).
+	// in hundredths of a percent (7000 = 70%: only the hardware share of the price is refunded,
+	// not the services and sales costs).
 	RefundCapBasisPoints int64
 	// EffectiveFrom is the first day this version is in force, in its calendar's time zone
 	// (see PolicyBook). Zero: in force since ever.

@@ -14,22 +14,22 @@ const (
 	// written for the customer, an authorization, a rejection or a redirection to the
 	// manufacturer's service center. Internal notes answer no one.
 	ClockFirstResponse = "first_response"
-	// ClockDecision runs from registration to authorization, rejection or redirection (seed 000:
-	// processing in a couple of working days; seed 002: an accurate answer within 2 working days).
+	// ClockDecision runs from registration to authorization, rejection or redirection (e.g.
+	// an accurate answer within a couple of working days).
 	// It starts a new cycle when the claim comes back for another decision of ours: after the
 	// manufacturer's service center refused it or found it unrepairable (then until authorization,
 	// rejection or another redirection), and after an overturned appeal (then until the new
 	// remedy: an estimate, a repair, a replacement, a refund, a credit note or a return).
 	ClockDecision = "decision"
 	// ClockShipmentWindow is the customer's: from authorization (once requested documents are in)
-	// to the shipment or hand-in of the goods (seed 001: one working day, else the claim counts
+	// to the shipment or hand-in of the goods (e.g. one working day, else the claim counts
 	// as resolved and is closed).
 	ClockShipmentWindow = "shipment_window"
-	// ClockRepairTurnaround runs from intake to resolution (seed 002: repaired within a week of
+	// ClockRepairTurnaround runs from intake to resolution (e.g. repaired within a week of
 	// receiving the goods).
 	ClockRepairTurnaround = "repair_turnaround"
 	// ClockRepairHardLimit runs from intake to resolution too; when it passes, the item must be
-	// replaced or refunded (seed 003: 45 days).
+	// replaced or refunded (e.g. 45 days).
 	ClockRepairHardLimit = "repair_hard_limit"
 )
 
@@ -526,7 +526,7 @@ type SLABreach struct {
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
-// Escalation is the repair hard limit passing (seed 003): the item must now be replaced or
+// Escalation is the repair hard limit passing: the item must now be replaced or
 // refunded; a completed repair is no longer an acceptable end.
 type Escalation struct {
 	DueAt       time.Time `json:"due_at"`
@@ -611,7 +611,7 @@ func (c EscalateRepair) decide(s State, at time.Time, _ Policy) (Event, error) {
 }
 
 // notEscalated guards complete-repair: after the hard limit the repair no longer settles the
-// claim (seed 003: the item is replaced by an equivalent instead).
+// claim (the item is replaced by an equivalent instead).
 func notEscalated(s State) error {
 	if s.Escalation == nil {
 		return nil

@@ -108,8 +108,8 @@ type Product struct {
 	IMEI        string `json:"imei,omitempty"`
 	Description string `json:"description,omitempty"`
 	// Component is the claimed part when it has its own warranty period or exclusion (a laptop's
-	// "hdd", a phone's "battery"); Condition is new, used or refurbished (seed 001's shorter
-	// periods are for second-hand parts).
+	// "hdd", a phone's "battery"); Condition is new, used or refurbished (a component period
+	// may apply to second-hand parts only).
 	Component string `json:"component,omitempty"`
 	Condition string `json:"condition,omitempty"`
 }
@@ -176,7 +176,7 @@ type Shipment struct {
 	ShippedAt      time.Time `json:"shipped_at"`
 }
 
-// Intake is the hand-over protocol signed when the item arrives (seed 001): its condition,
+// Intake is the hand-over protocol signed when the item arrives: its condition,
 // what came with it and whether the seals were intact, which later decides warranty voids.
 type Intake struct {
 	Condition     string    `json:"condition"`
@@ -198,7 +198,7 @@ type Diagnosis struct {
 	DiagnosedAt      time.Time `json:"diagnosed_at"`
 }
 
-// Estimate is the latest quote for paid work (seed 004: a damage level 1 to 3, itemised as
+// Estimate is the latest quote for paid work (a damage level 1 to 3, itemised as
 // parts, labour and return shipping) and the customer's decision on it.
 type Estimate struct {
 	DamageLevel         int       `json:"damage_level"`
@@ -298,7 +298,7 @@ type Delivery struct {
 	DeliveredAt time.Time `json:"delivered_at"`
 }
 
-// Dispute is a customer's written appeal at release (seed 001). OriginalResolution keeps the
+// Dispute is a customer's written appeal at release. OriginalResolution keeps the
 // decision appealed against even after an overturn replaced it.
 type Dispute struct {
 	Reason             string    `json:"reason"`

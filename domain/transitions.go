@@ -15,7 +15,8 @@ type transition struct {
 
 // blocked is a guard failure without a business-rule sentinel: Decide reports it as an
 // InvalidTransitionError (409) whose Reason is the text. A guard that breaks a named rule
-// returns that rule's sentinel instead (422), as the spec asks for ErrPaymentNotCovered.
+// returns that rule's sentinel instead (422), as ErrPaymentNotCovered does for paid work that
+// would ship back unpaid.
 type blocked string
 
 // Error returns the reason.
@@ -39,7 +40,8 @@ var transitions = map[Action]transition{
 	ActionRecordCustomerShipment: {from: []Status{StatusAuthorized, StatusPaid}, guard: goodsMayCome},
 	ActionReceive:                {from: []Status{StatusAuthorized, StatusInTransit, StatusPaid}, guard: goodsMayCome},
 	// A diagnosed claim may be diagnosed again: the second review after an overturned appeal
-	// (seed 001), or a correction before anything was decided on it.
+	// (the service keeps the item and reviews it again), or a correction before anything was
+	// decided on it.
 	ActionDiagnose: {from: []Status{StatusReceived, StatusDiagnosed}},
 	// From authorized: paid work quoted from the customer's description, before the goods travel.
 	ActionIssueEstimate:   {from: []Status{StatusDiagnosed, StatusAuthorized}, guard: estimable},

@@ -5,7 +5,7 @@ package domain
 // constants exist so that Go code never misspells them. All of them are stored, so they are
 // stable.
 
-// Proof of purchase kinds (seeds 000 and 003: receipt, invoice or warranty card).
+// Proof of purchase kinds: a receipt, an invoice or a warranty card.
 const (
 	ProofReceipt      = "receipt"
 	ProofInvoice      = "invoice"
@@ -21,7 +21,8 @@ const (
 	ChannelPartner = "partner"
 )
 
-// Kinds of act a manufacturer's service center issues when it sends a claim back (seed 000).
+// Kinds of act a manufacturer's service center issues when it sends a claim back to us: a
+// refusal or an act of unrepairability.
 const (
 	ActRefusal         = "refusal"
 	ActUnrepairability = "unrepairability_act"
@@ -94,7 +95,7 @@ func IsInternalNote(eventType string, data []byte) bool {
 // Reason codes with a meaning to the lifecycle.
 const (
 	// ReasonShipmentWindowExpired is the only reason an authorized claim may be closed: the
-	// customer did not ship in time (seed 001: the claim then counts as resolved).
+	// customer did not ship in time, and the claim then counts as resolved.
 	ReasonShipmentWindowExpired = "shipment_window_expired"
 	// ReasonWithdrawn is the closure reason code of a withdrawn claim.
 	ReasonWithdrawn = "withdrawn"

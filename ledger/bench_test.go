@@ -21,8 +21,9 @@ import (
 // BenchmarkExecute measures a durable command on an existing claim as
 // serve runs it (embedded store, personal data sealed with a SQLite key
 // store, an Idempotency-Key on every request, 64 commands at once so that
-// the store's group commit is used): the ledger's side of issue 10's
-// "commands over HTTP", without HTTP and the read models. Claims start
+// the store's group commit is used): the ledger's side of the
+// "commands over HTTP" target (docs/performance.md), without HTTP and the
+// read models. Claims start
 // with events=N (a registration and notes); commands go round-robin over
 // 512 claims, so with -benchtime=2000x each claim grows by about 4 events.
 //

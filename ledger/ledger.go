@@ -102,7 +102,7 @@ type RepairFinder interface {
 // worked on at once in a busy service, not every claim ever. A cached claim
 // of 12 events with sealed personal data holds about 17 KB (its stored
 // records are most of it), so 1,000 claims are about 17 MiB of the
-// service's 256 MiB (issue 10), and twice that in resident memory once the
+// service's 256 MiB target (docs/performance.md), and twice that in resident memory once the
 // collector's headroom is counted; 10,000 would be 170 MiB.
 const DefaultCacheSize = 1_000
 

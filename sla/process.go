@@ -3,10 +3,10 @@
 // ledger.Service.Execute like any other client:
 //
 //   - shipment window expired: the claim is closed with reason
-//     shipment_window_expired (seed 001: the customer did not hand in the
-//     goods, so the claim counts as resolved);
+//     shipment_window_expired (the customer did not hand in the goods in
+//     time, so the claim counts as resolved);
 //   - repair hard limit passed: domain.EscalateRepair, after which the claim
-//     must be settled by replacement or refund (seed 003);
+//     must be settled by replacement or refund;
 //   - any other clock: domain.RecordSLABreach, with the clock and its due
 //     time.
 //

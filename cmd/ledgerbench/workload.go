@@ -13,15 +13,15 @@ import (
 
 // Outcomes the workload drives claims to, one per path.
 const (
-	outcomeRepaired   = "repaired"    // seed 001/002: free repair in warranty
-	outcomePaidRepair = "paid_repair" // seed 004: estimate, paid online, repaired
-	outcomeReplaced   = "replaced"    // seed 003: replacement unit
-	outcomeRefunded   = "refunded"    // seed 001: refund of the hardware share
-	outcomeRejected   = "rejected"    // seed 000: no warranty
-	outcomeDisputed   = "disputed"    // seed 001: appeal at release, upheld
-	outcomeAutoClosed = "auto_closed" // seed 001: goods never handed in, the SLA process closes it
-	outcomeRedirected = "redirected"  // seed 000: ASC first, its act of unrepairability, then repaired
-	outcomeOnHold     = "on_hold"     // seed 001: suspended for an unpaid debt, released, repaired
+	outcomeRepaired   = "repaired"    // free repair in warranty
+	outcomePaidRepair = "paid_repair" // out of warranty: estimate, paid online, repaired
+	outcomeReplaced   = "replaced"    // replacement unit
+	outcomeRefunded   = "refunded"    // refund of the hardware share
+	outcomeRejected   = "rejected"    // no warranty
+	outcomeDisputed   = "disputed"    // appeal at release, upheld
+	outcomeAutoClosed = "auto_closed" // goods never handed in, the SLA process closes it
+	outcomeRedirected = "redirected"  // manufacturer's service center first, its act of unrepairability, then repaired
+	outcomeOnHold     = "on_hold"     // suspended for an unpaid debt, released, repaired
 )
 
 // outcomeMix is the share of claims per outcome, in tenths: claim i takes

@@ -64,7 +64,7 @@ func (s *erasureStack) must(method, path string, role api.Role, body string) map
 	return m
 }
 
-// TestErasureLeavesNoPlaintext is issue 9's erasure test: two customers'
+// TestErasureLeavesNoPlaintext proves erasure end to end: two customers'
 // claims, worked on; one customer erased; every read model rebuilt; then
 // no file of the data directory holds any of the erased customer's
 // personal data in any of its forms, the other customer's data is still
