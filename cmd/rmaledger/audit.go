@@ -191,7 +191,7 @@ func auditCommand(ctx context.Context, cfg config, a auditOptions, logger *slog.
 	case "export":
 		return auditExport(ctx, cfg, a, logger, stdout)
 	case "check":
-		return auditCheck(cfg, a, stdout)
+		return auditCheck(cfg, stdout)
 	case "check-document":
 		return auditCheckDocument(ctx, cfg, logger, stdout)
 	}
@@ -330,7 +330,7 @@ func auditExport(ctx context.Context, cfg config, a auditOptions, logger *slog.L
 	return nil
 }
 
-func auditCheck(cfg config, a auditOptions, stdout io.Writer) error {
+func auditCheck(cfg config, stdout io.Writer) error {
 	path := cfg.Args.Num(1)
 	if path == "" || cfg.PublicKey == "" {
 		return usagef("usage: rmaledger audit check FILE --public-key K  (K: the base64 key keys generate printed, or its .pub file)")

@@ -20,7 +20,7 @@ type subcommand struct {
 	summary string   // one line in rmaledger help
 	usage   []string // its forms, each after "rmaledger "
 	about   string   // what it does and when to use it
-	example []string // command lines that work as written
+	example []string // command lines as an operator types them
 	exits   string   // what exit code 1 means beyond a failure, if anything
 	// declare declares the command's options into o, over cfg (which holds
 	// serve's defaults), and returns what runs it once they are parsed.
@@ -280,7 +280,7 @@ func (c subcommand) writeUsage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%srmaledger %s\n", lead, u)
 	}
-	fmt.Fprintf(w, "\n%s\n\nExamples:\n", c.about)
+	fmt.Fprintf(w, "\n%s\n\nExamples:\n", wrap(c.about, "", 100))
 	for _, e := range c.example {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
@@ -290,11 +290,12 @@ func (c subcommand) writeUsage(w io.Writer) {
 	c.declare(o, &cfg)
 	o.writeFlags(w)
 	fmt.Fprintln(w, "  --help\n      this text")
-	fmt.Fprintf(w, "\nExit codes: %d done; %d failed (the error is printed)", exitOK, exitFailure)
+	exits := fmt.Sprintf("Exit codes: %d done; %d failed (the error is printed)", exitOK, exitFailure)
 	if c.exits != "" {
-		fmt.Fprintf(w, "; %s", c.exits)
+		exits += "; " + c.exits
 	}
-	fmt.Fprintf(w, "; %d the command line is wrong (an unknown flag or word, a missing one, a value of the wrong kind).\n", exitUsage)
+	exits += fmt.Sprintf("; %d the command line is wrong (an unknown flag or word, a missing one, a value of the wrong kind).", exitUsage)
+	fmt.Fprintf(w, "\n%s\n", wrap(exits, "", 100))
 }
 
 // writeHelp is rmaledger help: the commands and how to learn more.

@@ -171,12 +171,31 @@ func (o *options) writeFlags(w io.Writer) {
 		if kind != "" {
 			head += " " + strings.ToUpper(kind)
 		}
-		fmt.Fprintf(w, "%s\n      %s\n      env %s", head, help, o.opts[name].env)
+		fmt.Fprintf(w, "%s\n%s\n      env %s", head, wrap(help, "      ", 100), o.opts[name].env)
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			fmt.Fprintf(w, "; default %s", f.DefValue)
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// wrap breaks text into lines of at most width characters where it can,
+// each starting with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // shown is every option's value, one --name=value a line, secrets masked,
