@@ -155,6 +155,7 @@ func TestWrongCommandLinesExit2(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", "--claim", "x"}, "unknown flag --claim"},
+		{[]string{"--claim", "x"}, "serve: unknown flag --claim"}, // flags first: the command is serve
 		{[]string{"users", "add", "--name", "maria", "--role", "agent", "--smtp-host", "smtp.example.com"}, "unknown flag --smtp-host"},
 		{[]string{"serve", "--max-in-flight", "many"}, "max-in-flight"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
