@@ -32,13 +32,19 @@ import (
 // the break itself.
 var errVerificationFailed = errors.New("verification failed")
 
+// auditOptions are the audit commands' own options.
+type auditOptions struct {
+	Claim    string // verify, export: one claim
+	From, To string // verify, export: the positions
+}
+
 // devSigningKeyFile is the key --dev makes when none is configured.
 const devSigningKeyFile = "dev-signing-key"
 
 // keysCommand runs `rmaledger keys generate [FILE]`.
 func keysCommand(cfg config, stdout io.Writer) error {
 	if cfg.Args.Num(0) != "generate" {
-		return errors.New("usage: rmaledger keys generate [FILE]  (FILE defaults to --signing-key-file, else DATA-DIR/signing-key.pem)")
+		return usagef("usage: rmaledger keys generate [FILE]  (FILE defaults to --signing-key-file, else DATA-DIR/signing-key.pem)")
 	}
 	path := cfg.Args.Num(1)
 	if path == "" {
@@ -178,18 +184,18 @@ func verifyKeys(cfg config) (audit.Keys, error) {
 }
 
 // auditCommand runs `rmaledger audit verify|export|check|check-document`.
-func auditCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
+func auditCommand(ctx context.Context, cfg config, a auditOptions, logger *slog.Logger, stdout io.Writer) error {
 	switch cfg.Args.Num(0) {
 	case "verify":
-		return auditVerify(ctx, cfg, logger, stdout)
+		return auditVerify(ctx, cfg, a, logger, stdout)
 	case "export":
-		return auditExport(ctx, cfg, logger, stdout)
+		return auditExport(ctx, cfg, a, logger, stdout)
 	case "check":
 		return auditCheck(cfg, stdout)
 	case "check-document":
 		return auditCheckDocument(ctx, cfg, logger, stdout)
 	}
-	return errors.New("usage: rmaledger audit verify [--claim ID] [--from POS] | export [--from POS] [--to POS] [--claim ID] | check FILE --public-key K | check-document FILE.pdf")
+	return usagef("usage: rmaledger audit verify [--claim ID] [--from POS] | export [--from POS] [--to POS] [--claim ID] | check FILE --public-key K | check-document FILE.pdf")
 }
 
 func claimStream(raw string) (string, error) {
@@ -214,12 +220,12 @@ func parsePosition(flag, raw string) (eventstore.Position, error) {
 	return p, nil
 }
 
-func auditVerify(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	stream, err := claimStream(cfg.Claim)
+func auditVerify(ctx context.Context, cfg config, a auditOptions, logger *slog.Logger, stdout io.Writer) error {
+	stream, err := claimStream(a.Claim)
 	if err != nil {
 		return err
 	}
-	from, err := parsePosition("from", cfg.From)
+	from, err := parsePosition("from", a.From)
 	if err != nil {
 		return err
 	}
@@ -243,7 +249,7 @@ func auditVerify(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 	if stream != "" {
 		r, err = audit.VerifyStream(ctx, store, stream, blobs)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return fmt.Errorf("no claim %s", cfg.Claim)
+			return fmt.Errorf("no claim %s", a.Claim)
 		}
 	} else {
 		r, err = audit.Verify(ctx, store, audit.VerifyOptions{Keys: keys, From: from, DensePositions: cfg.EventStoreURL == "", Files: blobs})
@@ -252,7 +258,7 @@ func auditVerify(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 		return err
 	}
 	if stream != "" {
-		fmt.Fprintf(stdout, "claim %s: %d events checked in %s; %d files checked\n", cfg.Claim, r.Events, r.Took.Round(time.Millisecond), r.Files)
+		fmt.Fprintf(stdout, "claim %s: %d events checked in %s; %d files checked\n", a.Claim, r.Events, r.Took.Round(time.Millisecond), r.Files)
 	} else {
 		fmt.Fprintf(stdout, "%d events in %d streams checked from position %s in %s (%.0f events/s)\n",
 			r.Events, r.Streams, r.From, r.Took.Round(time.Millisecond), float64(r.Events)/max(r.Took.Seconds(), 1e-9))
@@ -292,16 +298,16 @@ func printBreak(w io.Writer, b *audit.Break) {
 	}
 }
 
-func auditExport(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	stream, err := claimStream(cfg.Claim)
+func auditExport(ctx context.Context, cfg config, a auditOptions, logger *slog.Logger, stdout io.Writer) error {
+	stream, err := claimStream(a.Claim)
 	if err != nil {
 		return err
 	}
-	from, err := parsePosition("from", cfg.From)
+	from, err := parsePosition("from", a.From)
 	if err != nil {
 		return err
 	}
-	to, err := parsePosition("to", cfg.To)
+	to, err := parsePosition("to", a.To)
 	if err != nil {
 		return err
 	}
@@ -312,7 +318,7 @@ func auditExport(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 	defer store.Close()
 	sum, err := audit.Export(ctx, store, stdout, audit.ExportOptions{From: from, To: to, Stream: stream, Withheld: withheld})
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return fmt.Errorf("no claim %s", cfg.Claim)
+		return fmt.Errorf("no claim %s", a.Claim)
 	}
 	if err != nil {
 		return err
@@ -327,7 +333,7 @@ func auditExport(ctx context.Context, cfg config, logger *slog.Logger, stdout io
 func auditCheck(cfg config, stdout io.Writer) error {
 	path := cfg.Args.Num(1)
 	if path == "" || cfg.PublicKey == "" {
-		return errors.New("usage: rmaledger audit check FILE --public-key K  (K: the base64 key keys generate printed, or its .pub file)")
+		return usagef("usage: rmaledger audit check FILE --public-key K  (K: the base64 key keys generate printed, or its .pub file)")
 	}
 	pub, err := readPublicKey(cfg.PublicKey)
 	if err != nil {

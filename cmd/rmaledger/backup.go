@@ -21,7 +21,7 @@ var errKurrentBackup = errors.New("the event log is in KurrentDB: back it up wit
 func backupCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 	dest := cfg.Args.Num(0)
 	if dest == "" {
-		return errors.New("usage: rmaledger backup DIR (a new or empty directory)")
+		return usagef("usage: rmaledger backup DIR (a new or empty directory)")
 	}
 	if cfg.EventStoreURL != "" {
 		return errKurrentBackup
@@ -48,7 +48,7 @@ func backupCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 func restoreCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 	src := cfg.Args.Num(0)
 	if src == "" {
-		return errors.New("usage: rmaledger restore DIR --data-dir NEW (an empty data directory)")
+		return usagef("usage: rmaledger restore DIR --data-dir NEW (an empty data directory)")
 	}
 	if cfg.EventStoreURL != "" {
 		return errKurrentBackup

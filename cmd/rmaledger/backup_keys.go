@@ -55,7 +55,7 @@ const (
 func backupKeysCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 	dest := cfg.Args.Num(0)
 	if dest == "" {
-		return errors.New("usage: rmaledger backup-keys DIR (a new or empty directory, apart from the event log's backups)")
+		return usagef("usage: rmaledger backup-keys DIR (a new or empty directory, apart from the event log's backups)")
 	}
 	if err := checkApart(dest, eventLogFile, "an event log (a log backup or a data directory)"); err != nil {
 		return fmt.Errorf("backup-keys: %w", err)
@@ -92,7 +92,7 @@ func backupKeysCommand(ctx context.Context, cfg config, stdout io.Writer) error 
 func restoreKeysCommand(cfg config, stdout io.Writer) error {
 	src := cfg.Args.Num(0)
 	if src == "" {
-		return errors.New("usage: rmaledger restore-keys DIR (a backup made by rmaledger backup-keys) before the service starts")
+		return usagef("usage: rmaledger restore-keys DIR (a backup made by rmaledger backup-keys) before the service starts")
 	}
 	from := filepath.Join(src, privacy.KeyFile)
 	raw, err := os.ReadFile(filepath.Join(src, keyManifestFile))

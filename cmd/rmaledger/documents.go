@@ -47,7 +47,7 @@ func newDocuments(cfg config, store eventstore.Store, claims documents.ClaimEven
 func auditCheckDocument(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	path := cfg.Args.Num(1)
 	if path == "" {
-		return errors.New("usage: rmaledger audit check-document FILE.pdf")
+		return usagef("usage: rmaledger audit check-document FILE.pdf")
 	}
 	file, err := os.ReadFile(path)
 	if err != nil {

@@ -19,11 +19,8 @@ import (
 // wiring), and returns what it printed and its error.
 func runInProcess(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	saved := os.Args
-	defer func() { os.Args = saved }()
-	os.Args = append([]string{"rmaledger"}, args...)
 	var out bytes.Buffer
-	err := run(context.Background(), &out)
+	err := run(context.Background(), args, &out)
 	return out.String(), err
 }
 
@@ -56,16 +53,14 @@ func serveInProcess(t *testing.T, args ...string) *served {
 	s := &served{addr: freeAddr(t), output: &lockedBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	saved := os.Args
-	os.Args = append([]string{"rmaledger", "serve", "--addr", s.addr}, args...)
-	go func() { s.done <- run(ctx, s.output) }()
+	args = append([]string{"serve", "--addr", s.addr}, args...)
+	go func() { s.done <- run(ctx, args, s.output) }()
 	t.Cleanup(func() {
 		checked := s.stopped
 		if err := s.stop(); err != nil && !checked && !t.Failed() {
 			t.Errorf("serve: %v\n%s", err, s.output)
 		}
 	})
-	defer func() { os.Args = saved }()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-s.done:

@@ -26,10 +26,10 @@ import (
 //	rmaledger keys generate [FILE]                            the audit signing key (audit.go)
 
 // keysMain dispatches `rmaledger keys ...`.
-func keysMain(cfg config, stdout io.Writer) error {
+func keysMain(cfg config, k newAccount, stdout io.Writer) error {
 	switch cfg.Args.Num(0) {
 	case "add":
-		return keysAdd(cfg, stdout)
+		return keysAdd(cfg, k, stdout)
 	case "list":
 		return keysList(cfg, stdout)
 	case "revoke":
@@ -37,7 +37,7 @@ func keysMain(cfg config, stdout io.Writer) error {
 	case "generate":
 		return keysCommand(cfg, stdout)
 	}
-	return errors.New("usage: rmaledger keys add --role ROLE [--org ORGANISATION] [--name NAME] [--expires 720h] | keys list | keys revoke NAME | keys generate [FILE]")
+	return usagef("usage: rmaledger keys add --role ROLE [--org ORGANISATION] [--name NAME] [--expires 720h] | keys list | keys revoke NAME | keys generate [FILE]")
 }
 
 // keyFilePath is where the API keys file is: --api-keys-file, else in the
@@ -49,12 +49,12 @@ func keyFilePath(cfg config) string {
 	return filepath.Join(cfg.DataDir, api.KeyFileName)
 }
 
-func keysAdd(cfg config, stdout io.Writer) error {
-	if cfg.KeyRole == "" {
-		return errors.New("keys add: --role is required (agent, technician, finance, auditor, admin, or partner with --org)")
+func keysAdd(cfg config, k newAccount, stdout io.Writer) error {
+	if k.Role == "" {
+		return usagef("keys add: --role is required (agent, technician, finance, auditor, admin, or partner with --org)")
 	}
 	path := keyFilePath(cfg)
-	secret, rec, err := api.AddKey(path, api.NewKey{Role: api.Role(cfg.KeyRole), Organisation: cfg.KeyOrg, Name: cfg.KeyName, TTL: cfg.KeyExpires}, time.Now())
+	secret, rec, err := api.AddKey(path, api.NewKey{Role: api.Role(k.Role), Organisation: k.Org, Name: k.Name, TTL: k.Expires}, time.Now())
 	if err != nil {
 		return fmt.Errorf("keys add: %w", err)
 	}
@@ -108,7 +108,7 @@ func timeOrDash(t *time.Time) string {
 func keysRevoke(cfg config, stdout io.Writer) error {
 	name := cfg.Args.Num(1)
 	if name == "" {
-		return errors.New("usage: rmaledger keys revoke NAME  (rmaledger keys list shows the names)")
+		return usagef("usage: rmaledger keys revoke NAME  (rmaledger keys list shows the names)")
 	}
 	rec, err := api.RevokeKey(keyFilePath(cfg), name, time.Now())
 	if errors.Is(err, api.ErrNoSuchKey) && cfg.APIKeys != "" {

@@ -18,9 +18,11 @@
 //	rmaledger audit check FILE --public-key K        check an export without the service
 //	rmaledger policy whatif --policy F [--since D]   the recorded claims replayed under a candidate policy; writes nothing
 //	rmaledger clock show|advance STEP|set INSTANT    move a sandbox service's test clock (serve --sandbox)
+//	rmaledger help [COMMAND]                         the commands, or one command's usage
 //
-// Configuration comes from flags and RMALEDGER_* environment variables;
-// `rmaledger --help` lists them.
+// Each command has its own flags, each also an RMALEDGER_* environment
+// variable (commands.go declares them); `rmaledger COMMAND --help` lists
+// a command's. Exit codes: 0 done, 1 failed, 2 a wrong command line.
 package main
 
 import (
@@ -31,11 +33,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
-
-	"github.com/ardanlabs/conf/v3"
 )
 
 // build is the version stamped by the linker (-X main.build=...).
@@ -43,90 +41,16 @@ var build = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
-		if errors.Is(err, errHelpShown) {
-			return
-		}
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if code := exitCode(err); code != exitOK {
 		fmt.Fprintln(os.Stderr, "rmaledger:", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
 // errHelpShown ends run after --help or --version, successfully.
 var errHelpShown = errors.New("help shown")
-
-// run parses the configuration and runs the subcommand; it is the only
-// place that knows every package.
-func run(ctx context.Context, stdout io.Writer) error {
-	// The command words come first ("projections rebuild claims"); conf
-	// stops reading flags at the first word, so hand it the flags first and
-	// the words after the command as its positional arguments.
-	command, words, flags := "", []string{}, []string{}
-	for i, arg := range os.Args[1:] {
-		if strings.HasPrefix(arg, "-") {
-			flags = os.Args[1+i:]
-			break
-		}
-		words = append(words, arg)
-	}
-	if len(words) > 0 {
-		command, words = words[0], words[1:]
-	}
-	os.Args = append(append([]string{os.Args[0]}, flags...), words...)
-	var cfg config
-	cfg.Version = conf.Version{Build: build, Desc: "RMA Ledger: an event-sourced claims ledger for RMA and warranty service.\nCommands: serve, projections status, projections rebuild [" + readModelNames + "], backup DIR, backup-keys DIR, restore DIR, restore-keys DIR, keys add|list|revoke, keys generate [FILE], users add|list|disable|enable|reset-password, audit verify|export|check|check-document, policy whatif, clock show|advance|set"}
-	help, err := conf.Parse("RMALEDGER", &cfg)
-	if err != nil {
-		if errors.Is(err, conf.ErrHelpWanted) || errors.Is(err, conf.ErrVersionWanted) {
-			fmt.Fprintln(stdout, help)
-			return errHelpShown
-		}
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	// SQLite opens databases by file: URI, where a relative path would read
-	// as a host name; the logs also say plainly where the data is.
-	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
-		return err
-	}
-	logOut := stdout
-	if command != "serve" && command != "" {
-		logOut = os.Stderr // keep a tool's own output clean for pipes
-	}
-	logger, err := newLogger(logOut, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		return err
-	}
-	switch command {
-	case "serve", "":
-		return serve(ctx, cfg, logger, stdout)
-	case "projections":
-		return projectionsCommand(ctx, cfg, logger, stdout)
-	case "backup":
-		return backupCommand(ctx, cfg, stdout)
-	case "backup-keys":
-		return backupKeysCommand(ctx, cfg, stdout)
-	case "restore":
-		return restoreCommand(ctx, cfg, stdout)
-	case "restore-keys":
-		return restoreKeysCommand(cfg, stdout)
-	case "keys":
-		return keysMain(cfg, stdout)
-	case "users":
-		return usersCommand(ctx, cfg, logger, stdout)
-	case "audit":
-		return auditCommand(ctx, cfg, logger, stdout)
-	case "policy":
-		return policyCommand(ctx, cfg, logger, stdout)
-	case "clock":
-		return clockCommand(ctx, cfg, stdout)
-	default:
-		return fmt.Errorf("unknown command %q (commands: serve, projections, backup, backup-keys, restore, restore-keys, keys, users, audit, policy, clock)", command)
-	}
-}
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lvl slog.Level

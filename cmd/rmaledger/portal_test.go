@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,9 +57,7 @@ func TestPublicURLSetting(t *testing.T) {
 	}
 
 	var out strings.Builder
-	os.Args = []string{"rmaledger", "serve", "--data-dir", t.TempDir(), "--public-url", "rma.example.com/portal"}
-	t.Cleanup(func() { os.Args = []string{"rmaledger"} })
-	if err := run(context.Background(), &out); err == nil || !strings.Contains(err.Error(), "public-url") {
+	if err := run(context.Background(), []string{"serve", "--data-dir", t.TempDir(), "--public-url", "rma.example.com/portal"}, &out); err == nil || !strings.Contains(err.Error(), "public-url") {
 		t.Fatalf("serve with a public URL that is no origin: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ var readModelNames = strings.Join([]string{projections.Claims, projections.Statu
 func projectionsCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	sub, name := cfg.Args.Num(0), cfg.Args.Num(1)
 	if sub != "status" && sub != "rebuild" {
-		return fmt.Errorf("usage: rmaledger projections status | rebuild [%s]", readModelNames)
+		return usagef("usage: rmaledger projections status | rebuild [%s]", readModelNames)
 	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {

@@ -118,7 +118,7 @@ func containsName(names []string, name string) bool {
 // clockCommand runs `rmaledger clock show|advance STEP|set INSTANT`
 // against a running sandbox service, through its API: the service moves
 // its test clock and runs the SLA timer process at the new instant.
-func clockCommand(ctx context.Context, cfg config, stdout io.Writer) error {
+func clockCommand(ctx context.Context, cfg config, givenKey string, stdout io.Writer) error {
 	const usage = "usage: rmaledger clock show | advance STEP (e.g. 26h, 45d) | set INSTANT (RFC 3339)  [--addr HOST:PORT] [--admin-key KEY]"
 	var body any
 	switch sub, arg := cfg.Args.Num(0), cfg.Args.Num(1); {
@@ -128,9 +128,9 @@ func clockCommand(ctx context.Context, cfg config, stdout io.Writer) error {
 	case sub == "set" && arg != "":
 		body = api.MoveClockRequest{To: arg}
 	default:
-		return errors.New(usage)
+		return usagef("%s", usage)
 	}
-	key, err := adminKey(cfg)
+	key, err := adminKey(cfg, givenKey)
 	if err != nil {
 		return err
 	}
@@ -195,11 +195,11 @@ func writeClock(w io.Writer, a api.ClockResponse) error {
 	return tw.Flush()
 }
 
-// adminKey is --admin-key, else the admin key --dev generated in the data
+// adminKey is the key given (--admin-key), else the admin key --dev generated in the data
 // directory.
-func adminKey(cfg config) (string, error) {
-	if cfg.AdminKey != "" {
-		return cfg.AdminKey, nil
+func adminKey(cfg config, given string) (string, error) {
+	if given != "" {
+		return given, nil
 	}
 	raw, err := os.ReadFile(filepath.Join(cfg.DataDir, devKeysFile))
 	if err == nil {

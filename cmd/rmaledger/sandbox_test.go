@@ -66,11 +66,9 @@ func (s *sandboxService) start(args ...string) error {
 	s.addr = freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	saved := os.Args
-	os.Args = append([]string{"rmaledger", "serve", "--addr", s.addr, "--data-dir", s.dir}, args...)
-	go func() { s.done <- run(ctx, s.output) }()
+	args = append([]string{"serve", "--addr", s.addr, "--data-dir", s.dir}, args...)
+	go func() { s.done <- run(ctx, args, s.output) }()
 	t.Cleanup(func() { _ = s.stop() })
-	defer func() { os.Args = saved }()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-s.done:
@@ -159,12 +157,8 @@ func (s *sandboxService) must(want int, method, path, role, body string, header 
 // and returns what it printed.
 func (s *sandboxService) cli(args ...string) (string, error) {
 	s.t.Helper()
-	saved := os.Args
-	defer func() { os.Args = saved }()
-	os.Args = append([]string{"rmaledger"}, args...)
-	os.Args = append(os.Args, "--addr", s.addr, "--data-dir", s.dir)
 	var out bytes.Buffer
-	err := run(context.Background(), &out)
+	err := run(context.Background(), append(args, "--addr", s.addr, "--data-dir", s.dir), &out)
 	return out.String(), err
 }
 
@@ -317,11 +311,8 @@ func TestSandboxAndProductionDataNeverMix(t *testing.T) {
 // runCLI runs `rmaledger ARGS...` in the test's process.
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	saved := os.Args
-	defer func() { os.Args = saved }()
-	os.Args = append([]string{"rmaledger"}, args...)
 	var out bytes.Buffer
-	err := run(context.Background(), &out)
+	err := run(context.Background(), args, &out)
 	return out.String(), err
 }
 

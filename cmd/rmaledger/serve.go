@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ardanlabs/conf/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -30,11 +29,10 @@ import (
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down in order:
 // stop taking requests and drain them, stop the projections, close the store
-// (deferred calls run in reverse).
-func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	if shown, err := conf.String(&cfg); err == nil {
-		logger.Info("starting", "version", build, "config", "\n"+shown)
-	}
+// (deferred calls run in reverse). settings are its options as shown at
+// start, secrets masked.
+func serve(ctx context.Context, cfg config, settings string, logger *slog.Logger, stdout io.Writer) error {
+	logger.Info("starting", "version", build, "config", "\n"+settings)
 	if err := applyMemoryLimit(cfg.MemoryLimit, logger); err != nil {
 		return err
 	}

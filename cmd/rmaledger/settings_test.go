@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ardanlabs/conf/v3"
 )
 
 // serveSettings are the settings of serve, each with its flag and its
@@ -26,6 +24,7 @@ import (
 //	Sandbox              TestSandboxAndProductionDataNeverMix, TestSandboxClockClosesAnExpiredShipmentWindow
 //	PolicyFile           TestPolicyServes, TestPolicyFileIsCheckedAtStart
 //	SigningKeyFile       TestAuditCommands
+//	PublicKey            TestServeVerifiesAFormerSigningKey (serve shares it with audit check and verify)
 //	SLAInterval          TestSLAIntervalSetting
 //	MaxInFlight, OverloadWait                                 TestOverloadSettings
 //	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout   TestServeTimeouts
@@ -70,6 +69,7 @@ var serveSettings = []struct {
 	{"MemoryLimit", []string{"--memory-limit", "1GiB"}, "RMALEDGER_MEMORY_LIMIT=1GiB", "1GiB"},
 	{"KeyStoreFile", []string{"--key-store-file", "/keys/pii.db"}, "RMALEDGER_KEY_STORE_FILE=/keys/pii.db", "/keys/pii.db"},
 	{"SigningKeyFile", []string{"--signing-key-file", "/keys/sign.pem"}, "RMALEDGER_SIGNING_KEY_FILE=/keys/sign.pem", "/keys/sign.pem"},
+	{"PublicKey", []string{"--public-key", "former.pem.pub"}, "RMALEDGER_AUDIT_PUBLIC_KEY=former.pem.pub", "former.pem.pub"},
 	{"CheckpointInterval", []string{"--checkpoint-interval", "5m"}, "RMALEDGER_CHECKPOINT_INTERVAL=5m", 5 * time.Minute},
 	{"StripeSecretKey", []string{"--stripe-secret-key", "sk_test_1"}, "RMALEDGER_STRIPE_SECRET_KEY=sk_test_1", "sk_test_1"},
 	{"StripeWebhookSecret", []string{"--stripe-webhook-secret", "whsec_1"}, "RMALEDGER_STRIPE_WEBHOOK_SECRET=whsec_1", "whsec_1"},
@@ -107,11 +107,9 @@ var serveSettings = []struct {
 // parseConfig parses args and the environment as run does.
 func parseConfig(t *testing.T, args ...string) config {
 	t.Helper()
-	saved := os.Args
-	defer func() { os.Args = saved }()
-	os.Args = append([]string{"rmaledger"}, args...)
-	var cfg config
-	if _, err := conf.Parse("RMALEDGER", &cfg); err != nil {
+	serve, _ := findCommand("serve")
+	cfg, _, err := parseCommand(serve, args)
+	if err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
 	return cfg
@@ -150,8 +148,8 @@ func TestSettingsReachTheirFields(t *testing.T) {
 	typ := reflect.TypeFor[config]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		if f.Anonymous || f.Name == "Args" || strings.Contains(f.Tag.Get("conf"), "noprint") {
-			continue // the version, the command's words, and the options of the other commands
+		if f.Name == "Args" {
+			continue // the command's words
 		}
 		if !listed[f.Name] {
 			t.Errorf("setting %s is in no test: add it to serveSettings and prove its behaviour", f.Name)

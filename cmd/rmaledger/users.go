@@ -32,19 +32,19 @@ import (
 const usersUsage = "usage: rmaledger users add --name NAME --role ROLE [--org ORGANISATION] | users list | users disable NAME | users enable NAME | users reset-password NAME  (a password is read from standard input, or generated and printed once)"
 
 // usersCommand dispatches `rmaledger users ...`.
-func usersCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
+func usersCommand(ctx context.Context, cfg config, a newAccount, logger *slog.Logger, stdout io.Writer) error {
 	sub, name := cfg.Args.Num(0), cfg.Args.Num(1)
 	switch sub {
 	case "add", "list":
 	case "disable", "enable", "reset-password":
 		if name == "" {
-			return fmt.Errorf("users %s: which account? (%s)", sub, usersUsage)
+			return usagef("users %s: which account? (%s)", sub, usersUsage)
 		}
 	default:
-		return errors.New(usersUsage)
+		return usagef("%s", usersUsage)
 	}
-	if sub == "add" && (cfg.KeyName == "" || cfg.KeyRole == "") {
-		return fmt.Errorf("users add: --name and --role are required (roles: %s)", strings.Join(roleNames(), ", "))
+	if sub == "add" && (a.Name == "" || a.Role == "") {
+		return usagef("users add: --name and --role are required (roles: %s)", strings.Join(roleNames(), ", "))
 	}
 	store, err := openStore(ctx, cfg, logger)
 	if errors.Is(err, embedded.ErrLocked) {
@@ -65,7 +65,7 @@ func usersCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout i
 		if err != nil {
 			return err
 		}
-		acc, err := dir.AddToOrganisation(ctx, by, cfg.KeyName, cfg.KeyRole, cfg.KeyOrg, password)
+		acc, err := dir.AddToOrganisation(ctx, by, a.Name, a.Role, a.Org, password)
 		if err != nil {
 			return fmt.Errorf("users add: %w", err)
 		}

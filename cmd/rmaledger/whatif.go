@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,18 +14,25 @@ import (
 	"github.com/rmaledger/rmaledger/whatif"
 )
 
+// whatifOptions are the options of policy whatif.
+type whatifOptions struct {
+	Policy string // the candidate policy file
+	Since  string // only claims registered since this day or instant
+	JSON   bool   // the report as JSON
+}
+
 // policyCommand runs `rmaledger policy whatif --policy NEW.yaml [--since
 // DATE] [--json]`: the recorded claims replayed under a candidate policy,
 // with the service stopped (the embedded store admits one process). It
 // reads the event log and writes nothing.
-func policyCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
+func policyCommand(ctx context.Context, cfg config, w whatifOptions, logger *slog.Logger, stdout io.Writer) error {
 	if cfg.Args.Num(0) != "whatif" || cfg.Args.Num(1) != "" {
-		return errors.New("usage: rmaledger policy whatif --policy NEW.yaml [--since YYYY-MM-DD] [--json]  (with the service stopped)")
+		return usagef("usage: rmaledger policy whatif --policy NEW.yaml [--since YYYY-MM-DD] [--json]  (with the service stopped)")
 	}
-	if cfg.WhatIfPolicy == "" {
-		return errors.New("policy whatif: --policy names the candidate policy file to replay the claims under")
+	if w.Policy == "" {
+		return usagef("policy whatif: --policy names the candidate policy file to replay the claims under")
 	}
-	candidate, err := policy.Load(cfg.WhatIfPolicy)
+	candidate, err := policy.Load(w.Policy)
 	if err != nil {
 		return err
 	}
@@ -39,7 +45,7 @@ func policyCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout 
 		return err
 	}
 	loc := recorded.InForce(now).Calendar.Loc()
-	since, err := parseSince(cfg.Since, loc)
+	since, err := parseSince(w.Since, loc)
 	if err != nil {
 		return err
 	}
@@ -56,7 +62,7 @@ func policyCommand(ctx context.Context, cfg config, logger *slog.Logger, stdout 
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
+	if w.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(report)
