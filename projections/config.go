@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 )
 
 // Config tunes a Runner. The zero value of every field but Dir takes the
@@ -29,6 +30,10 @@ type Config struct {
 	// Runner on one data directory must get the same policy: a different one
 	// makes the timers model rebuild itself (see timersModel.schema).
 	Policies *domain.PolicyBook
+	// Feed, when set, is the live feed the read models share with the
+	// process's other consumers (it must select the claim streams and
+	// decode with Decode); nil gives them their own.
+	Feed *feed.Feed
 
 	// RetryMax is how many times the router's Retry middleware re-runs a
 	// failing handler before the event is nacked and the projection stops.

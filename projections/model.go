@@ -11,6 +11,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -111,6 +112,17 @@ func decodeItem(rec eventstore.RecordedEvent) item {
 		ev, err = domain.DecodeEvent(rec.Type, rec.Data)
 	}
 	return item{rec: rec, event: ev, err: err}
+}
+
+// Decode decodes a stored event once for every consumer of a feed.Feed
+// (the read models, the notifications outbox): a claim event into its
+// domain event, any other as it is stored.
+func Decode(rec eventstore.RecordedEvent) feed.Item {
+	if !claimFilter.Selects(rec.Stream, rec.Type) {
+		return feed.Item{Record: rec}
+	}
+	it := decodeItem(rec)
+	return feed.Item{Record: it.rec, Event: it.event, Err: it.err}
 }
 
 // encodeJSON encodes a stored value (a claim's state, its SLA clocks) with

@@ -441,12 +441,12 @@ func (p *projection) failedAttempt(err error) error {
 }
 
 // catchUp applies everything after g's checkpoint, read straight from the
-// store (see feed) and applied BatchSize events per transaction. It returns
+// store (see readPages) and applied BatchSize events per transaction. It returns
 // once a read finds nothing more. The caller holds g.writeMu.
 func (p *projection) catchUp(ctx context.Context, g *generation, published bool) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages, wait := feed(ctx, p.store, g.checkpoint, p.cfg.PageSize)
+	pages, wait := readPages(ctx, p.store, g.checkpoint, p.cfg.PageSize)
 	n, err := p.applyPages(ctx, g, pages, published)
 	if err != nil {
 		cancel()

@@ -227,7 +227,7 @@ func fillBuilds(ctx context.Context, builds []*build) []error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages, wait := feed(ctx, builds[0].p.store, builds[0].g.checkpoint, builds[0].p.cfg.PageSize)
+	pages, wait := readPages(ctx, builds[0].p.store, builds[0].g.checkpoint, builds[0].p.cfg.PageSize)
 	var (
 		inputs []chan []item
 		wg     sync.WaitGroup

@@ -212,6 +212,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		},
 		Backlog:          r.cfg.Backlog,
 		MaxBatch:         r.cfg.BatchSize,
+		Feed:             r.cfg.Feed,
 		Queue:            r.cfg.BatchSize,
 		PageSize:         r.cfg.PageSize,
 		ResubscribeDelay: r.cfg.ResubscribeDelay,

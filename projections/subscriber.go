@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 )
 
 // Metadata keys of the messages the Subscriber delivers. The event's own
@@ -62,9 +63,11 @@ type SubscriberConfig struct {
 	Backlog int
 	// MaxBatch bounds the events given to Batch at once.
 	MaxBatch int
-	// Queue bounds the events a topic that falls behind holds in memory;
-	// beyond it, the topic reads the store itself, PageSize events at a
-	// time, until it is back with the others.
+	// Feed is the live feed shared with the process's other consumers;
+	// nil makes the Subscriber its own over Filter, whose topics queue at
+	// most Queue events before reading the store themselves, PageSize
+	// events at a time.
+	Feed            *feed.Feed
 	Queue, PageSize int
 	// Logger receives the subscriber's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -85,7 +88,7 @@ func (c SubscriberConfig) Validate() error {
 	if c.Batch != nil && (c.Backlog <= 0 || c.MaxBatch <= 0) {
 		errs = append(errs, errors.New("projections: SubscriberConfig.Backlog and MaxBatch must be positive with Batch"))
 	}
-	if c.Queue <= 0 || c.PageSize <= 0 {
+	if c.Feed == nil && (c.Queue <= 0 || c.PageSize <= 0) {
 		errs = append(errs, errors.New("projections: SubscriberConfig.Queue and PageSize must be positive"))
 	}
 	return errors.Join(errs...)
@@ -94,7 +97,8 @@ func (c SubscriberConfig) Validate() error {
 // Subscriber is a watermill message.Subscriber over the store's $all
 // subscription. A topic is a consumer's name (a projection); each Subscribe
 // delivers the events after StartAfter(topic). The topics share one store
-// subscription, and each event is decoded once for all of them (see hub);
+// subscription, and each event is decoded once for all of them (a
+// feed.Feed, which other consumers in the process may share);
 // the message carries the decoded event in its context for the handler
 // (itemOf).
 //
@@ -105,9 +109,10 @@ func (c SubscriberConfig) Validate() error {
 // The store pushes new events (no polling), so an append reaches the handler
 // within a commit notification.
 type Subscriber struct {
-	hub *hub
-	cfg SubscriberConfig
-	log *slog.Logger
+	feed *feed.Feed
+	own  bool // the Subscriber made the feed, and closes it
+	cfg  SubscriberConfig
+	log  *slog.Logger
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -124,8 +129,18 @@ func NewSubscriber(store eventstore.Store, cfg SubscriberConfig) (*Subscriber, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := newHub(store, cfg.Filter, cfg.Queue, cfg.PageSize, cfg.ResubscribeDelay, cfg.Logger)
-	return &Subscriber{hub: h, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}, nil
+	s := &Subscriber{feed: cfg.Feed, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	if s.feed == nil {
+		f, err := feed.New(feed.Config{
+			Store: store, Filter: cfg.Filter, Decode: Decode, Queue: cfg.Queue, PageSize: cfg.PageSize,
+			ResubscribeDelay: cfg.ResubscribeDelay, Logger: cfg.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.feed, s.own = f, true
+	}
+	return s, nil
 }
 
 // Subscribe starts delivering the topic's events. The channel is closed when
@@ -151,7 +166,9 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.wg.Wait()
-	s.hub.close()
+	if s.own {
+		s.feed.Close()
+	}
 	return nil
 }
 
@@ -172,12 +189,12 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 			}
 			continue
 		}
-		t, err := s.hub.join(after)
+		t, err := s.feed.Join(after, s.cfg.Filter)
 		if err != nil {
-			return // the hub ended: the subscriber or the store closed
+			return // the feed ended: the subscriber or the store closed
 		}
 		resume, nacked, err := s.pump(ctx, topic, t, out)
-		t.leave()
+		t.Leave()
 		switch {
 		case s.stopped(ctx):
 			return
@@ -205,7 +222,7 @@ func (s *Subscriber) run(ctx context.Context, topic string, out chan<- *message.
 // batches. It returns when the tap or the subscriber ends (err says why the
 // tap did), or after a nack: then nacked is true and resume is OnNack's
 // answer.
-func (s *Subscriber) pump(ctx context.Context, topic string, t *tap, out chan<- *message.Message) (resume <-chan struct{}, nacked bool, err error) {
+func (s *Subscriber) pump(ctx context.Context, topic string, t *feed.Tap, out chan<- *message.Message) (resume <-chan struct{}, nacked bool, err error) {
 	var retry []item // a failed batch, to deliver one by one
 	for delivered := 0; ; delivered++ {
 		var it item
@@ -216,12 +233,16 @@ func (s *Subscriber) pump(ctx context.Context, topic string, t *tap, out chan<- 
 			// one a batch failed on, only a delivery of its own retries
 			// and reports it.
 			n := 1
-			if delivered > 0 && s.cfg.Batch != nil && t.waiting() > s.cfg.Backlog {
+			if delivered > 0 && s.cfg.Batch != nil && t.Waiting() > s.cfg.Backlog {
 				n = s.cfg.MaxBatch
 			}
-			items, err := t.take(ctx, s.closing, n)
-			if err != nil || items == nil {
+			taken, err := t.Take(ctx, s.closing, n)
+			if err != nil || taken == nil {
 				return nil, false, err
+			}
+			items := make([]item, len(taken))
+			for i, f := range taken {
+				items[i] = item{rec: f.Record, event: f.Event, err: f.Err}
 			}
 			it = items[0]
 			if len(items) > 1 {

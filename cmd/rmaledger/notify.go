@@ -22,6 +22,7 @@ import (
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/notify/email"
@@ -69,7 +70,7 @@ func publicOrigin(cfg config) string {
 // desk its alerts; with --dev and no SMTP server the messages are logged.
 // Webhooks go to the subscriptions admins make. The returned function
 // stops it all.
-func startNotifications(ctx context.Context, cfg config, store eventstore.Store, service *ledger.Service, reads *projections.Runner,
+func startNotifications(ctx context.Context, cfg config, store eventstore.Store, live *feed.Feed, service *ledger.Service, reads *projections.Runner,
 	reg prometheus.Registerer, logger *slog.Logger,
 ) (*notifications, func(), error) {
 	logger = logger.With("component", "notify")
@@ -135,7 +136,7 @@ func startNotifications(ctx context.Context, cfg config, store eventstore.Store,
 		}
 	}
 	box, err := outbox.Open(outbox.Config{
-		Path: filepath.Join(cfg.DataDir, outboxFile), Store: store, Composers: composers, Senders: senders,
+		Path: filepath.Join(cfg.DataDir, outboxFile), Store: store, Feed: live, Composers: composers, Senders: senders,
 		// The embedded store admits one process: its outbox sends alone.
 		// Instances sharing a KurrentDB claim each message in the store.
 		Alone:      cfg.EventStoreURL == "",

@@ -21,7 +21,9 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/eventstore/kurrentdb"
+	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/notify/outbox"
 	"github.com/rmaledger/rmaledger/portal"
 	"github.com/rmaledger/rmaledger/portal/links"
 	"github.com/rmaledger/rmaledger/projections"
@@ -91,7 +93,20 @@ func serve(ctx context.Context, cfg config, settings string, logger *slog.Logger
 	defer stopAudit() // before the store closes
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reads, err := projections.New(revealed(store, codec, logger), projections.Config{Dir: cfg.DataDir, Logger: logger, Registerer: registry, Policies: policies})
+	// One live feed of the log for the read models and the outbox: each
+	// event is read, opened and decoded once for all of them. It closes
+	// after them (defers run last first).
+	opened := revealed(store, codec, logger)
+	live, err := feed.New(feed.Config{
+		Store: opened, Filter: outbox.Streams, Decode: projections.Decode,
+		Queue: projections.DefaultBatchSize, PageSize: projections.DefaultPageSize,
+		ResubscribeDelay: projections.DefaultResubscribeDelay, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	reads, err := projections.New(opened, projections.Config{Dir: cfg.DataDir, Logger: logger, Registerer: registry, Policies: policies, Feed: live})
 	if err != nil {
 		return err
 	}
@@ -132,7 +147,7 @@ func serve(ctx context.Context, cfg config, settings string, logger *slog.Logger
 	defer stopTimers() // before the projections close: it reads them
 	// Customers' e-mail, the desk's alerts and webhooks: an outbox fed by
 	// the events (stopped before the projections and the store close).
-	notes, stopNotifications, err := startNotifications(ctx, cfg, revealed(store, codec, logger), service, reads, registry, logger)
+	notes, stopNotifications, err := startNotifications(ctx, cfg, opened, live, service, reads, registry, logger)
 	if err != nil {
 		return err
 	}

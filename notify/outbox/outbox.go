@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/storage"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	// Store is the event store, revealing personal data (the outbox reads
 	// customers' addresses from claim events).
 	Store eventstore.Store
+	// Feed, when set, is the live feed the outbox shares with the read
+	// models: it must select the claim, portal-link and preferences streams
+	// (Streams) of Store. Nil gives the outbox its own.
+	Feed *feed.Feed
 	// Composers turn each claim event into messages.
 	Composers []notify.Composer
 	// Senders send the messages of each channel; messages of a channel
@@ -152,6 +157,10 @@ type Outbox struct {
 	sem  chan struct{}
 	jobs sync.WaitGroup
 
+	// live is the feed the projection follows; ownFeed is it when the
+	// outbox made it (no Config.Feed), to close.
+	live, ownFeed *feed.Feed
+
 	// states keeps claims' folded states between batches (projection only).
 	states *lru.Cache[uuid.UUID, folded]
 
@@ -222,6 +231,18 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, fmt.Errorf("outbox: %s: %w", cfg.Path, storage.Fault(err))
 	}
 	o.states, _ = lru.New[uuid.UUID, folded](stateCacheSize)
+	if o.live = cfg.Feed; o.live == nil {
+		o.ownFeed, err = feed.New(feed.Config{
+			Store: cfg.Store, Filter: Streams, Decode: func(rec eventstore.RecordedEvent) feed.Item { return feed.Item{Record: rec} },
+			Queue: maxBatch * 4, PageSize: maxBatch, ResubscribeDelay: retryDelay, Logger: o.log,
+		})
+		if err != nil {
+			o.stmts.close()
+			db.Close()
+			return nil, err
+		}
+		o.live = o.ownFeed
+	}
 	if o.checkpoint, _, _, err = o.loadCheckpoint(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -351,6 +372,9 @@ func (o *Outbox) Close() error {
 	}
 	o.loops.Wait()
 	o.jobs.Wait()
+	if o.ownFeed != nil {
+		o.ownFeed.Close()
+	}
 	o.m.unregister()
 	o.stmts.close()
 	return o.db.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/domain"
 	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/storage"
 )
@@ -24,7 +25,10 @@ const (
 	linkIssuedType    = "portal.link_issued.v1"
 )
 
-var filter = eventstore.Filter{StreamPrefixes: []string{claimStreamPrefix, linkStreamPrefix, notify.PreferencesStreamPrefix}}
+// Streams selects the streams the outbox follows: the claims, the
+// portal's private links (a claim's language) and the customers' choices
+// of messages.
+var Streams = eventstore.Filter{StreamPrefixes: []string{claimStreamPrefix, linkStreamPrefix, notify.PreferencesStreamPrefix}}
 
 // maxBatch bounds the events applied in one transaction.
 const maxBatch = 256
@@ -67,33 +71,18 @@ func (o *Outbox) follow(ctx context.Context) error {
 	o.caughtUp, o.projErr = true, nil
 	after := o.checkpoint
 	o.mu.Unlock()
-	sub, err := o.store.SubscribeAll(ctx, after, filter)
+	tap, err := o.live.Join(after, Streams)
 	if err != nil {
-		return fmt.Errorf("outbox: subscribe: %w", err)
+		return fmt.Errorf("outbox: follow the log: %w", err)
 	}
-	defer sub.Close()
+	defer tap.Leave()
 	for {
-		var batch []eventstore.RecordedEvent
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-sub.Events():
-			if !ok {
-				return fmt.Errorf("outbox: subscription ended: %w", sub.Err())
-			}
-			batch = append(batch, ev)
+		batch, err := tap.Take(ctx, nil, o.batch)
+		if err != nil {
+			return fmt.Errorf("outbox: follow the log: %w", err)
 		}
-	drain:
-		for len(batch) < o.batch {
-			select {
-			case ev, ok := <-sub.Events():
-				if !ok {
-					break drain
-				}
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
+		if batch == nil {
+			return nil // ctx ended
 		}
 		if err := o.apply(ctx, batch, true, true); err != nil {
 			return err
@@ -113,17 +102,21 @@ func (o *Outbox) catchUp(ctx context.Context) error {
 	}
 	compose := composing || (!ok && o.cfg.FromStart)
 	for {
-		events, err := o.store.ReadAll(ctx, after, o.batch, filter)
+		recs, err := o.store.ReadAll(ctx, after, o.batch, Streams)
 		if err != nil {
 			return fmt.Errorf("outbox: read the log: %w", err)
 		}
-		if len(events) > 0 {
+		if len(recs) > 0 {
+			events := make([]feed.Item, len(recs))
+			for i, rec := range recs {
+				events[i] = feed.Item{Record: rec}
+			}
 			if err := o.apply(ctx, events, compose, false); err != nil {
 				return err
 			}
-			after = events[len(events)-1].Position
+			after = recs[len(recs)-1].Position
 		}
-		if len(events) < o.batch {
+		if len(recs) < o.batch {
 			if !compose {
 				// The end of the history: compose from here on.
 				return o.apply(ctx, nil, false, true)
@@ -137,11 +130,12 @@ func (o *Outbox) catchUp(ctx context.Context) error {
 // cause, with the checkpoint, in one transaction. The events are folded
 // and composed first, outside it: the senders share the outbox's one
 // database connection, and must not wait behind the composing.
-func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, compose, composeNext bool) error {
+func (o *Outbox) apply(ctx context.Context, events []feed.Item, compose, composeNext bool) error {
 	now := o.now()
 	b := &batch{staged: map[uuid.UUID]folded{}, prefs: map[uuid.UUID]*prefs{}}
-	for _, ev := range events {
-		if err := o.applyOne(ctx, b, ev, compose); err != nil {
+	for _, it := range events {
+		ev := it.Record
+		if err := o.applyOne(ctx, b, it, compose); err != nil {
 			// Evolve may have reused a cached state's memory: fold afresh.
 			o.states.Purge()
 			return fmt.Errorf("outbox: event %s of %s (%s): %w", ev.ID, ev.Stream, ev.Type, err)
@@ -164,7 +158,7 @@ func (o *Outbox) apply(ctx context.Context, events []eventstore.RecordedEvent, c
 	pos := o.checkpoint
 	o.mu.Unlock()
 	if len(events) > 0 {
-		pos = events[len(events)-1].Position
+		pos = events[len(events)-1].Record.Position
 	}
 	if err := o.saveCheckpoint(ctx, tx, pos, compose || composeNext); err != nil {
 		return fmt.Errorf("outbox: save checkpoint: %w", storage.Fault(err))
@@ -264,7 +258,10 @@ func (b *batch) write(ctx context.Context, tx *sql.Tx, o *Outbox, now time.Time)
 	return queued, nil
 }
 
-func (o *Outbox) applyOne(ctx context.Context, b *batch, ev eventstore.RecordedEvent, compose bool) error {
+// applyOne folds one event into the batch. A claim event comes decoded
+// when the feed decodes claim events; otherwise it is decoded here.
+func (o *Outbox) applyOne(ctx context.Context, b *batch, it feed.Item, compose bool) error {
+	ev := it.Record
 	switch {
 	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
 		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
@@ -310,7 +307,10 @@ func (o *Outbox) applyOne(ctx context.Context, b *batch, ev eventstore.RecordedE
 	if !compose && !erased {
 		return nil // learning the history: nothing is composed from it
 	}
-	e, err := domain.DecodeEvent(ev.Type, ev.Data)
+	e, err := it.Event, it.Err
+	if e == nil && err == nil {
+		e, err = domain.DecodeEvent(ev.Type, ev.Data)
+	}
 	if errors.Is(err, domain.ErrUnknownEventType) {
 		o.log.Warn("outbox skips an event of an unknown type", "type", ev.Type, "stream", ev.Stream)
 		return nil

@@ -16,7 +16,7 @@ type feedPage struct {
 	ready chan struct{}
 }
 
-// feed reads the claim events after a position, in pages, and delivers them
+// readPages reads the claim events after a position, in pages, and delivers them
 // decoded and in order until a read finds nothing more. Reading, decoding
 // and applying are separate stages: one goroutine reads (the store reads a
 // page at a time anyway), decoders decode pages in parallel, and the
@@ -25,7 +25,7 @@ type feedPage struct {
 //
 // Pages arrive on the returned channel, which is closed at the end; wait
 // then reports a read error, if any.
-func feed(ctx context.Context, store eventstore.Store, after eventstore.Position, pageSize int) (<-chan []item, func() error) {
+func readPages(ctx context.Context, store eventstore.Store, after eventstore.Position, pageSize int) (<-chan []item, func() error) {
 	decoders := max(1, runtime.GOMAXPROCS(0))
 	ordered := make(chan *feedPage, decoders+2)
 	work := make(chan *feedPage, decoders+2)
