@@ -167,12 +167,18 @@ func (o *Outbox) dispatch(ctx context.Context) (next time.Time, launched int, er
 	o.mu.Lock()
 	busy := len(o.inFlight)
 	o.mu.Unlock()
-	if free := o.cfg.Concurrency - busy; free > 0 {
+	free := o.cfg.Concurrency - busy
+	if free > 0 {
 		// The messages under way are among the heads: ask for as many more.
 		launched, err = o.startDue(ctx, now, chans, free, busy+free)
 		if err != nil {
 			return time.Time{}, launched, err
 		}
+	}
+	if launched >= free {
+		// Every slot is busy: a delivery that ends wakes the senders, and
+		// the next round looks again.
+		return time.Time{}, launched, nil
 	}
 	var at sql.NullInt64
 	err = o.queryRow(ctx, nil, `SELECT MIN(next_attempt) FROM messages
@@ -457,12 +463,63 @@ func (o *Outbox) sent(ctx context.Context, c claimed) {
 	o.m.sent(c.q.Channel)
 }
 
+// markSent records that a message was sent, and returns once that is
+// committed. The marks of deliveries that end together are written in one
+// transaction (group commit): a transaction per message cost the senders
+// a fifth of their time, and they finish dozens at a time.
 func (o *Outbox) markSent(ctx context.Context, id uuid.UUID, now time.Time) {
-	_, err := o.exec(ctx, nil, `UPDATE messages SET status = CASE WHEN status = 'erased' THEN status ELSE 'sent' END,
-		sent_at = ?, last_error = '' WHERE id = ?`, nanos(now), id.String())
-	if err != nil {
-		o.log.Error("outbox cannot mark a message sent", "id", id, "err", err)
+	o.marks.mu.Lock()
+	b := o.marks.next
+	if b == nil {
+		b = &markBatch{done: make(chan struct{})}
+		o.marks.next = b
 	}
+	b.ids, b.at = append(b.ids, id.String()), append(b.at, nanos(now))
+	if o.marks.writing {
+		o.marks.mu.Unlock()
+		<-b.done
+		return
+	}
+	o.marks.writing = true
+	for {
+		b := o.marks.next
+		o.marks.next = nil
+		if b == nil {
+			o.marks.writing = false
+			o.marks.mu.Unlock()
+			return
+		}
+		o.marks.mu.Unlock()
+		if err := o.writeMarks(ctx, b); err != nil {
+			o.log.Error("outbox cannot mark messages sent", "ids", b.ids, "err", err)
+		}
+		close(b.done)
+		o.marks.mu.Lock()
+	}
+}
+
+// markBatch is the sent marks written in one transaction.
+type markBatch struct {
+	ids  []string
+	at   []int64
+	done chan struct{} // closed once written
+}
+
+const markSentSQL = `UPDATE messages SET status = CASE WHEN status = 'erased' THEN status ELSE 'sent' END,
+	sent_at = ?, last_error = '' WHERE id = ?`
+
+func (o *Outbox) writeMarks(ctx context.Context, b *markBatch) error {
+	tx, err := o.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, id := range b.ids {
+		if _, err := o.exec(ctx, tx, markSentSQL, b.at[i], id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // failed records a failed attempt: retried after a backoff, or failed for

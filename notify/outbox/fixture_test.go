@@ -52,7 +52,7 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-func openStore(t *testing.T) *embedded.Store {
+func openStore(t testing.TB) *embedded.Store {
 	t.Helper()
 	s, err := embedded.Open(t.TempDir(), embedded.Config{Logger: quiet})
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *sender) counts() map[uuid.UUID]int {
 
 type options func(*Config)
 
-func openOutbox(t *testing.T, store eventstore.Store, path string, opts ...options) *Outbox {
+func openOutbox(t testing.TB, store eventstore.Store, path string, opts ...options) *Outbox {
 	t.Helper()
 	cfg := Config{Path: path, Store: store, Composers: []notify.Composer{emailComposer{}}, FromStart: true, Logger: quiet}
 	for _, o := range opts {
@@ -185,7 +185,7 @@ func withSender(ch notify.Channel, s notify.Sender) options {
 	}
 }
 
-func dbPath(t *testing.T) string { return filepath.Join(t.TempDir(), "outbox.db") }
+func dbPath(t testing.TB) string { return filepath.Join(t.TempDir(), "outbox.db") }
 
 func mustCatchUp(t *testing.T, o *Outbox) {
 	t.Helper()

@@ -147,6 +147,11 @@ type Outbox struct {
 	cfg   Config
 	db    *sql.DB
 	stmts statements
+	marks struct {
+		mu      sync.Mutex
+		next    *markBatch // the marks waiting for the writer
+		writing bool       // a delivery is writing marks
+	}
 	log   *slog.Logger
 	m     *metrics
 	store eventstore.Store
@@ -225,7 +230,7 @@ func Open(cfg Config) (*Outbox, error) {
 		inFlight: map[uuid.UUID]bool{}, batch: maxBatch,
 	}
 	o.stmts.db = db
-	if err := o.stmts.prepare(context.Background(), saveCheckpointSQL, upsertClaimSQL, insertMessageSQL, preferencesSQL); err != nil {
+	if err := o.stmts.prepare(context.Background(), saveCheckpointSQL, upsertClaimSQL, insertMessageSQL, preferencesSQL, markSentSQL); err != nil {
 		o.stmts.close()
 		db.Close()
 		return nil, fmt.Errorf("outbox: %s: %w", cfg.Path, storage.Fault(err))
