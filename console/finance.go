@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"encoding/csv"
 	"html/template"
 	"net/http"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/internal/csvexport"
 	"github.com/rmaledger/rmaledger/projections"
 )
 
@@ -162,30 +162,17 @@ func (s *console) financeCSV(c *echo.Context) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="compensations.csv"`)
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	if err := w.Write(compensationCSVHeader); err != nil {
-		return nil // the client went away
+	file := csvexport.File[projections.Compensation]{Name: "compensations.csv", Header: compensationCSVHeader, Record: s.compensationRecord}
+	first := csvexport.Page[projections.Compensation]{Items: page.Items, Next: page.NextCursor}
+	err = csvexport.Stream(c.Response(), file, first, false, func(cursor string) (csvexport.Page[projections.Compensation], error) {
+		q.Cursor = cursor
+		page, err := s.cfg.Finance.CompensationsPage(ctx, q)
+		return csvexport.Page[projections.Compensation]{Items: page.Items, Next: page.NextCursor}, err
+	})
+	if err != nil {
+		s.cfg.Logger.Error("console: compensations CSV cut short", "error", err)
 	}
-	for {
-		for _, item := range page.Items {
-			if err := w.Write(s.compensationRecord(item)); err != nil {
-				return nil
-			}
-		}
-		w.Flush()
-		if w.Error() != nil || page.NextCursor == "" {
-			return nil
-		}
-		q.Cursor = page.NextCursor
-		if page, err = s.cfg.Finance.CompensationsPage(ctx, q); err != nil {
-			s.cfg.Logger.Error("console: compensations CSV cut short", "error", err)
-			return nil
-		}
-	}
+	return nil
 }
 
 // compensationRecord is one CSV line, as the API writes it: times in the
