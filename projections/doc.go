@@ -1,8 +1,10 @@
 // Package projections builds the read models of the ledger from the event
 // store and answers queries from them.
 //
-// The flow is one way: the store's $all subscription feeds a watermill
-// Subscriber; a watermill Router runs one handler per projection (with
+// The flow is one way: the store's $all subscription, read and decoded
+// once for every projection (a feed.Feed, shared with the process's other
+// consumers), feeds a watermill Subscriber; a watermill Router runs one
+// handler per projection (with
 // Recoverer and a bounded Retry); each handler folds the event into its
 // read model and moves the projection's checkpoint in the same SQLite
 // transaction. Because rows and checkpoint commit together, a crash at any
