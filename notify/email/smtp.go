@@ -64,8 +64,8 @@ type SMTPConfig struct {
 // message at a time and is kept for the next one a while (SMTPConfig.MaxIdle,
 // IdleTimeout): connecting, STARTTLS and AUTH cost the server and the
 // service far more than a message, and a busy morning sends hundreds a
-// minute. A kept connection is checked with NOOP before it is used; one
-// the server has dropped is replaced before anything is sent on it.
+// minute. A message on a kept connection the server has dropped goes on a
+// new one.
 // It is the Sender of the Email channel, and the BatchSender of
 // the Desk channel: the alerts due to one address go as one digest.
 //
@@ -136,7 +136,10 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 
 // client makes the go-mail client whose settings every connection uses.
 func (s *SMTPSender) client() (*gomail.Client, error) {
-	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout)}
+	// No NOOP before each message: it cost a round trip per message, and a
+	// connection the server dropped fails at MAIL FROM, before anything is
+	// sent, which Send answers on a new connection.
+	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout), gomail.WithoutNoop()}
 	switch s.cfg.StartTLS {
 	case StartTLSMandatory:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -196,12 +199,11 @@ func (s *SMTPSender) Send(ctx context.Context, m notify.Message) error {
 	conn, kept := s.kept()
 	if kept {
 		err = s.mailer.SendWithSMTPClient(conn, g)
-		var se *gomail.SendError
-		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+		if !dropped(err) {
 			return s.done(conn, m, err)
 		}
-		// The server dropped the kept connection (NOOP failed): nothing was
-		// sent on it; send on a new one.
+		// The server dropped the kept connection: nothing was sent on it;
+		// send on a new one.
 		_ = conn.Close()
 	}
 	// Connecting and authenticating fail the same way for every message:
@@ -211,6 +213,17 @@ func (s *SMTPSender) Send(ctx context.Context, m notify.Message) error {
 		return fmt.Errorf("email: connecting to %s: %w", s.cfg.Host, err)
 	}
 	return s.done(conn, m, s.mailer.SendWithSMTPClient(conn, g))
+}
+
+// dropped reports whether a message failed because its connection was
+// gone before MAIL FROM was answered (no SMTP reply at all): nothing was
+// sent.
+func dropped(err error) bool {
+	var se *gomail.SendError
+	if err == nil || !errors.As(err, &se) {
+		return false
+	}
+	return se.Reason == gomail.ErrConnCheck || (se.Reason == gomail.ErrSMTPMailFrom && se.ErrorCode() == 0)
 }
 
 // kept returns a kept connection, closing those kept too long.
