@@ -28,11 +28,15 @@ import (
 // command line), the console's session key and a signed-out session; datadir-v3 at 7fa90d2 adds
 // a claim registered for a partner organisation with a note by the partner's key (api-keys.json),
 // a claim filed in the customer portal in Bulgarian with its private links (a portal-link
-// stream), and a claim authorized with documents first with a photo attached (files/). Every
+// stream), and a claim authorized with documents first with a photo attached (files/);
+// datadir-v4 at f81677a adds the notifications' outbox (outbox.db: e-mail sent, webhook
+// deliveries pending to a receiver that never answers, those of an erased customer's claim
+// erased), a webhook subscription, a customer's choice of messages and a claim's printed papers
+// (their sealed streams). Every
 // later version must open each directory, verify its chain and answer the same, from the old
 // read models and after a rebuild. testdata/write-fixture.sh and capture-fixture.sh write the
 // next one with a release's binary.
-var fixtureDirs = []string{"testdata/datadir-v1", "testdata/datadir-v2", "testdata/datadir-v3"}
+var fixtureDirs = []string{"testdata/datadir-v1", "testdata/datadir-v2", "testdata/datadir-v3", "testdata/datadir-v4"}
 
 // TestOpensYesterdaysDataDirectory proves that an existing data directory is never stranded.
 func TestOpensYesterdaysDataDirectory(t *testing.T) {
@@ -176,6 +180,8 @@ func compareWithGolden(t *testing.T, p *process, fixtureDir string, ids []string
 		compareJSON(t, q.name, want, got, map[string]bool{"as_of": true})
 	}
 
+	compareDeliveries(t, p, fixtureDir, keys)
+
 	var verify, wantVerify map[string]any
 	getJSON(t, p, keys["auditor"], "/v1/audit/verify", &verify)
 	loadGolden(t, fixtureDir, "verify", &wantVerify)
@@ -192,6 +198,50 @@ func compareWithGolden(t *testing.T, p *process, fixtureDir string, ids []string
 		"took_seconds": true, "events": len(extended) > 0, "head_hash": true,
 		"event_count": len(extended) > 0, "position": true, "uncovered": len(extended) > 0,
 	})
+}
+
+// compareDeliveries compares the webhook subscriptions and the outbox's deliveries to the first
+// with the old code's, for a fixture that has them (datadir-v4 on): every message the old outbox
+// queued is still there, once, for the same event. How far its delivery got depends on when the
+// test runs (the receiver never answers: attempts go on, and after a day it is given up), so
+// only what was queued is compared.
+func compareDeliveries(t *testing.T, p *process, fixtureDir string, keys map[string]string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(fixtureDir, "golden", "webhooks.json")); err != nil {
+		return
+	}
+	var hooks, wantHooks struct{ Items []map[string]any }
+	getJSON(t, p, keys["admin"], "/v1/webhooks", &hooks)
+	loadGolden(t, fixtureDir, "webhooks", &wantHooks)
+	if len(hooks.Items) != len(wantHooks.Items) || len(wantHooks.Items) == 0 {
+		t.Fatalf("webhooks: %d subscriptions, the old code had %d", len(hooks.Items), len(wantHooks.Items))
+	}
+	compareJSON(t, "webhooks", wantHooks.Items[0], hooks.Items[0], nil)
+	var got, want struct{ Items []map[string]any }
+	getJSON(t, p, keys["admin"], "/v1/webhooks/"+wantHooks.Items[0]["id"].(string)+"/deliveries?limit=1000", &got)
+	loadGolden(t, fixtureDir, "deliveries", &want)
+	byID := map[string]map[string]any{}
+	for _, d := range got.Items {
+		if byID[d["id"].(string)] != nil {
+			t.Errorf("delivery %s is listed twice", d["id"])
+		}
+		byID[d["id"].(string)] = d
+	}
+	if len(want.Items) == 0 || len(got.Items) != len(want.Items) {
+		t.Errorf("deliveries: %d, the old code had %d", len(got.Items), len(want.Items))
+	}
+	volatile := map[string]bool{"status": true, "attempts": true, "last_error": true, "next_attempt": true, "sent": true}
+	for _, w := range want.Items {
+		id := w["id"].(string)
+		if byID[id] == nil {
+			t.Errorf("delivery %s (%s) is gone", id, w["kind"])
+			continue
+		}
+		if w["status"] == "erased" && byID[id]["status"] != "erased" {
+			t.Errorf("delivery %s to an erased customer's claim is %s again", id, byID[id]["status"])
+		}
+		compareJSON(t, "delivery "+id, w, byID[id], volatile)
+	}
 }
 
 // timerEvent names the events the SLA timer process appends on its own.

@@ -16,3 +16,8 @@ get agent "/v1/claims?limit=200" search
 get finance "/v1/finance/compensations?limit=200" compensations
 get finance "/v1/finance/reconciliation?from=2026-01-01&to=2027-12-31" reconciliation
 get auditor "/v1/audit/verify" verify
+# From datadir-v4 on: the webhook subscriptions and the outbox's deliveries to the first.
+if get admin "/v1/webhooks" webhooks 2>/dev/null; then
+  WH=$(grep -o '"id":"[^"]*"' "$OUT/webhooks.json" | head -1 | cut -d'"' -f4)
+  if [ -n "$WH" ]; then get admin "/v1/webhooks/$WH/deliveries?limit=1000" deliveries; fi
+fi

@@ -24,6 +24,8 @@ reg() { # name phone serial category purchase
   "purchase_date": "'"$5"'", "proof_of_purchase": {"kind": "receipt", "reference": "R-'"$3"'"},
   "price": {"amount": "1000.00", "currency": "'"${6:-BGN}"'"}, "defect": "does not power on", "channel": "web"}' \
   | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4; }
+# A webhook subscription: its deliveries to a closed port fail and wait in outbox.db.
+post /v1/webhooks '{"url": "http://127.0.0.1:9/hook", "description": "fixture receiver"}' "$ADMIN"
 SC='"service_center": {"name": "Sofia service center", "address": "1 Vitosha Blvd, Sofia", "country": "BG"}'
 RECV='{"condition": "scratched", "accessories": ["charger"], "seals_intact": true, "received_by": "tech-1"}'
 # 1: repaired, delivered, closed
@@ -118,6 +120,17 @@ post /v1/claims/$M/actions/authorize "{$SC, \"documents_requested\": [\"warranty
 printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\x0cIDATx\x9cc\xf8\xcf\xc0\0\0\x03\x01\x01\0\xc9\xfe\x92\xef\0\0\0\0IEND\xaeB`\x82' > "$OUT/dot.png"
 curl -sS -f -X POST "$BASE/v1/claims/$M/files" -H "Authorization: Bearer $KEY" -F "file=@$OUT/dot.png;type=image/png" -F step=intake_photos -o /dev/null
 rm -f "$OUT/dot.png"
+# The customer of claim 12 keeps only the messages that need them (through the private link the
+# --dev log shows), and claim 1's papers are printed (a sealed documents stream).
+sleep 1
+TOKEN=$(grep -o '/portal/c/[A-Za-z0-9_-]*' "$OUT/server.log" | tail -1 | cut -d/ -f4)
+JAR=$(mktemp)
+CSRF=$(curl -sS -c $JAR -b $JAR "$BASE/portal/c/$TOKEN" | grep -o 'name="csrf" value="[^"]*"' | head -1 | cut -d'"' -f4)
+curl -sS -f -o /dev/null -c $JAR -b $JAR -X POST "$BASE/portal/c/$TOKEN/messages" --data-urlencode "csrf=$CSRF" --data-urlencode "messages=essential"
+rm -f $JAR
+for kind in authorization intake release service-report; do
+  curl -sS -f "$BASE/v1/claims/$A/documents/$kind" -H "Authorization: Bearer $KEY" -H 'Accept: application/pdf' -o /dev/null
+done
 # A console session: the session key's stream, a sign-in, a sign-out event.
 PW=$(tr ' ' '\n' < "$OUT/data/dev-accounts" | grep '^dev-agent:' | cut -d: -f2)
 JAR=$(mktemp)
