@@ -18,6 +18,7 @@ import (
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/follow"
+	"github.com/rmaledger/rmaledger/internal/ratelimit"
 )
 
 // Config configures a Directory. Store and Roles are required.
@@ -52,10 +53,10 @@ type Directory struct {
 	idle      time.Duration
 	now       func() time.Time
 	keyMu     sync.Mutex
-	key       []byte // read or created at the first sign-in or verification
-	dummy     string // a hash compared when the name is unknown, so time does not tell
-	byAccount *failures
-	byAddress *failures
+	key       []byte           // read or created at the first sign-in or verification
+	dummy     string           // a hash compared when the name is unknown, so time does not tell
+	byAccount *ratelimit.Keyed // failed sign-ins
+	byAddress *ratelimit.Keyed
 	hashing   chan struct{} // a slot per argon2id computation allowed at once
 
 	// fold keeps the accounts current from their streams (Follow), so
@@ -89,17 +90,21 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 	d := &Directory{
 		store: cfg.Store, roles: cfg.Roles, checkOrg: cfg.CheckOrganisation,
 		absolute: cmp.Or(cfg.SessionLimit, 8*time.Hour), idle: cmp.Or(cfg.IdleLimit, time.Hour),
-		now:       cfg.Clock,
-		byAccount: newFailures(cmp.Or(cfg.AccountLimit, DefaultAccountLimit), 1<<14),
-		byAddress: newFailures(cmp.Or(cfg.AddressLimit, DefaultAddressLimit), 1<<16),
-		byID:      map[uuid.UUID]*account{}, byName: map[string]*account{},
+		now:  cfg.Clock,
+		byID: map[uuid.UUID]*account{}, byName: map[string]*account{},
 		hashing: make(chan struct{}, hashesAtOnce),
 	}
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.fold = follow.Fold{Store: cfg.Store, Filter: accountStreams, Mu: &d.mu, Apply: d.apply}
 	var err error
+	if d.byAccount, err = ratelimit.New(cmp.Or(cfg.AccountLimit, DefaultAccountLimit), 1<<14, d.now); err != nil {
+		return nil, err
+	}
+	if d.byAddress, err = ratelimit.New(cmp.Or(cfg.AddressLimit, DefaultAddressLimit), 1<<16, d.now); err != nil {
+		return nil, err
+	}
+	d.fold = follow.Fold{Store: cfg.Store, Filter: accountStreams, Mu: &d.mu, Apply: d.apply}
 	if d.dummy, err = unmatchableHash(); err != nil {
 		return nil, err
 	}
@@ -114,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr string) (Session, error) {
 	now := d.now()
 	nameKey := strings.ToLower(strings.TrimSpace(name))
-	if wait := max(d.byAccount.blocked(nameKey, now), d.byAddress.blocked(clientAddr, now)); wait > 0 {
+	if wait := max(d.byAccount.Wait(nameKey), d.byAddress.Wait(clientAddr)); wait > 0 {
 		return Session{}, &LimitedError{RetryAfter: wait}
 	}
 	if err := d.fresh(ctx); err != nil {
@@ -140,8 +145,8 @@ func (d *Directory) SignIn(ctx context.Context, name, password, clientAddr strin
 	ok, _ := passwordMatches(hash, password)
 	d.releaseHash()
 	if !found || !ok {
-		d.byAccount.fail(nameKey, now)
-		d.byAddress.fail(clientAddr, now)
+		d.byAccount.Spend(nameKey)
+		d.byAddress.Spend(clientAddr)
 		return Session{}, ErrBadCredentials
 	}
 	if snapshot.Disabled {
