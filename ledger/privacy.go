@@ -217,7 +217,7 @@ func (s *Service) claimsOf(ctx context.Context, customerID string) ([]uuid.UUID,
 			}
 			claim, err := eventlog.Claims.ID(r.Stream)
 			if err != nil {
-				return nil, fmt.Errorf("ledger: stream %s: %w", r.Stream, err)
+				return nil, fmt.Errorf("ledger: %w", err)
 			}
 			out = append(out, claim)
 		}
