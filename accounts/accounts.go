@@ -10,7 +10,7 @@
 // answer.
 //
 // A session is a signed token (HMAC-SHA256) kept in a cookie, with a key
-// stored once in the event store (KeyStream) and shared by every instance,
+// stored once in the event store (eventlog.ConsoleKeyStream) and shared by every instance,
 // so a request may land on any of them. A token carries the account, a
 // session id, when it was issued and last used, and the account's epoch,
 // which a password change or a disable advances: that ends every session
@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rmaledger/rmaledger/eventlog"
 )
 
 // Errors of the directory, matched with errors.Is.
@@ -125,13 +126,12 @@ type Actor struct {
 // audit export (audit.ExportOptions.Withheld): the accounts, which hold password
 // hashes, and the key that signs sessions.
 func Withheld(stream string) bool {
-	return strings.HasPrefix(stream, StreamPrefix) || stream == KeyStream
+	return eventlog.Accounts.Holds(stream) || stream == eventlog.ConsoleKeyStream
 }
 
 // Stream names and event types.
 const (
-	// StreamPrefix starts every account's stream name.
-	StreamPrefix = "account-"
+	// Each account's events are in its stream, eventlog.Accounts.Stream(id).
 
 	typeAdded           = "account.added.v1"
 	typePasswordChanged = "account.password_changed.v1"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 )
@@ -457,9 +458,9 @@ func TestKeySharedByRacingInstances(t *testing.T) {
 			t.Errorf("instance %d: %v", i, err)
 		}
 	}
-	recs, err := store.ReadStream(ctx, KeyStream, eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.ConsoleKeyStream, eventstore.Forwards, 0, 0)
 	if err != nil || len(recs) != 1 {
-		t.Fatalf("%s holds %d events (%v), want 1", KeyStream, len(recs), err)
+		t.Fatalf("%s holds %d events (%v), want 1", eventlog.ConsoleKeyStream, len(recs), err)
 	}
 }
 
@@ -611,7 +612,7 @@ func TestEventsRecordTheActor(t *testing.T) {
 	if err := d.Disable(ctx, admin, "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("disable nobody: %v", err)
 	}
-	recs, err := store.ReadStream(ctx, StreamPrefix+IDFor("maria").String(), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.Accounts.Stream(IDFor("maria")), eventstore.Forwards, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

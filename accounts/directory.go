@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/follow"
 	"github.com/rmaledger/rmaledger/internal/ratelimit"
@@ -325,7 +326,7 @@ func (d *Directory) AddToOrganisation(ctx context.Context, by Actor, name, role,
 		return Account{}, err
 	}
 	id := IDFor(name)
-	stream := StreamPrefix + id.String()
+	stream := eventlog.Accounts.Stream(id)
 	ev, err := d.event(stream, nil, by, typeAdded, added{Name: name, Role: role, Organisation: organisation, PasswordHash: hash})
 	if err != nil {
 		return Account{}, err
@@ -456,7 +457,7 @@ func (d *Directory) change(ctx context.Context, by Actor, name string, decide fu
 		if err != nil || typ == "" {
 			return err
 		}
-		stream := StreamPrefix + snapshot.ID.String()
+		stream := eventlog.Accounts.Stream(snapshot.ID)
 		ev, err := d.event(stream, snapshot.last, by, typ, data)
 		if err != nil {
 			return err
@@ -527,7 +528,7 @@ type (
 )
 
 // accountStreams selects the accounts' events in $all.
-var accountStreams = eventstore.Filter{StreamPrefixes: []string{StreamPrefix}}
+var accountStreams = eventstore.Filter{StreamPrefixes: []string{eventlog.Accounts.Prefix()}}
 
 // Follow keeps the directory current until ctx ends: it reads the
 // accounts once, then follows the new events of their streams, so that
@@ -558,7 +559,7 @@ func (d *Directory) readStream(ctx context.Context, id uuid.UUID) error {
 		from = a.revision + 1
 	}
 	d.mu.Unlock()
-	recs, err := d.store.ReadStream(ctx, StreamPrefix+id.String(), eventstore.Forwards, from, 4096)
+	recs, err := d.store.ReadStream(ctx, eventlog.Accounts.Stream(id), eventstore.Forwards, from, 4096)
 	if err != nil {
 		return fmt.Errorf("accounts: read account %s: %w", id, err)
 	}
@@ -576,7 +577,7 @@ func (d *Directory) readStream(ctx context.Context, id uuid.UUID) error {
 // the revision its account is at was folded already (read from its stream
 // by this instance's own write, then delivered by Follow or a catch-up).
 func (d *Directory) apply(rec *eventstore.RecordedEvent) error {
-	id, err := uuid.Parse(strings.TrimPrefix(rec.Stream, StreamPrefix))
+	id, err := eventlog.Accounts.ID(rec.Stream)
 	if err != nil {
 		return nil // not an account's stream
 	}

@@ -14,13 +14,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
-// KeyStream holds the key that signs session tokens: one event, written by
-// the first instance that needs it (expected revision NoStream) and read by
-// every other, so a session signed by one instance verifies on all.
-const KeyStream = "console-keys"
+// The key that signs session tokens is one event in eventlog.ConsoleKeyStream,
+// written by the first instance that needs it (expected revision NoStream)
+// and read by every other, so a session signed by one instance verifies on all.
 
 // keyEventType is the stored name of the key's event.
 const keyEventType = "console.session_key.v1"
@@ -34,11 +34,11 @@ type keyEvent struct {
 // expected revision and it reads the winner's.
 func sessionKey(ctx context.Context, store eventstore.Store) ([]byte, error) {
 	for range 2 {
-		recs, err := store.ReadStream(ctx, KeyStream, eventstore.Forwards, 0, 1)
+		recs, err := store.ReadStream(ctx, eventlog.ConsoleKeyStream, eventstore.Forwards, 0, 1)
 		if err == nil && len(recs) == 1 {
 			var ev keyEvent
 			if err := json.Unmarshal(recs[0].Data, &ev); err != nil || len(ev.Key) < 32 {
-				return nil, fmt.Errorf("accounts: the session key in %s is malformed", KeyStream)
+				return nil, fmt.Errorf("accounts: the session key in %s is malformed", eventlog.ConsoleKeyStream)
 			}
 			return ev.Key, nil
 		}
@@ -51,10 +51,10 @@ func sessionKey(ctx context.Context, store eventstore.Store) ([]byte, error) {
 		}
 		data, _ := json.Marshal(keyEvent{Key: key})
 		events := []eventstore.EventData{{ID: uuid.New(), Type: keyEventType, Data: data, Metadata: []byte(`{"actor":"rmaledger","role":"system"}`)}}
-		if err := audit.SealEvents(KeyStream, nil, events); err != nil {
+		if err := audit.SealEvents(eventlog.ConsoleKeyStream, nil, events); err != nil {
 			return nil, err
 		}
-		_, err = store.Append(ctx, KeyStream, eventstore.NoStream, events...)
+		_, err = store.Append(ctx, eventlog.ConsoleKeyStream, eventstore.NoStream, events...)
 		if err == nil {
 			return key, nil
 		}
@@ -62,7 +62,7 @@ func sessionKey(ctx context.Context, store eventstore.Store) ([]byte, error) {
 			return nil, fmt.Errorf("accounts: store the session key: %w", err)
 		}
 	}
-	return nil, fmt.Errorf("accounts: %s neither holds nor accepts a key", KeyStream)
+	return nil, fmt.Errorf("accounts: %s neither holds nor accepts a key", eventlog.ConsoleKeyStream)
 }
 
 // tokenClaims is what a session token carries, signed.

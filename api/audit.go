@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/internal/csvexport"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -247,7 +248,7 @@ func (a *auditHandlers) verify(c *echo.Context) error {
 		}
 	}
 	if raw := values.Get("from"); raw != "" {
-		if from, err = audit.ParsePosition(raw); err != nil {
+		if from, err = eventstore.ParsePosition(raw); err != nil {
 			return badRequest("invalid-parameter", "from must be a position, e.g. \"42\" or \"42/40\"")
 		}
 	}
@@ -264,7 +265,7 @@ func (a *auditHandlers) verify(c *echo.Context) error {
 	out := VerifyResponse{}
 	if claim != uuid.Nil {
 		out.Claim = claim.String()
-		report, err = audit.VerifyStream(ctx, a.cfg.Store, ledger.StreamName(claim), a.cfg.Files)
+		report, err = audit.VerifyStream(ctx, a.cfg.Store, eventlog.Claims.Stream(claim), a.cfg.Files)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return ledger.ErrNotFound
 		}
@@ -319,7 +320,7 @@ func (a *auditHandlers) export(c *echo.Context) error {
 	opts := audit.ExportOptions{Withheld: a.cfg.Withheld}
 	for name, dst := range map[string]*eventstore.Position{"from": &opts.From, "to": &opts.To} {
 		if raw := values.Get(name); raw != "" {
-			p, err := audit.ParsePosition(raw)
+			p, err := eventstore.ParsePosition(raw)
 			if err != nil {
 				return badRequest("invalid-parameter", "%s must be a position, e.g. \"42\" or \"42/40\"", name)
 			}
@@ -331,13 +332,13 @@ func (a *auditHandlers) export(c *echo.Context) error {
 		if err != nil || claim == uuid.Nil {
 			return badRequest("invalid-parameter", "claim must be a claim id (a UUID)")
 		}
-		if _, err := a.cfg.Store.ReadStream(c.Request().Context(), ledger.StreamName(claim), eventstore.Backwards, eventstore.End, 1); err != nil {
+		if _, err := a.cfg.Store.ReadStream(c.Request().Context(), eventlog.Claims.Stream(claim), eventstore.Backwards, eventstore.End, 1); err != nil {
 			if errors.Is(err, eventstore.ErrStreamNotFound) {
 				return ledger.ErrNotFound
 			}
 			return err
 		}
-		opts.Stream = ledger.StreamName(claim)
+		opts.Stream = eventlog.Claims.Stream(claim)
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/x-ndjson")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/ledger"
 )
 
@@ -153,7 +154,7 @@ func TestStateAtEveryRevisionMatchesAnIndependentFold(t *testing.T) {
 			AllowedActions []domain.Action `json:"allowed_actions"`
 		}{state, allowed})
 		want := string(wantJSON)
-		meta, err := ledger.DecodeMetadata(e.Metadata)
+		meta, err := eventlog.DecodeMetadata(e.Metadata)
 		if err != nil {
 			t.Fatal(err)
 		}

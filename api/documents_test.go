@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/documents"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -74,7 +75,7 @@ func TestDocumentsAPI(t *testing.T) {
 	if !bytes.Equal(again.Body, pdf.Body) || ts.eventCount() != before+3 {
 		t.Errorf("the same document again: same bytes %v, events %d; want the same bytes and nothing recorded", bytes.Equal(again.Body, pdf.Body), ts.eventCount()-before)
 	}
-	recs, err := ts.store.ReadStream(t.Context(), documents.StreamPrefix+id, eventstore.Forwards, 0, 0)
+	recs, err := ts.store.ReadStream(t.Context(), eventlog.Documents.Prefix()+id, eventstore.Forwards, 0, 0)
 	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Data), `"issued_by":"auditor`) {
 		t.Fatalf("the documents stream: %v %v", recs, err)
 	}

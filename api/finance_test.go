@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // toDiagnosed takes a new claim with a confirmed defect to diagnosed and
@@ -334,9 +334,9 @@ func TestReconciliationOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, _ := json.Marshal(ledger.Metadata{CorrelationID: "import", Actor: "legacy-import", Role: "admin", OccurredAt: time.Now().UTC()})
+	meta, _ := json.Marshal(eventlog.Metadata{CorrelationID: "import", Actor: "legacy-import", Role: "admin", OccurredAt: time.Now().UTC()})
 	dupID := uuid.New()
-	res, err := ts.store.Append(context.Background(), ledger.StreamName(claimID), eventstore.Any,
+	res, err := ts.store.Append(context.Background(), eventlog.Claims.Stream(claimID), eventstore.Any,
 		eventstore.EventData{ID: dupID, Type: domain.RefundPaid{}.EventType(), Data: body, Metadata: meta})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
@@ -207,11 +208,11 @@ func FuzzMinPosition(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		pos, err := projections.ParsePosition(raw)
+		pos, err := eventstore.ParsePosition(raw)
 		if err != nil {
 			return
 		}
-		again, err := projections.ParsePosition(pos.String())
+		again, err := eventstore.ParsePosition(pos.String())
 		if err != nil || again != pos {
 			t.Fatalf("%q read as %v, which reads back as %v (%v)", raw, pos, again, err)
 		}

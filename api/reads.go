@@ -30,7 +30,7 @@ func (s *server) waitForPosition(c *echo.Context, names ...string) error {
 	if raw == "" {
 		return nil
 	}
-	pos, err := projections.ParsePosition(raw)
+	pos, err := eventstore.ParsePosition(raw)
 	if err != nil {
 		return badRequest("invalid-position", "min_position must be a position as returned by a write, e.g. \"42\"")
 	}
@@ -198,7 +198,7 @@ func readProblem(err error) *Problem {
 		return newProblem(http.StatusServiceUnavailable, "not-yet-visible", "The read models have not reached min_position yet; retry shortly", err.Error())
 	case errors.Is(err, projections.ErrProjectionFailed):
 		return newProblem(http.StatusServiceUnavailable, "projection-failed", "A read model has stopped; an operator must repair it", err.Error())
-	case errors.Is(err, projections.ErrInvalidQuery), errors.Is(err, projections.ErrBadPosition):
+	case errors.Is(err, projections.ErrInvalidQuery), errors.Is(err, eventstore.ErrBadPosition):
 		return newProblem(http.StatusBadRequest, "invalid-parameter", "Malformed request", err.Error())
 	case errors.Is(err, projections.ErrUnknownProjection):
 		return newProblem(http.StatusNotFound, "unknown-projection", "No such projection", err.Error())

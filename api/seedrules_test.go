@@ -126,7 +126,7 @@ func (c *seedClaim) clock(name string) map[string]any {
 // status is the claim's public status, once the status read model has the last answer.
 func (c *seedClaim) status() response {
 	c.ts.t.Helper()
-	pos, err := projections.ParsePosition(c.last["position"].(string))
+	pos, err := eventstore.ParsePosition(c.last["position"].(string))
 	if err != nil {
 		c.ts.t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -315,18 +314,11 @@ func parseReplayPosition(raw json.RawMessage) (eventstore.Position, error) {
 	if err := json.Unmarshal(raw, &text); err != nil {
 		text = string(raw)
 	}
-	commit, prepare, two := strings.Cut(strings.TrimSpace(text), "/")
-	c, err := strconv.ParseUint(commit, 10, 64)
+	p, err := eventstore.ParsePosition(text)
 	if err != nil {
 		return eventstore.Position{}, bad
 	}
-	p := c
-	if two {
-		if p, err = strconv.ParseUint(prepare, 10, 64); err != nil {
-			return eventstore.Position{}, bad
-		}
-	}
-	return eventstore.Position{Commit: c, Prepare: p}, nil
+	return p, nil
 }
 
 func webhookInvalid(field, problem string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -117,7 +118,7 @@ func (c *checker) take(l *ExportLine) {
 		c.header = true
 		c.report.Claim = l.Claim
 		c.anchor = *l.Anchor
-		pos, err := ParsePosition(l.Anchor.Position)
+		pos, err := eventstore.ParsePosition(l.Anchor.Position)
 		if err != nil {
 			c.malformed("anchor: %v", err)
 			return
@@ -160,7 +161,7 @@ func (c *checker) checkpoint(l *ExportLine) {
 		rev = *l.CheckpointRevision
 	}
 	if err := c.keys.Verify(cp); err != nil {
-		c.fail(&Break{Kind: BreakCheckpointSignature, Stream: CheckpointStream, Revision: rev, Position: cp.Position,
+		c.fail(&Break{Kind: BreakCheckpointSignature, Stream: eventlog.CheckpointStream, Revision: rev, Position: cp.Position,
 			Expected: "a checkpoint signed by the given public key", Found: cp.KeyID, Detail: fmt.Sprintf("line %d: %v", c.line, err)})
 		return
 	}
@@ -182,7 +183,7 @@ func (c *checker) checkpoint(l *ExportLine) {
 // compare checks the chain against a checkpoint covering it.
 func (c *checker) compare(p pendingCheckpoint) bool {
 	if c.chain.Head != p.cp.Head || c.chain.Count != p.cp.Count {
-		detail := fmt.Sprintf("line %d: checkpoint %s revision %d", c.line, CheckpointStream, p.revision)
+		detail := fmt.Sprintf("line %d: checkpoint %s revision %d", c.line, eventlog.CheckpointStream, p.revision)
 		if c.chain.Count != p.cp.Count {
 			detail += fmt.Sprintf("; the export holds %d events where %d were signed", c.chain.Count, p.cp.Count)
 		}
@@ -199,7 +200,7 @@ func (c *checker) compare(p pendingCheckpoint) bool {
 }
 
 func (c *checker) event(l *ExportLine) {
-	pos, err := ParsePosition(l.Position)
+	pos, err := eventstore.ParsePosition(l.Position)
 	if err != nil {
 		c.malformed("position: %v", err)
 		return

@@ -19,11 +19,6 @@ import (
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
-// CheckpointStream is the stream signed checkpoints are appended to. It is
-// left out of the ledger-wide chain: a checkpoint signs the chain up to a
-// position, and its own event necessarily lands after that position.
-const CheckpointStream = "audit-checkpoints"
-
 // CheckpointType is the stored name of a checkpoint event.
 const CheckpointType = "audit.checkpoint.v1"
 
@@ -62,7 +57,7 @@ func (c Checkpoint) Message() []byte {
 }
 
 // At parses Position.
-func (c Checkpoint) At() (eventstore.Position, error) { return ParsePosition(c.Position) }
+func (c Checkpoint) At() (eventstore.Position, error) { return eventstore.ParsePosition(c.Position) }
 
 // SignedAt parses Time.
 func (c Checkpoint) SignedAt() (time.Time, error) { return time.Parse(time.RFC3339Nano, c.Time) }
@@ -149,27 +144,13 @@ func decodeCheckpoint(data []byte) (Checkpoint, error) {
 	return c, nil
 }
 
-// FormatPosition writes a position as "<commit>/<prepare>", the form
-// checkpoints sign.
+// FormatPosition writes a position the way the audit's documents spell it
+// (signed checkpoints, exports, verification reports): "<commit>/<prepare>"
+// even when the two are equal ("42/42", "0/0"), as docs/audit.md specifies
+// it to auditors and signatures cover it. The rest of the service writes
+// eventstore.Position.String ("42"); eventstore.ParsePosition reads both.
 func FormatPosition(p eventstore.Position) string {
 	return strconv.FormatUint(p.Commit, 10) + "/" + strconv.FormatUint(p.Prepare, 10)
-}
-
-// ParsePosition reads "<commit>/<prepare>" or a single number (the
-// embedded store's positions, where both are equal).
-func ParsePosition(s string) (eventstore.Position, error) {
-	c, p, two := strings.Cut(strings.TrimSpace(s), "/")
-	commit, err := strconv.ParseUint(c, 10, 64)
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("audit: position %q: want <commit>/<prepare> or a number", s)
-	}
-	prepare := commit
-	if two {
-		if prepare, err = strconv.ParseUint(p, 10, 64); err != nil {
-			return eventstore.Position{}, fmt.Errorf("audit: position %q: want <commit>/<prepare> or a number", s)
-		}
-	}
-	return eventstore.Position{Commit: commit, Prepare: prepare}, nil
 }
 
 // GenerateKey makes a new Ed25519 key pair.

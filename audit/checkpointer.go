@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -33,7 +34,7 @@ type CheckpointerConfig struct {
 }
 
 // Checkpointer computes the ledger-wide chain as events arrive and appends
-// signed checkpoints of it to CheckpointStream. KurrentDB has many writers
+// signed checkpoints of it to eventlog.CheckpointStream. KurrentDB has many writers
 // and no hook at append time, so the chain is computed here, after the
 // fact, by reading $all in order; any number of checkpointers may run at
 // once (they agree on the chain, and appends to the checkpoint stream are
@@ -154,7 +155,7 @@ func (c *Checkpointer) catchUp(ctx context.Context) error {
 		}
 		for i := range page {
 			rec := &page[i]
-			if rec.Stream == CheckpointStream {
+			if rec.Stream == eventlog.CheckpointStream {
 				continue
 			}
 			// The content hash is recomputed, never taken from the
@@ -178,7 +179,7 @@ func (c *Checkpointer) catchUp(ctx context.Context) error {
 // key, or from the beginning of the log when there is none.
 func (c *Checkpointer) load(ctx context.Context) error {
 	c.chain, c.read = Chain{}, eventstore.Start
-	recs, err := c.store.ReadStream(ctx, CheckpointStream, eventstore.Backwards, eventstore.End, 1)
+	recs, err := c.store.ReadStream(ctx, eventlog.CheckpointStream, eventstore.Backwards, eventstore.End, 1)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil
 	}
@@ -225,7 +226,7 @@ func (c *Checkpointer) write(ctx context.Context, actor, role string) (Checkpoin
 	for attempt := 0; attempt < 5; attempt++ {
 		expected := eventstore.NoStream
 		var prev *eventstore.RecordedEvent
-		last, err := c.store.ReadStream(ctx, CheckpointStream, eventstore.Backwards, eventstore.End, 1)
+		last, err := c.store.ReadStream(ctx, eventlog.CheckpointStream, eventstore.Backwards, eventstore.End, 1)
 		switch {
 		case errors.Is(err, eventstore.ErrStreamNotFound):
 		case err != nil:
@@ -235,10 +236,10 @@ func (c *Checkpointer) write(ctx context.Context, actor, role string) (Checkpoin
 			expected = eventstore.Exact(prev.Revision)
 		}
 		ev := []eventstore.EventData{{ID: id, Type: CheckpointType, Data: data, Metadata: meta}}
-		if err := SealEvents(CheckpointStream, prev, ev); err != nil {
+		if err := SealEvents(eventlog.CheckpointStream, prev, ev); err != nil {
 			return Checkpoint{}, eventstore.Position{}, err
 		}
-		res, err := c.store.Append(ctx, CheckpointStream, expected, ev...)
+		res, err := c.store.Append(ctx, eventlog.CheckpointStream, expected, ev...)
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			continue
 		}

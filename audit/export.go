@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -221,7 +222,7 @@ scan:
 		after = page[len(page)-1].Position
 		for i := range page {
 			rec := &page[i]
-			if rec.Stream == CheckpointStream {
+			if rec.Stream == eventlog.CheckpointStream {
 				continue
 			}
 			if err := emitUpTo(rec.Position, false); err != nil {
@@ -279,7 +280,7 @@ type storedCheckpoint struct {
 
 // readCheckpoints reads every checkpoint, ordered by the position it covers.
 func readCheckpoints(ctx context.Context, store eventstore.Store) ([]storedCheckpoint, error) {
-	recs, err := store.ReadStream(ctx, CheckpointStream, eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.CheckpointStream, eventstore.Forwards, 0, 0)
 	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, fmt.Errorf("audit: read checkpoints: %w", err)
 	}

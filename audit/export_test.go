@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 func (f *ledgerFixture) export(opts audit.ExportOptions) ([]byte, audit.ExportSummary) {
@@ -42,10 +42,10 @@ type exportCase struct {
 func newExportCase(t *testing.T) *exportCase {
 	f := newLedgerFixture(t)
 	ec := &exportCase{f: f}
-	ec.a = ledger.StreamName(f.claim(13))
-	ec.b = ledger.StreamName(f.claim(2))
+	ec.a = eventlog.Claims.Stream(f.claim(13))
+	ec.b = eventlog.Claims.Stream(f.claim(2))
 	ec.cp1 = f.checkpoint()
-	ec.c = ledger.StreamName(f.claim(5))
+	ec.c = eventlog.Claims.Stream(f.claim(5))
 	// More of a after the first checkpoint.
 	f.checkpoint()
 	return ec
@@ -201,7 +201,7 @@ func TestTamperedExportFails(t *testing.T) {
 
 func TestExportOfUncoveredEventsDoesNotCheck(t *testing.T) {
 	ec := newExportCase(t)
-	late := ledger.StreamName(ec.f.claim(1))
+	late := eventlog.Claims.Stream(ec.f.claim(1))
 	out, sum := ec.f.export(audit.ExportOptions{Stream: late})
 	if sum.Uncovered != 2 {
 		t.Fatalf("summary %+v", sum)

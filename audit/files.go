@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -43,7 +44,7 @@ func (v *verifier) file(rec *eventstore.RecordedEvent) error {
 		return fmt.Errorf("audit: %s revision %d: %w", rec.Stream, rec.Revision, err)
 	}
 	v.files++
-	claim := strings.TrimPrefix(rec.Stream, "claim-")
+	claim := strings.TrimPrefix(rec.Stream, eventlog.Claims.Prefix())
 	at := func(kind, found, detail string) {
 		v.fail(&Break{Kind: kind, Stream: rec.Stream, Revision: rec.Revision, Position: FormatPosition(rec.Position),
 			EventID: rec.ID.String(), Expected: "file " + f.FileID + " with SHA-256 " + f.SHA256, Found: found,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/files"
 	"github.com/rmaledger/rmaledger/files/filestest"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -59,11 +60,11 @@ func TestVerifyChecksFiles(t *testing.T) {
 	if err := os.WriteFile(path(photo), filestest.PNG(13, 13), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := audit.VerifyStream(ctx, f.store, ledger.StreamName(claim), blobs); err != nil || r.OK || r.Break.Kind != audit.BreakFileChanged {
+	if r, err := audit.VerifyStream(ctx, f.store, eventlog.Claims.Stream(claim), blobs); err != nil || r.OK || r.Break.Kind != audit.BreakFileChanged {
 		t.Fatalf("one claim's verification: %+v, %v", r.Break, err)
 	}
 	r := verify()
-	if r.OK || r.Break.Kind != audit.BreakFileChanged || r.Break.Stream != ledger.StreamName(claim) ||
+	if r.OK || r.Break.Kind != audit.BreakFileChanged || r.Break.Stream != eventlog.Claims.Stream(claim) ||
 		!strings.Contains(r.Break.Error(), photo.ID.String()) || !strings.Contains(r.Break.Error(), claim.String()) {
 		t.Fatalf("changed file: %+v", r.Break)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -21,29 +22,15 @@ var (
 	ErrNoSuchVersion = errors.New("audit: the claim has no such version")
 )
 
-// eventMeta is the part of an event's metadata replay and history read.
-// It is decoded here rather than with the ledger's type so that audit
-// depends on nothing but the store's bytes (the ledger depends on audit).
-type eventMeta struct {
-	CorrelationID string    `json:"correlation_id"`
-	Actor         string    `json:"actor"`
-	Role          string    `json:"role"`
-	Action        string    `json:"action"`
-	OccurredAt    time.Time `json:"occurred_at"`
-	PolicyVersion string    `json:"policy_version"`
-	ContentHash   string    `json:"content_hash"`
-	PrevHash      string    `json:"prev_hash"`
-}
-
-func decodeMeta(rec *eventstore.RecordedEvent) (eventMeta, error) {
-	var m eventMeta
-	if len(rec.Metadata) > 0 {
-		if err := json.Unmarshal(rec.Metadata, &m); err != nil {
-			return m, fmt.Errorf("audit: %s revision %d: metadata: %w", rec.Stream, rec.Revision, err)
-		}
+// decodeMeta reads an event's metadata as the ledger wrote it; an event
+// written without a decision time counts as decided when it was recorded.
+func decodeMeta(rec *eventstore.RecordedEvent) (eventlog.Metadata, error) {
+	m, err := eventlog.DecodeMetadata(rec.Metadata)
+	if err != nil {
+		return m, fmt.Errorf("audit: %s revision %d: %w", rec.Stream, rec.Revision, err)
 	}
 	if m.OccurredAt.IsZero() {
-		m.OccurredAt = rec.Created // events written without a decision time
+		m.OccurredAt = rec.Created
 	}
 	return m, nil
 }

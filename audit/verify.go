@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -191,7 +192,7 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (Re
 // loadCheckpoints reads and checks every checkpoint's signature, and picks
 // the one to start from.
 func (v *verifier) loadCheckpoints() error {
-	recs, err := v.store.ReadStream(v.ctx, CheckpointStream, eventstore.Forwards, 0, 0)
+	recs, err := v.store.ReadStream(v.ctx, eventlog.CheckpointStream, eventstore.Forwards, 0, 0)
 	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 		return fmt.Errorf("audit: read checkpoints: %w", err)
 	}
@@ -246,7 +247,7 @@ func (v *verifier) event(rec *eventstore.RecordedEvent, sum eventSum) error {
 		v.firstGap = positionRange(v.lastSeen.Commit+1, rec.Position.Commit-1)
 	}
 	v.lastSeen = rec.Position
-	inChain := rec.Stream != CheckpointStream
+	inChain := rec.Stream != eventlog.CheckpointStream
 	if inChain {
 		// The chain now holds everything before rec: compare it with the
 		// checkpoints that cover positions before rec.
@@ -336,7 +337,7 @@ func (v *verifier) compare(p pendingCheckpoint) bool {
 		return true
 	}
 	found := fmt.Sprintf("head %s after %d events", v.chain.Head, v.chain.Count)
-	detail := fmt.Sprintf("checkpoint %s revision %d, signed %s", CheckpointStream, p.revision, p.cp.Time)
+	detail := fmt.Sprintf("checkpoint %s revision %d, signed %s", eventlog.CheckpointStream, p.revision, p.cp.Time)
 	if last := v.report.LastCheckpoint; last != nil {
 		detail += fmt.Sprintf("; the change lies between position %s (last matching checkpoint) and %s", last.Position, p.cp.Position)
 	}
@@ -372,7 +373,7 @@ func (v *verifier) end() {
 		v.fail(&Break{Kind: BreakTruncated, Position: p.cp.Position,
 			Expected: fmt.Sprintf("events up to position %s (%d events, head %s)", p.cp.Position, p.cp.Count, p.cp.Head),
 			Found:    fmt.Sprintf("the log ends at position %s after %d events", FormatPosition(v.chain.Position), v.chain.Count),
-			Detail:   v.gapDetail(fmt.Sprintf("checkpoint %s revision %d covers events that are gone", CheckpointStream, p.revision))})
+			Detail:   v.gapDetail(fmt.Sprintf("checkpoint %s revision %d covers events that are gone", eventlog.CheckpointStream, p.revision))})
 		return
 	}
 	if v.firstGap != "" {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // tamperCase builds a ledger of three claims (14, 5 and 9 events, plus the
@@ -25,12 +25,12 @@ func newTamperCase(t *testing.T) *tamperCase {
 	t.Helper()
 	f := newLedgerFixture(t)
 	tc := &tamperCase{f: f}
-	tc.a = ledger.StreamName(f.claim(13))
-	tc.b = ledger.StreamName(f.claim(4))
-	tc.c = ledger.StreamName(f.claim(8))
+	tc.a = eventlog.Claims.Stream(f.claim(13))
+	tc.b = eventlog.Claims.Stream(f.claim(4))
+	tc.c = eventlog.Claims.Stream(f.claim(8))
 	tc.checkpointedAt = f.checkpoint()
-	tc.late = ledger.StreamName(f.claim(3))
-	tc.tail = ledger.StreamName(f.claim(0))
+	tc.late = eventlog.Claims.Stream(f.claim(3))
+	tc.tail = eventlog.Claims.Stream(f.claim(0))
 	return tc
 }
 
@@ -51,7 +51,7 @@ func TestUntouchedLedgerVerifiesClean(t *testing.T) {
 	if r.Uncovered != 5 {
 		t.Errorf("uncovered %d, want the 5 events of the claims registered after the checkpoint", r.Uncovered)
 	}
-	for _, stream := range []string{tc.a, tc.b, tc.c, tc.late, tc.tail, audit.CheckpointStream} {
+	for _, stream := range []string{tc.a, tc.b, tc.c, tc.late, tc.tail, eventlog.CheckpointStream} {
 		sr, err := audit.VerifyStream(context.Background(), tc.f.store, stream)
 		if err != nil || !sr.OK {
 			t.Errorf("VerifyStream(%s): %v %v", stream, err, sr.Break)
@@ -234,7 +234,7 @@ func TestTamperTruncatedTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.f.tamper(func(db *sql.DB) {
-		exec(t, db, `DELETE FROM events WHERE position >= ? AND stream <> ?`, int64(cpPos.Commit), audit.CheckpointStream)
+		exec(t, db, `DELETE FROM events WHERE position >= ? AND stream <> ?`, int64(cpPos.Commit), eventlog.CheckpointStream)
 	})
 	b := wantBreak(t, tc.f.verify(audit.VerifyOptions{}), audit.BreakCheckpoint, "", 0, 0)
 	if b.Position != tc.checkpointedAt.Position || !strings.Contains(b.Detail, "1 events are missing") ||
@@ -260,9 +260,9 @@ func TestTamperRemovedUncoveredEvent(t *testing.T) {
 func TestTamperForgedCheckpoint(t *testing.T) {
 	tc := newTamperCase(t)
 	tc.f.tamper(func(db *sql.DB) {
-		exec(t, db, `UPDATE events SET data = CAST(replace(CAST(data AS TEXT), '"event_count":29', '"event_count":28') AS BLOB) WHERE stream = ?`, audit.CheckpointStream)
+		exec(t, db, `UPDATE events SET data = CAST(replace(CAST(data AS TEXT), '"event_count":29', '"event_count":28') AS BLOB) WHERE stream = ?`, eventlog.CheckpointStream)
 	})
-	b := wantBreak(t, tc.f.verify(audit.VerifyOptions{}), audit.BreakCheckpointSignature, audit.CheckpointStream, 0, 0)
+	b := wantBreak(t, tc.f.verify(audit.VerifyOptions{}), audit.BreakCheckpointSignature, eventlog.CheckpointStream, 0, 0)
 	if !strings.Contains(b.Detail, "does not verify") {
 		t.Errorf("detail: %s", b.Detail)
 	}
@@ -272,7 +272,7 @@ func TestCheckpointsOfAnotherKeyAreRefused(t *testing.T) {
 	tc := newTamperCase(t)
 	other, _ := audit.GenerateKey()
 	r := tc.f.verify(audit.VerifyOptions{Keys: audit.NewKeys(audit.NewSigner(other).Public())})
-	wantBreak(t, r, audit.BreakCheckpointSignature, audit.CheckpointStream, 0, 0)
+	wantBreak(t, r, audit.BreakCheckpointSignature, eventlog.CheckpointStream, 0, 0)
 }
 
 func TestVerifyFromCheckpoint(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
@@ -60,12 +61,12 @@ type LedgerAudit struct {
 
 // VerifyClaim checks the claim's stream on its own (audit.VerifyStream).
 func (a LedgerAudit) VerifyClaim(ctx context.Context, id uuid.UUID) (audit.Report, error) {
-	return audit.VerifyStream(ctx, a.Store, ledger.StreamName(id), a.Files)
+	return audit.VerifyStream(ctx, a.Store, eventlog.Claims.Stream(id), a.Files)
 }
 
 // ExportClaim exports the claim's events in full and the rest as hashes.
 func (a LedgerAudit) ExportClaim(ctx context.Context, id uuid.UUID, w io.Writer) (audit.ExportSummary, error) {
-	return audit.Export(ctx, a.Store, w, audit.ExportOptions{Stream: ledger.StreamName(id), Withheld: a.Withheld})
+	return audit.Export(ctx, a.Store, w, audit.ExportOptions{Stream: eventlog.Claims.Stream(id), Withheld: a.Withheld})
 }
 
 // AuditTrailPage reads the trail read model.

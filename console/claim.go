@@ -16,6 +16,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
@@ -227,7 +228,7 @@ func (s *console) input(form string, f field, value, problem string) inputView {
 
 // eventOf reads a stored event for the timeline.
 func eventOf(r eventstore.RecordedEvent) eventView {
-	meta, _ := ledger.DecodeMetadata(r.Metadata)
+	meta, _ := eventlog.DecodeMetadata(r.Metadata)
 	e := eventView{Type: r.Type, Actor: meta.Actor, Role: meta.Role, Action: meta.Action, At: meta.OccurredAt}
 	if e.At.IsZero() {
 		e.At = r.Created
@@ -272,7 +273,7 @@ func claimHref(id uuid.UUID, pos eventstore.Position) string {
 // readYourWrite waits, at most a moment, for the read models to reach the
 // position a write of this person answered.
 func (s *console) readYourWrite(c *echo.Context) {
-	pos, err := projections.ParsePosition(c.QueryParam("after"))
+	pos, err := eventstore.ParsePosition(c.QueryParam("after"))
 	if err != nil || c.QueryParam("after") == "" {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rmaledger/rmaledger/console"
 	"github.com/rmaledger/rmaledger/documents"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -93,7 +94,7 @@ func TestPrintFromTheClaimPage(t *testing.T) {
 		t.Fatalf("the PDF: %d %v", pdf.Code, pdf.Header)
 	}
 	agent.get(action[1] + "?kind=intake&lang=ru&format=pdf")
-	recs, err := store.ReadStream(context.Background(), documents.StreamPrefix+st.ID.String(), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(context.Background(), eventlog.Documents.Stream(st.ID), eventstore.Forwards, 0, 0)
 	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Data), `"issued_by":"Ana Agent"`) {
 		t.Fatalf("printing twice recorded %d events (%v), want 1 by Ana Agent", len(recs), err)
 	}
@@ -169,7 +170,7 @@ func TestPartnerPrintsItsOwnClaimsOnly(t *testing.T) {
 	if p := c.get("/console/claims/" + other.ID.String() + "/documents?kind=authorization&format=pdf"); p.Code != http.StatusNotFound {
 		t.Errorf("another organisation's claim: %d, want 404", p.Code)
 	}
-	if _, err := store.ReadStream(context.Background(), documents.StreamPrefix+other.ID.String(), eventstore.Forwards, 0, 0); err == nil {
+	if _, err := store.ReadStream(context.Background(), eventlog.Documents.Stream(other.ID), eventstore.Forwards, 0, 0); err == nil {
 		t.Error("a document of another organisation's claim was issued")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -171,19 +170,11 @@ func (s *console) webhookOp(c *echo.Context) error {
 }
 
 // parsePosition reads a position as a delivery shows it: "123" or
-// "commit/prepare".
+// "commit/prepare" (eventstore.ParsePosition).
 func parsePosition(s string) (eventstore.Position, error) {
-	bad := errors.New(`a position: "123" or "commit/prepare"`)
-	commit, prepare, two := strings.Cut(strings.TrimSpace(s), "/")
-	c, err := strconv.ParseUint(commit, 10, 64)
+	p, err := eventstore.ParsePosition(s)
 	if err != nil {
-		return eventstore.Position{}, bad
+		return p, errors.New(`a position: "123" or "commit/prepare"`)
 	}
-	p := c
-	if two {
-		if p, err = strconv.ParseUint(prepare, 10, 64); err != nil {
-			return eventstore.Position{}, bad
-		}
-	}
-	return eventstore.Position{Commit: c, Prepare: p}, nil
+	return p, nil
 }

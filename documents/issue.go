@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -21,9 +22,6 @@ import (
 // which document, of which claim version, in which language, its SHA-256 and who issued it.
 // A paper can thus be traced back to the ledger (Check), and its bytes produced again from it.
 const (
-	// StreamPrefix starts the name of a claim's documents stream; the claim's id follows.
-	// It does not start with the claims' own prefix, so that no reader of claims sees it.
-	StreamPrefix = "documents-"
 	// IssuedType is the type of the event that records an issued document.
 	IssuedType = "document.issued.v1"
 )
@@ -202,7 +200,7 @@ func eventID(rec Issued) uuid.UUID {
 // record appends rec to the claim's documents stream unless the stream holds it already, in
 // which case it returns what the stream holds.
 func (s *Service) record(ctx context.Context, rec Issued) (Issued, error) {
-	stream := StreamPrefix + rec.ClaimID.String()
+	stream := eventlog.Documents.Stream(rec.ClaimID)
 	id := eventID(rec)
 	data, _ := json.Marshal(rec)
 	meta, _ := json.Marshal(issuedMeta{Actor: rec.IssuedBy, Role: rec.Role, Action: "issue-document", OccurredAt: rec.IssuedAt})
@@ -258,7 +256,7 @@ type Match struct {
 func (s *Service) Check(ctx context.Context, file []byte) (Match, error) {
 	sum := sha256.Sum256(file)
 	want := hex.EncodeToString(sum[:])
-	filter := eventstore.Filter{StreamPrefixes: []string{StreamPrefix}, TypePrefixes: []string{IssuedType}}
+	filter := eventstore.Filter{StreamPrefixes: []string{eventlog.Documents.Prefix()}, TypePrefixes: []string{IssuedType}}
 	after := eventstore.Start
 	for {
 		recs, err := s.Store.ReadAll(ctx, after, 1024, filter)

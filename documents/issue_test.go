@@ -13,6 +13,7 @@ import (
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/documents"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -99,7 +100,7 @@ func TestIssueRecordsOnceAndCheckMatches(t *testing.T) {
 	if _, _, err := docs.Issue(ctx, id, documents.Authorization, 2, "ru", "agent-test", "agent"); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := store.ReadStream(ctx, documents.StreamPrefix+id.String(), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.Documents.Stream(id), eventstore.Forwards, 0, 0)
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("the documents stream holds %d events (%v), want 2: the repeated issue records nothing", len(recs), err)
 	}

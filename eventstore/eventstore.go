@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,11 +158,37 @@ func (p Position) Compare(q Position) int {
 	return 0
 }
 
+// String is the one text form of a position the service writes: "42" when
+// commit and prepare are equal (always, in the embedded store), "42/40" when
+// they differ (KurrentDB). ParsePosition reads it back.
 func (p Position) String() string {
 	if p.Commit == p.Prepare {
-		return fmt.Sprintf("%d", p.Commit)
+		return strconv.FormatUint(p.Commit, 10)
 	}
-	return fmt.Sprintf("%d/%d", p.Commit, p.Prepare)
+	return strconv.FormatUint(p.Commit, 10) + "/" + strconv.FormatUint(p.Prepare, 10)
+}
+
+// ErrBadPosition means a text is not a position.
+var ErrBadPosition = errors.New("eventstore: malformed position")
+
+// ParsePosition reads every form a position has been written in: "42"
+// (commit and prepare equal), "42/40" (commit and prepare), and "42/42",
+// the form of the audit's documents (signed checkpoints, exports). Spaces
+// around it are ignored. Anything else is refused with ErrBadPosition.
+func ParsePosition(s string) (Position, error) {
+	commit, prepare, two := strings.Cut(strings.TrimSpace(s), "/")
+	c, err := strconv.ParseUint(commit, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("%w %q: want a number (\"42\") or <commit>/<prepare> (\"42/40\")", ErrBadPosition, s)
+	}
+	if !two {
+		return Position{Commit: c, Prepare: c}, nil
+	}
+	p, err := strconv.ParseUint(prepare, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("%w %q: want a number (\"42\") or <commit>/<prepare> (\"42/40\")", ErrBadPosition, s)
+	}
+	return Position{Commit: c, Prepare: p}, nil
 }
 
 // EventData is an event to append.

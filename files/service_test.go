@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/files"
@@ -75,7 +76,7 @@ func newDesk(t *testing.T, limits files.Limits) *desk {
 // written is what a refusal must leave as it was: the claim's events and the blobs.
 func (d *desk) written(t *testing.T) (events int, blobs int) {
 	t.Helper()
-	recs, err := d.store.ReadStream(context.Background(), ledger.StreamName(d.claim), eventstore.Forwards, 0, 0)
+	recs, err := d.store.ReadStream(context.Background(), eventlog.Claims.Stream(d.claim), eventstore.Forwards, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestAttachAndOpen(t *testing.T) {
 		t.Errorf("the content read back is not the image: %v", err)
 	}
 	// What is stored is sealed: neither the event nor the blob shows the name or the picture.
-	recs, _ := d.store.ReadStream(ctx, ledger.StreamName(d.claim), eventstore.Forwards, 0, 0)
+	recs, _ := d.store.ReadStream(ctx, eventlog.Claims.Stream(d.claim), eventstore.Forwards, 0, 0)
 	last := recs[len(recs)-1]
 	if last.Type != "claim.file_attached.v1" || bytes.Contains(last.Data, []byte("Papadopoulou")) || !bytes.Contains(last.Data, []byte(f.SHA256)) {
 		t.Errorf("stored event %s %s", last.Type, last.Data)

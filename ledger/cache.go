@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/privacy"
 )
@@ -239,7 +240,7 @@ func (s *Service) remember(ctx context.Context, id uuid.UUID, h history, data []
 	first := res.NextExpectedRevision + 1 - uint64(n)
 	records := make([]eventstore.RecordedEvent, n)
 	for i, d := range data {
-		records[i] = eventstore.RecordedEvent{ID: d.ID, Stream: StreamName(id), Type: d.Type, Revision: first + uint64(i), Data: d.Data, Metadata: d.Metadata}
+		records[i] = eventstore.RecordedEvent{ID: d.ID, Stream: eventlog.Claims.Stream(id), Type: d.Type, Revision: first + uint64(i), Data: d.Data, Metadata: d.Metadata}
 	}
 	// Only the last event's position is known; the others' stay zero, as
 	// KurrentDB's stream reads leave them. Only a request's last event's
@@ -249,7 +250,7 @@ func (s *Service) remember(ctx context.Context, id uuid.UUID, h history, data []
 	if keyed && !tells {
 		// Event IDs derived from the key: were these events written by us?
 		// A store that cannot say must be asked what it holds.
-		stored, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, res.NextExpectedRevision, 1)
+		stored, err := s.store.ReadStream(ctx, eventlog.Claims.Stream(id), eventstore.Forwards, res.NextExpectedRevision, 1)
 		if err != nil || len(stored) != 1 {
 			s.cache.forget(id)
 			return nil // written, as far as we know: the next command reads afresh
@@ -276,7 +277,7 @@ func (s *Service) remember(ctx context.Context, id uuid.UUID, h history, data []
 func (h history) extend(records []eventstore.RecordedEvent, events []domain.Event) (history, error) {
 	n := len(h.records)
 	if n == 0 {
-		first, err := DecodeMetadata(records[0].Metadata)
+		first, err := eventlog.DecodeMetadata(records[0].Metadata)
 		if err != nil {
 			return history{}, err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -27,7 +28,7 @@ type countingStore struct {
 }
 
 func (s *countingStore) ReadStream(ctx context.Context, stream string, d eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
-	if strings.HasPrefix(stream, ClaimStreamPrefix) && max <= 0 {
+	if eventlog.Claims.Holds(stream) && max <= 0 {
 		s.fullReads.Add(1)
 	}
 	return s.Store.ReadStream(ctx, stream, d, from, max)
@@ -170,7 +171,7 @@ func TestCachedAndFreshGiveTheSameAnswers(t *testing.T) {
 						r.out[i] = strings.ReplaceAll(r.out[i], res.Claim.CustomerID, "<customer>")
 					}
 				}
-				report, err := audit.VerifyStream(ctx, s.Store(), StreamName(id))
+				report, err := audit.VerifyStream(ctx, s.Store(), eventlog.Claims.Stream(id))
 				if err != nil || !report.OK {
 					t.Fatalf("cache size %d: chain: %+v, %v", size, report.Break, err)
 				}
@@ -282,7 +283,7 @@ func TestStaleCacheBehavesAsNoCache(t *testing.T) {
 			if err != nil || len(events) != 8 {
 				t.Fatalf("%d events, %v; want 8", len(events), err)
 			}
-			if report, err := audit.VerifyStream(ctx, a.Store(), StreamName(id)); err != nil || !report.OK {
+			if report, err := audit.VerifyStream(ctx, a.Store(), eventlog.Claims.Stream(id)); err != nil || !report.OK {
 				t.Fatalf("chain: %+v, %v", report.Break, err)
 			}
 		})
@@ -340,7 +341,7 @@ func testRetriesWithTheCache(t *testing.T, store eventstore.Store) {
 	if _, err := a.Execute(ctx, id, &domain.AddNote{Text: "after the race"}, agent); err != nil {
 		t.Fatal(err)
 	}
-	if report, err := audit.VerifyStream(ctx, a.Store(), StreamName(id)); err != nil || !report.OK {
+	if report, err := audit.VerifyStream(ctx, a.Store(), eventlog.Claims.Stream(id)); err != nil || !report.OK {
 		t.Fatalf("chain after a raced retry: %+v, %v", report.Break, err)
 	}
 	events, _ := a.Events(ctx, id)
@@ -449,7 +450,7 @@ func TestConcurrentServicesWithCaches(t *testing.T) {
 	if err != nil || state.Version != writers*each+1 || len(state.Notes) != writers*each {
 		t.Fatalf("version %d with %d notes, %v; want %d", state.Version, len(state.Notes), err, writers*each+1)
 	}
-	if report, err := audit.VerifyStream(ctx, store, StreamName(id)); err != nil || !report.OK {
+	if report, err := audit.VerifyStream(ctx, store, eventlog.Claims.Stream(id)); err != nil || !report.OK {
 		t.Fatalf("chain: %+v, %v", report.Break, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
 
@@ -55,14 +56,14 @@ func TestEveryWrittenEventIsChained(t *testing.T) {
 	if !r.OK || r.Events != 13 || r.Streams != 4 {
 		t.Fatalf("%+v %v", r, r.Break)
 	}
-	recs, err := store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.Claims.Stream(id), eventstore.Forwards, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var h audit.Hasher
 	prev := audit.Genesis
 	for _, rec := range recs {
-		m, err := DecodeMetadata(rec.Metadata)
+		m, err := eventlog.DecodeMetadata(rec.Metadata)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,15 +13,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/privacy"
 )
-
-// ClaimStreamPrefix starts every claim's stream name: "claim-<uuid>".
-const ClaimStreamPrefix = "claim-"
-
-// StreamName is the stream that holds a claim's events.
-func StreamName(id uuid.UUID) string { return ClaimStreamPrefix + id.String() }
 
 // Errors of the write side, matched with errors.Is. Domain errors
 // (domain.InvalidTransitionError, domain.ValidationErrors, rule errors) pass
@@ -330,7 +325,7 @@ func (s *Service) Organisation(ctx context.Context, id uuid.UUID) (string, error
 
 // Events returns the claim's stored events in order, for reading (see openForReading).
 func (s *Service) Events(ctx context.Context, id uuid.UUID) ([]eventstore.RecordedEvent, error) {
-	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
+	records, err := s.store.ReadStream(ctx, eventlog.Claims.Stream(id), eventstore.Forwards, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, ErrNotFound
 	}
@@ -359,7 +354,7 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 	if correlation == "" {
 		correlation = s.cfg.NewID().String()
 	}
-	meta, err := json.Marshal(Metadata{
+	meta, err := eventlog.Metadata{
 		CorrelationID:  correlation,
 		CausationID:    correlation,
 		Actor:          req.Actor.Name,
@@ -370,7 +365,7 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 		PolicyVersion:  policy.Version,
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,
-	})
+	}.Encode()
 	if err != nil {
 		return Result{}, err
 	}
@@ -386,10 +381,10 @@ func (s *Service) decideAndAppend(ctx context.Context, id uuid.UUID, h history, 
 		}
 		data[i] = eventstore.EventData{ID: eventID, Type: typ, Data: body, Metadata: meta}
 	}
-	if err := h.seal(StreamName(id), data); err != nil {
+	if err := h.seal(eventlog.Claims.Stream(id), data); err != nil {
 		return Result{}, err
 	}
-	res, err := s.store.Append(ctx, StreamName(id), expected, data...)
+	res, err := s.store.Append(ctx, eventlog.Claims.Stream(id), expected, data...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -413,7 +408,7 @@ type history struct {
 	// decoded only when replay looks for a retried request: decoding every
 	// event's metadata on every command was an eighth of a command's CPU
 	// (docs/performance.md).
-	first Metadata
+	first eventlog.Metadata
 	// customerID is the one the claim's personal data is sealed for, read
 	// from its stored registration ("" for a claim stored in the clear).
 	customerID string
@@ -423,7 +418,7 @@ type history struct {
 
 func (s *Service) load(ctx context.Context, id uuid.UUID) (history, error) {
 	epoch := s.cache.stamp() // before any event is opened
-	records, err := s.store.ReadStream(ctx, StreamName(id), eventstore.Forwards, 0, 0)
+	records, err := s.store.ReadStream(ctx, eventlog.Claims.Stream(id), eventstore.Forwards, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return history{}, ErrNotFound
 	}
@@ -431,7 +426,7 @@ func (s *Service) load(ctx context.Context, id uuid.UUID) (history, error) {
 		return history{}, err
 	}
 	h := history{records: records, events: make([]domain.Event, len(records)), epoch: epoch}
-	if h.first, err = DecodeMetadata(records[0].Metadata); err != nil {
+	if h.first, err = eventlog.DecodeMetadata(records[0].Metadata); err != nil {
 		return history{}, err
 	}
 	for i, r := range records {
@@ -462,7 +457,7 @@ func (h history) replay(req Request, hash string) (Result, error) {
 		if !mayHoldKey(r.Metadata, req.IdempotencyKey) {
 			continue
 		}
-		m, err := DecodeMetadata(r.Metadata)
+		m, err := eventlog.DecodeMetadata(r.Metadata)
 		if err != nil {
 			return Result{}, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 )
@@ -169,7 +170,7 @@ func TestErrors(t *testing.T) {
 	if err != nil || len(events) != 1 {
 		t.Errorf("refused commands wrote events: %d, %v", len(events), err)
 	}
-	meta, err := DecodeMetadata(events[0].Metadata)
+	meta, err := eventlog.DecodeMetadata(events[0].Metadata)
 	if err != nil || meta.Actor != "agent-test" || meta.PolicyVersion != domain.DefaultPolicy().Version || meta.OccurredAt.IsZero() {
 		t.Errorf("metadata %+v, %v", meta, err)
 	}

@@ -10,13 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
-
-// NumberStreamPrefix starts the streams that record reserved claim numbers,
-// one stream per year ("rmanumbers-2026"). It does not start with "claim-",
-// so projections that follow claims never see it.
-const NumberStreamPrefix = "rmanumbers-"
 
 // numbersReservedType is the stored name of a block reservation.
 const numbersReservedType = "rma.numbers.reserved.v1"
@@ -74,7 +70,7 @@ func FormatNumber(year int, n uint64) string {
 // reserve appends the next block for the year, retrying when another process
 // reserved one first.
 func (n *numberer) reserve(ctx context.Context, year int) error {
-	stream := fmt.Sprintf("%s%d", NumberStreamPrefix, year)
+	stream := eventlog.NumberStream(year)
 	for attempt := 0; attempt < 10; attempt++ {
 		expected := eventstore.NoStream
 		var lastReserved uint64

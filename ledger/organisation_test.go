@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/rmaledger/rmaledger/eventlog"
 )
 
 // TestOrganisation: the ledger answers a claim's organisation, from a fresh
@@ -48,7 +49,7 @@ func TestOrganisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := DecodeMetadata(records[0].Metadata)
+	meta, err := eventlog.DecodeMetadata(records[0].Metadata)
 	if err != nil || meta.Organisation != "acme" || meta.Role != "partner" {
 		t.Errorf("metadata %+v, %v; want the partner's organisation", meta, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 )
 
 func policyBook(t *testing.T, versions ...domain.Policy) *domain.PolicyBook {
@@ -95,7 +96,7 @@ func TestAPolicyChangeChangesNoRecordedDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range records {
-		if m, _ := DecodeMetadata(r.Metadata); m.PolicyVersion != "a" {
+		if m, _ := eventlog.DecodeMetadata(r.Metadata); m.PolicyVersion != "a" {
 			t.Errorf("%s decided under %q, want the claim's version a", r.Type, m.PolicyVersion)
 		}
 	}
@@ -118,7 +119,7 @@ func TestAPolicyChangeChangesNoRecordedDecision(t *testing.T) {
 		t.Errorf("authorizing the uncovered claim: %v", err)
 	}
 	records, _ = after.Events(ctx, res.Claim.ID)
-	if m, _ := DecodeMetadata(records[0].Metadata); m.PolicyVersion != "c" {
+	if m, _ := eventlog.DecodeMetadata(records[0].Metadata); m.PolicyVersion != "c" {
 		t.Errorf("new claim registered under %q", m.PolicyVersion)
 	}
 }
@@ -141,7 +142,7 @@ func TestARemovedVersionFallsBackToTheDay(t *testing.T) {
 	clock = time.Date(2026, 3, 5, 10, 0, 0, 0, time.UTC)
 	runCommands(t, second, res.Claim.ID, &domain.AddNote{Text: "x"})
 	records, _ := second.Events(ctx, res.Claim.ID)
-	if m, _ := DecodeMetadata(records[1].Metadata); m.PolicyVersion != "old" {
+	if m, _ := eventlog.DecodeMetadata(records[1].Metadata); m.PolicyVersion != "old" {
 		t.Errorf("decided under %q, want old (in force on 20 February)", m.PolicyVersion)
 	}
 }

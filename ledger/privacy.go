@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/privacy"
 )
@@ -185,7 +185,7 @@ func (s *Service) EraseCustomer(ctx context.Context, customerID string, req Requ
 // and nothing but the log has to be right. Erasure is rare; reading every
 // registration is an acceptable price for not keeping another index.
 func (s *Service) claimsOf(ctx context.Context, customerID string) ([]uuid.UUID, error) {
-	filter := eventstore.Filter{StreamPrefixes: []string{ClaimStreamPrefix}, TypePrefixes: []string{domain.ClaimRegistered{}.EventType()}}
+	filter := eventstore.Filter{StreamPrefixes: []string{eventlog.Claims.Prefix()}, TypePrefixes: []string{domain.ClaimRegistered{}.EventType()}}
 	var (
 		after eventstore.Position
 		out   []uuid.UUID
@@ -215,9 +215,9 @@ func (s *Service) claimsOf(ctx context.Context, customerID string) ([]uuid.UUID,
 			if id != customerID {
 				continue
 			}
-			claim, err := uuid.Parse(strings.TrimPrefix(r.Stream, ClaimStreamPrefix))
+			claim, err := eventlog.Claims.ID(r.Stream)
 			if err != nil {
-				return nil, fmt.Errorf("ledger: stream %s: %w", r.Stream, err)
+				return nil, fmt.Errorf("ledger: %w", err)
 			}
 			out = append(out, claim)
 		}
@@ -241,11 +241,11 @@ func (s *Service) recordErasure(ctx context.Context, id uuid.UUID, customerID st
 		if correlation == "" {
 			correlation = s.cfg.NewID().String()
 		}
-		meta, err := json.Marshal(Metadata{
+		meta, err := eventlog.Metadata{
 			CorrelationID: correlation, CausationID: correlation,
 			Actor: req.Actor.Name, Role: req.Actor.Role, Action: ActionErasePersonalData,
 			OccurredAt: now.UTC(), PolicyVersion: s.governing(h, now).Version,
-		})
+		}.Encode()
 		if err != nil {
 			return eventstore.Position{}, false, err
 		}
@@ -254,10 +254,10 @@ func (s *Service) recordErasure(ctx context.Context, id uuid.UUID, customerID st
 			return eventstore.Position{}, false, err
 		}
 		data := []eventstore.EventData{{ID: s.cfg.NewID(), Type: typ, Data: body, Metadata: meta}}
-		if err := h.seal(StreamName(id), data); err != nil {
+		if err := h.seal(eventlog.Claims.Stream(id), data); err != nil {
 			return eventstore.Position{}, false, err
 		}
-		res, err := s.store.Append(ctx, StreamName(id), eventstore.Exact(uint64(h.state.Version-1)), data...)
+		res, err := s.store.Append(ctx, eventlog.Claims.Stream(id), eventstore.Exact(uint64(h.state.Version-1)), data...)
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			continue
 		}

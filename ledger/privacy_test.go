@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/privacy"
 )
 
@@ -42,7 +43,7 @@ func TestPersonalDataIsSealedAndErasable(t *testing.T) {
 	if !privacy.ValidCustomerID(customer) || res.Claim.Customer.Name != "Eleni Papadopoulou" {
 		t.Fatalf("answer: customer %q %+v", customer, res.Claim.Customer)
 	}
-	raw, err := s.Store().ReadStream(ctx, StreamName(id), 0, 0, 0)
+	raw, err := s.Store().ReadStream(ctx, eventlog.Claims.Stream(id), 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,11 +155,9 @@ func IsPermanent(err error) bool {
 
 // A customer's choice of messages is a stream of events in the event store,
 // one per claim, so that every instance of the service knows it: the
-// portal appends, the outbox follows.
+// portal appends, the outbox follows. Its name is
+// eventlog.NotifyPreferences.Stream(claim id).
 const (
-	// PreferencesStreamPrefix starts the stream of a claim's preferences
-	// (notify-preferences-<claim uuid>).
-	PreferencesStreamPrefix = "notify-preferences-"
 	// PreferencesSetType is the type of its events; the data is
 	// Preferences as JSON.
 	PreferencesSetType = "notify.preferences_set.v1"

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/payments"
@@ -157,7 +158,7 @@ func TestWebhookRecordsThePaymentOnce(t *testing.T) {
 		t.Errorf("payment %+v, want %+v", got, want)
 	}
 	events, _ := svc.Events(ctx, claim)
-	meta, _ := ledger.DecodeMetadata(events[len(events)-1].Metadata)
+	meta, _ := eventlog.DecodeMetadata(events[len(events)-1].Metadata)
 	if meta.Actor != "payment-provider:stripe" || meta.CorrelationID != "evt_1QbF3sLkdIwHu7ixqXqTz7GV" {
 		t.Errorf("metadata %+v, want the provider as actor and the event as correlation", meta)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rmaledger/rmaledger/documents"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/portal"
 )
@@ -44,7 +44,7 @@ func TestCustomerDocuments(t *testing.T) {
 		t.Fatalf("the service report: %d %v", pdf.Code, pdf.Header)
 	}
 	c.get(link + "/documents/service-report?lang=ru")
-	recs, err := e.store.ReadStream(context.Background(), documents.StreamPrefix+claim.ID.String(), eventstore.Forwards, 0, 0)
+	recs, err := e.store.ReadStream(context.Background(), eventlog.Documents.Stream(claim.ID), eventstore.Forwards, 0, 0)
 	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Data), `"language":"ru"`) || !strings.Contains(string(recs[0].Data), `"role":"customer"`) {
 		t.Fatalf("the issued documents: %d %v", len(recs), err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api/statuspage"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/notify/preferences"
 	"github.com/rmaledger/rmaledger/portal"
@@ -143,7 +144,7 @@ func TestFilingAClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, _ := ledger.DecodeMetadata(events[0].Metadata)
+	meta, _ := eventlog.DecodeMetadata(events[0].Metadata)
 	if meta.Role != portal.RoleCustomer || meta.Actor != portal.CustomerActor {
 		t.Fatalf("registered by %s (%s), want the customer", meta.Actor, meta.Role)
 	}
@@ -490,7 +491,7 @@ func TestCustomerActions(t *testing.T) {
 	}
 	var customerActs []string
 	for _, r := range events {
-		m, _ := ledger.DecodeMetadata(r.Metadata)
+		m, _ := eventlog.DecodeMetadata(r.Metadata)
 		if m.Role == portal.RoleCustomer {
 			customerActs = append(customerActs, m.Action)
 		}

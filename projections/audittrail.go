@@ -13,8 +13,8 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // AuditTrail serves AuditTrailPage: every action on every claim.
@@ -167,7 +167,7 @@ func (t *trailTables) fold(ctx context.Context, items []item) error {
 		}
 		summary, reason := audit.Describe(it.event)
 		row := trailRow{
-			commit: c, prepare: p, claimID: strings.TrimPrefix(it.rec.Stream, ledger.ClaimStreamPrefix),
+			commit: c, prepare: p, claimID: strings.TrimPrefix(it.rec.Stream, eventlog.Claims.Prefix()),
 			revision: it.rec.Revision, eventID: it.rec.ID.String(), eventType: it.rec.Type, action: action,
 			actor: meta.Actor, role: meta.Role, occurredAt: occurred.UnixNano(), recordedAt: it.rec.Created.UnixNano(),
 			summary: summary, reason: reason,
@@ -456,7 +456,7 @@ func decodeTrailCursor(s string) (eventstore.Position, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil {
 		var p eventstore.Position
-		if p, err = audit.ParsePosition(string(b)); err == nil {
+		if p, err = eventstore.ParsePosition(string(b)); err == nil {
 			return p, nil
 		}
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // BenchmarkProjectionLag appends realistic claim events, one per append as
@@ -145,7 +145,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 	for n, c := 0, 0; n < b.N; c++ {
 		id := uuid.New()
 		h := history(10_000+c, id, t0.Add(time.Duration(c)*time.Second))
-		work[c%clients] = append(work[c%clients], stream{name: ledger.StreamName(id), events: h})
+		work[c%clients] = append(work[c%clients], stream{name: eventlog.Claims.Stream(id), events: h})
 		n += len(h)
 	}
 	type appended struct {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // A cache holds at most max claims and max*cacheEventsPerClaim folded
@@ -142,7 +142,7 @@ func TestCachedEventSize(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var items [][]item
 			for _, claim := range c.claims {
-				recs, err := w.store.ReadStream(ctx, ledger.StreamName(claim.id), eventstore.Forwards, 0, 0)
+				recs, err := w.store.ReadStream(ctx, eventlog.Claims.Stream(claim.id), eventstore.Forwards, 0, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

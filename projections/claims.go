@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // ErrGap means an event does not follow the revision its read model row
@@ -231,7 +231,7 @@ func (t *claimTables) flush(ctx context.Context, tx *sql.Tx) error {
 	insert, update := tx.StmtContext(ctx, t.insert), tx.StmtContext(ctx, t.update)
 	for _, r := range t.rows {
 		s := r.entry.state
-		id := strings.TrimPrefix(r.key, ledger.ClaimStreamPrefix)
+		id := strings.TrimPrefix(r.key, eventlog.Claims.Prefix())
 		var err error
 		if r.entry.stored {
 			_, err = update.ExecContext(ctx, string(s.Status), s.UpdatedAt.UnixNano(), s.Version, r.revision,
@@ -276,7 +276,7 @@ func (t *claimTables) loadEntry(ctx context.Context, rec eventstore.RecordedEven
 		revision int64
 		state    []byte
 	)
-	err := t.load.QueryRowContext(ctx, strings.TrimPrefix(rec.Stream, ledger.ClaimStreamPrefix)).Scan(&revision, &state)
+	err := t.load.QueryRowContext(ctx, strings.TrimPrefix(rec.Stream, eventlog.Claims.Prefix())).Scan(&revision, &state)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return claimEntry{}, fmt.Errorf("%w: no row for %s before revision %d", ErrGap, rec.Stream, rec.Revision)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // Compensations is the finance read model: one row per financial fact of
@@ -186,7 +186,7 @@ func (e compEntry) advance(it item) (compEntry, bool, error) {
 
 // factTime is when a fact happened: the event's own time (the decision
 // time), else the metadata's, else when the store recorded the event.
-func factTime(it item, meta ledger.Metadata) time.Time {
+func factTime(it item, meta eventlog.Metadata) time.Time {
 	if at := domain.OccurredAt(it.event); !at.IsZero() {
 		return at.UTC()
 	}
@@ -302,7 +302,7 @@ func (t *compTables) encode(n int) error {
 			continue // events without a registration: no claim to book them on
 		}
 		rows, found := e.derive()
-		t.rows = append(t.rows, compClaimRows{claimID: strings.TrimPrefix(key, ledger.ClaimStreamPrefix), number: e.number, rows: rows, found: found})
+		t.rows = append(t.rows, compClaimRows{claimID: strings.TrimPrefix(key, eventlog.Claims.Prefix()), number: e.number, rows: rows, found: found})
 	}
 	return nil
 }
@@ -332,7 +332,7 @@ func (t *compTables) flush(ctx context.Context, tx *sql.Tx) error {
 			}
 			if _, err := insRow.ExecContext(ctx, r.EventID, r.Line, c.claimID, c.number, r.Kind, r.Entry, r.Amount.Amount, r.Amount.Currency,
 				r.At.UnixNano(), r.actor, r.role, r.Status, r.Settled, nullTime(r.SettledAt), nullTime(r.ClosedAt), r.Reference,
-				r.Reverses, strings.Join(r.ReversedBy, " "), ledger.ClaimStreamPrefix+c.claimID, int64(r.revision), cp, pp); err != nil {
+				r.Reverses, strings.Join(r.ReversedBy, " "), eventlog.Claims.Prefix()+c.claimID, int64(r.revision), cp, pp); err != nil {
 				return fmt.Errorf("projections: compensations: write %s: %w", c.claimID, err)
 			}
 		}

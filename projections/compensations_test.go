@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 )
@@ -200,9 +201,9 @@ func appendBad(t *testing.T, store eventstore.Store, n int, b badHistory, at fun
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta, _ := json.Marshal(ledger.Metadata{CorrelationID: "import-" + number, Actor: "legacy-import", Role: "admin", OccurredAt: domain.OccurredAt(e)})
+		meta, _ := json.Marshal(eventlog.Metadata{CorrelationID: "import-" + number, Actor: "legacy-import", Role: "admin", OccurredAt: domain.OccurredAt(e)})
 		eid := uuid.New()
-		if _, err := store.Append(context.Background(), ledger.StreamName(id), eventstore.Any, eventstore.EventData{ID: eid, Type: typ, Data: data, Metadata: meta}); err != nil {
+		if _, err := store.Append(context.Background(), eventlog.Claims.Stream(id), eventstore.Any, eventstore.EventData{ID: eid, Type: typ, Data: data, Metadata: meta}); err != nil {
 			t.Fatal(err)
 		}
 		if k > 0 {
@@ -570,7 +571,7 @@ func entryOf(t *testing.T, events ...domain.Event) (compEntry, []string) {
 	)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for k, ev := range events {
-		meta, _ := json.Marshal(ledger.Metadata{Actor: "finance-1", Role: "finance", OccurredAt: at})
+		meta, _ := json.Marshal(eventlog.Metadata{Actor: "finance-1", Role: "finance", OccurredAt: at})
 		id := uuid.New()
 		it := item{rec: eventstore.RecordedEvent{ID: id, Stream: "claim-x", Revision: uint64(k), Position: eventstore.Position{Commit: uint64(k + 1), Prepare: uint64(k + 1)}, Metadata: meta}, event: ev}
 		var err error

@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
 )
 
@@ -31,7 +31,7 @@ func TestFastDecodeAgrees(t *testing.T) {
 			if !reflect.DeepEqual(got.event, want) {
 				t.Errorf("%s decodes differently:\nfast %#v\nstd  %#v", ev.Type, got.event, want)
 			}
-			wantMeta, err := ledger.DecodeMetadata(ev.Metadata)
+			wantMeta, err := eventlog.DecodeMetadata(ev.Metadata)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestFastDecodeAgrees(t *testing.T) {
 
 // BenchmarkDecode decodes the fixtures' stored events, one per op: with
 // encoding/json alone (std) and as decodeItem does (fast); and their
-// metadata, with ledger.DecodeMetadata (metadata-std) and as
+// metadata, with eventlog.DecodeMetadata (metadata-std) and as
 // decodeMetadata does (metadata-fast).
 func BenchmarkDecode(b *testing.B) {
 	var recs []eventstore.RecordedEvent
@@ -69,8 +69,8 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	for _, dec := range []struct {
 		name   string
-		decode func([]byte) (ledger.Metadata, error)
-	}{{"metadata-std", ledger.DecodeMetadata}, {"metadata-fast", decodeMetadata}} {
+		decode func([]byte) (eventlog.Metadata, error)
+	}{{"metadata-std", eventlog.DecodeMetadata}, {"metadata-fast", decodeMetadata}} {
 		b.Run(dec.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -430,7 +431,7 @@ func history(i int, id uuid.UUID, start time.Time) []eventstore.EventData {
 		if err != nil {
 			panic(fmt.Sprintf("claim %d step %d %s: %v", i, k, c.Action(), err))
 		}
-		meta, _ := json.Marshal(ledger.Metadata{
+		meta, _ := json.Marshal(eventlog.Metadata{
 			CorrelationID: uuid.NewString(), Actor: "desk", Role: "agent",
 			OccurredAt: at, PolicyVersion: policy.Version,
 		})
@@ -475,7 +476,7 @@ func fill(t testing.TB, store eventstore.Store, first, n int) int {
 			for {
 				for len(active) < open && next < first+n {
 					id := uuid.New()
-					active = append(active, &claim{stream: ledger.StreamName(id), events: history(next, id, t0.Add(time.Duration(next)*time.Second))})
+					active = append(active, &claim{stream: eventlog.Claims.Stream(id), events: history(next, id, t0.Add(time.Duration(next)*time.Second))})
 					next += workers
 				}
 				if len(active) == 0 {

@@ -10,9 +10,9 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/internal/feed"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // model is a read model: its tables and how events change them. A
@@ -138,18 +138,18 @@ func encodeJSON(v any) ([]byte, error) {
 	return gojson.Marshal(v)
 }
 
-// decodeMetadata decodes a stored event's metadata as ledger.DecodeMetadata
+// decodeMetadata decodes a stored event's metadata as eventlog.DecodeMetadata
 // does, with goccy/go-json first for the same reason as decodeItem: the
 // audit trail, the timers and the compensations decode the metadata of
 // every event they book, and goccy does it in about a quarter of the time
 // (BenchmarkDecode metadata-std against metadata-fast: 2.7 against 0.7 us
 // and 9 against 3 allocations per event, 2 cores). Metadata goccy fails on
-// is decoded again by ledger.DecodeMetadata, whose answer counts.
+// is decoded again by eventlog.DecodeMetadata, whose answer counts.
 // TestFastDecodeAgrees compares the two.
-func decodeMetadata(data []byte) (ledger.Metadata, error) {
-	var m ledger.Metadata
+func decodeMetadata(data []byte) (eventlog.Metadata, error) {
+	var m eventlog.Metadata
 	if len(data) == 0 || gojson.Unmarshal(data, &m) != nil {
-		return ledger.DecodeMetadata(data)
+		return eventlog.DecodeMetadata(data)
 	}
 	return m, nil
 }

@@ -20,8 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // sameClaims checks that the claims read model holds, for every claim,
@@ -337,7 +337,7 @@ func TestPoisonEventStopsProjection(t *testing.T) {
 			// An event on a claim stream that this binary cannot decode: a
 			// type from a newer version, say.
 			poison := eventstore.EventData{ID: uuid.New(), Type: "claim.teleported.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
-			res, err := w.store.Append(ctx, ledger.StreamName(before[0].id), eventstore.Any, poison)
+			res, err := w.store.Append(ctx, eventlog.Claims.Stream(before[0].id), eventstore.Any, poison)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -843,7 +843,7 @@ func TestStartRebuildRunsInTheBackground(t *testing.T) {
 
 	// One that fails: an event this binary cannot decode.
 	poison := eventstore.EventData{ID: uuid.New(), Type: "claim.teleported.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
-	if _, err := w.store.Append(context.Background(), ledger.StreamName(claims[0].id), eventstore.Any, poison); err != nil {
+	if _, err := w.store.Append(context.Background(), eventlog.Claims.Stream(claims[0].id), eventstore.Any, poison); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.StartRebuild(Claims); err != nil {

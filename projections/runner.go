@@ -13,8 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // Names of the projections, for Rebuild, WaitFor and the status command.
@@ -50,7 +50,7 @@ var (
 )
 
 // claimFilter selects what the projections read: claim streams only.
-var claimFilter = eventstore.Filter{StreamPrefixes: []string{ledger.ClaimStreamPrefix}}
+var claimFilter = eventstore.Filter{StreamPrefixes: []string{eventlog.Claims.Prefix()}}
 
 // State is a projection's condition.
 type State string

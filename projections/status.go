@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // StatusView is everything the public status page may show about a claim,
@@ -200,7 +200,7 @@ func (e statusEntry) advance(it item) statusEntry {
 func (e *statusEntry) apply(it item, shared bool) {
 	e.state = domain.Evolve(e.state, it.event)
 	if it.rec.Revision == 0 {
-		meta, _ := ledger.DecodeMetadata(it.rec.Metadata) // unreadable: the version in force then
+		meta, _ := eventlog.DecodeMetadata(it.rec.Metadata) // unreadable: the version in force then
 		e.policy = e.book.Governing(meta.PolicyVersion, e.state.RegisteredAt, e.state.RegisteredAt)
 		e.clocks = nil
 	}

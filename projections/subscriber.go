@@ -17,7 +17,7 @@ import (
 )
 
 // Metadata keys of the messages the Subscriber delivers. The event's own
-// metadata (ledger.Metadata: actor, correlation id...) travels as its JSON
+// metadata (eventlog.Metadata: actor, correlation id...) travels as its JSON
 // under MetaEventMetadata, unparsed: the projections do not need it, and
 // parsing it for every message cost more than the rest of the message.
 const (
@@ -351,7 +351,7 @@ func EventFromMessage(msg *message.Message) (eventstore.RecordedEvent, error) {
 	if err != nil {
 		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: revision: %w", msg.UUID, err)
 	}
-	pos, err := ParsePosition(md.Get(MetaPosition))
+	pos, err := eventstore.ParsePosition(md.Get(MetaPosition))
 	if err != nil {
 		return eventstore.RecordedEvent{}, fmt.Errorf("projections: message %s: %w", msg.UUID, err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
@@ -84,7 +84,7 @@ func TestSubscriber(t *testing.T) {
 			md.Get(MetaType) != ev.Type || md.Get(MetaEventID) != ev.ID.String() || md.Get(MetaEventMetadata) != string(ev.Metadata) {
 			t.Fatalf("message %s %v does not carry event %+v", msg.UUID, md, ev)
 		}
-		if meta, err := ledger.DecodeMetadata([]byte(md.Get(MetaEventMetadata))); err != nil || meta.Actor != "desk" {
+		if meta, err := eventlog.DecodeMetadata([]byte(md.Get(MetaEventMetadata))); err != nil || meta.Actor != "desk" {
 			t.Fatalf("the event's own metadata does not travel: %v %v", md, err)
 		}
 		back, err := EventFromMessage(msg)

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
 )
 
@@ -278,7 +278,7 @@ func (t *timerTables) encode(n int) error {
 			return err
 		}
 		ec := encodedClaim{
-			key: key, claimID: strings.TrimPrefix(key, ledger.ClaimStreamPrefix), entry: e, clocks: clocks,
+			key: key, claimID: strings.TrimPrefix(key, eventlog.Claims.Prefix()), entry: e, clocks: clocks,
 			commit: commit, prepare: prepare, replaceAll: !e.rowsKnown,
 		}
 		for _, c := range e.clocks {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
@@ -88,7 +89,7 @@ func TestTimersRebuildEqualsLive(t *testing.T) {
 			}
 			events = append(events, e)
 		}
-		meta, _ := ledger.DecodeMetadata(recs[0].Metadata)
+		meta, _ := eventlog.DecodeMetadata(recs[0].Metadata)
 		p, ok := book.Version(meta.PolicyVersion)
 		if !ok {
 			t.Fatalf("claim %d registered under %q", c.i, meta.PolicyVersion)

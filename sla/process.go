@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
@@ -318,6 +319,6 @@ func (p *Process) wrote(ctx context.Context, id uuid.UUID, version int64, correl
 	if err != nil || version < 1 || int64(len(records)) < version {
 		return true
 	}
-	meta, err := ledger.DecodeMetadata(records[version-1].Metadata)
+	meta, err := eventlog.DecodeMetadata(records[version-1].Metadata)
 	return err != nil || meta.CorrelationID == correlation
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -409,7 +410,7 @@ func headOf(t *testing.T, e *env) eventstore.Position {
 	t.Helper()
 	var last eventstore.Position
 	for {
-		recs, err := e.store.ReadAll(context.Background(), last, 1000, eventstore.Filter{StreamPrefixes: []string{ledger.ClaimStreamPrefix}})
+		recs, err := e.store.ReadAll(context.Background(), last, 1000, eventstore.Filter{StreamPrefixes: []string{eventlog.Claims.Prefix()}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,13 +3,10 @@ package whatif
 import (
 	"context"
 	"fmt"
-	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // Load reads every claim's history from the store, in the order the claims
@@ -20,7 +17,7 @@ func Load(ctx context.Context, store eventstore.Store) ([]Claim, error) {
 		index  = map[string]int{}
 		after  = eventstore.Start
 	)
-	filter := eventstore.Filter{StreamPrefixes: []string{ledger.ClaimStreamPrefix}}
+	filter := eventstore.Filter{StreamPrefixes: []string{eventlog.Claims.Prefix()}}
 	for {
 		recs, err := store.ReadAll(ctx, after, 1000, filter)
 		if err != nil {
@@ -29,7 +26,7 @@ func Load(ctx context.Context, store eventstore.Store) ([]Claim, error) {
 		for _, r := range recs {
 			i, ok := index[r.Stream]
 			if !ok {
-				id, err := uuid.Parse(strings.TrimPrefix(r.Stream, ledger.ClaimStreamPrefix))
+				id, err := eventlog.Claims.ID(r.Stream)
 				if err != nil {
 					continue // a stream of the prefix that names no claim (claim numbers' reservations)
 				}
@@ -41,7 +38,7 @@ func Load(ctx context.Context, store eventstore.Store) ([]Claim, error) {
 			if err != nil {
 				return nil, fmt.Errorf("whatif: %s revision %d: %w", r.Stream, r.Revision, err)
 			}
-			meta, err := ledger.DecodeMetadata(r.Metadata)
+			meta, err := eventlog.DecodeMetadata(r.Metadata)
 			if err != nil {
 				return nil, fmt.Errorf("whatif: %s revision %d: %w", r.Stream, r.Revision, err)
 			}

@@ -36,7 +36,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
-	"github.com/rmaledger/rmaledger/ledger"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/projections"
 	"github.com/rmaledger/rmaledger/sla"
 )
@@ -44,7 +44,7 @@ import (
 // Entry is one recorded event of a claim with its metadata.
 type Entry struct {
 	Event    domain.Event
-	Metadata ledger.Metadata
+	Metadata eventlog.Metadata
 }
 
 // Claim is a claim's recorded history, in stream order.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -119,7 +120,7 @@ func (e *ledgerEnv) tick() sla.Report {
 	}
 	var head eventstore.Position
 	for _, c := range claims {
-		recs, _ := e.store.ReadStream(context.Background(), ledger.StreamName(c.ID), eventstore.Backwards, eventstore.End, 1)
+		recs, _ := e.store.ReadStream(context.Background(), eventlog.Claims.Stream(c.ID), eventstore.Backwards, eventstore.End, 1)
 		if len(recs) == 1 && recs[0].Position.Compare(head) > 0 {
 			head = recs[0].Position
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/api/statuspage"
+	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/projections"
@@ -167,7 +168,7 @@ func (s *stack) call(t testing.TB, key, path string, body any) map[string]any {
 // wait makes the status read model catch up with a write's answer.
 func (s *stack) wait(t testing.TB, answer map[string]any) {
 	t.Helper()
-	pos, err := projections.ParsePosition(answer["position"].(string))
+	pos, err := eventstore.ParsePosition(answer["position"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}

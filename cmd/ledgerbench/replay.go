@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
-	"github.com/rmaledger/rmaledger/ledger"
 	"github.com/rmaledger/rmaledger/policy"
 	"github.com/rmaledger/rmaledger/projections"
 )
@@ -72,7 +71,7 @@ func readAll(ctx context.Context, dir string) (ReadAll, error) {
 		}
 		for _, r := range recs {
 			bytes += len(r.Data) + len(r.Metadata)
-			if strings.HasPrefix(r.Stream, ledger.ClaimStreamPrefix) {
+			if eventlog.Claims.Holds(r.Stream) {
 				out.ClaimEvents++
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/ledger"
@@ -59,7 +60,7 @@ func sampleEvents() ([]eventstore.EventData, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sample claim %d step %d: %w", i, k, err)
 			}
-			meta, err := json.Marshal(ledger.Metadata{
+			meta, err := json.Marshal(eventlog.Metadata{
 				CorrelationID: uuid.NewString(), CausationID: uuid.NewString(), Actor: "agent-bench", Role: "agent",
 				Action: string(s.cmd.Action()), OccurredAt: at, PolicyVersion: pol.Version,
 			})
@@ -76,7 +77,7 @@ func sampleEvents() ([]eventstore.EventData, error) {
 				past = append(past, e)
 			}
 		}
-		if err := audit.SealEvents(ledger.StreamName(id), nil, stream); err != nil {
+		if err := audit.SealEvents(eventlog.Claims.Stream(id), nil, stream); err != nil {
 			return nil, err
 		}
 		out = append(out, stream...)
@@ -104,7 +105,7 @@ func measureAppend(ctx context.Context, dir string, writers int, d time.Duration
 	for w := range writers {
 		wg.Go(func() {
 			for n := w; ctx.Err() == nil; {
-				stream := ledger.StreamName(uuid.New())
+				stream := eventlog.Claims.Stream(uuid.New())
 				expected := eventstore.NoStream
 				for range 10 {
 					ev := samples[n%len(samples)]

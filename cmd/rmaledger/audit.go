@@ -16,8 +16,8 @@ import (
 
 	"github.com/rmaledger/rmaledger/api"
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
-	"github.com/rmaledger/rmaledger/ledger"
 )
 
 // The audit commands (see docs/audit.md):
@@ -206,14 +206,14 @@ func claimStream(raw string) (string, error) {
 	if err != nil || id == uuid.Nil {
 		return "", fmt.Errorf("--claim %q is not a claim id", raw)
 	}
-	return ledger.StreamName(id), nil
+	return eventlog.Claims.Stream(id), nil
 }
 
 func parsePosition(flag, raw string) (eventstore.Position, error) {
 	if raw == "" {
 		return eventstore.Start, nil
 	}
-	p, err := audit.ParsePosition(raw)
+	p, err := eventstore.ParsePosition(raw)
 	if err != nil {
 		return p, fmt.Errorf("--%s: %w", flag, err)
 	}
@@ -350,7 +350,7 @@ func auditCheck(cfg config, stdout io.Writer) error {
 	}
 	scope := "the whole ledger"
 	if r.Claim != "" {
-		scope = strings.TrimPrefix(r.Claim, ledger.ClaimStreamPrefix)
+		scope = strings.TrimPrefix(r.Claim, eventlog.Claims.Prefix())
 	}
 	fmt.Fprintf(stdout, "%s: %d events checked in full, %d as hashes, from %s; %d checkpoints verified with key %s\n",
 		scope, r.Events, r.Hashes, r.Anchor, r.Checkpoints, audit.KeyID(pub))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rmaledger/rmaledger/accounts"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 )
@@ -150,7 +151,7 @@ func TestUsersCommands(t *testing.T) {
 		want = "cli:" + u.Username
 	}
 	withAccounts(t, dataDir, func(_ *accounts.Directory, store eventstore.Store) {
-		recs, err := store.ReadAll(context.Background(), eventstore.Start, 100, eventstore.Filter{StreamPrefixes: []string{accounts.StreamPrefix}})
+		recs, err := store.ReadAll(context.Background(), eventstore.Start, 100, eventstore.Filter{StreamPrefixes: []string{eventlog.Accounts.Prefix()}})
 		if err != nil {
 			t.Fatal(err)
 		}

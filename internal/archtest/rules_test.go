@@ -56,6 +56,11 @@ var rules = []rule{
 		only:     []string{"eventstore/...", "storage"},
 	},
 	{
+		why:      "eventlog says what is stored (stream names, event metadata) for both sides: it depends on the domain and the event store at most",
+		packages: []string{"eventlog"},
+		only:     []string{"domain", "eventstore"},
+	},
+	{
 		why:      "the command side (ledger) never depends on the read side or the edges",
 		packages: []string{"ledger"},
 		forbid:   []string{"projections", "sla", "notify/...", "api/...", "console", "portal/...", "accounts", "cmd/..."},
@@ -64,6 +69,11 @@ var rules = []rule{
 		why:      "projections build read models from the events alone: no API, page, message or process manager",
 		packages: []string{"projections"},
 		forbid:   []string{"api/...", "console", "portal/...", "notify/...", "sla", "whatif", "accounts", "documents", "cmd/..."},
+	},
+	{
+		why:      "the read side does not depend on the write side: projections take what is stored from eventlog, never from ledger",
+		packages: []string{"projections"},
+		forbid:   []string{"ledger"},
 	},
 	{
 		why:      "messages to the outside read the event stream: notify/... never depends on the command side, the read models or the edges",

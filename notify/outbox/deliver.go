@@ -7,24 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/storage"
 )
 
-// The delivery streams: one per message and round, in which instances
-// claim the message before sending it and record that they sent it.
+// The events of the delivery streams (eventlog.DeliveryStream), one per
+// message and round, in which instances claim the message before sending
+// it and record that they sent it.
 const (
-	// DeliveryStreamPrefix starts a delivery stream's name:
-	// notify-delivery-<message id>, then -<round> for a replayed message.
-	DeliveryStreamPrefix = "notify-delivery-"
 	// ClaimedType: an instance claims the delivery until lease_until.
 	ClaimedType = "notify.delivery_claimed.v1"
 	// SentType: the claiming instance's Sender accepted the message.
@@ -32,14 +30,6 @@ const (
 	// FailedType: the claiming instance gave the message up.
 	FailedType = "notify.delivery_failed.v1"
 )
-
-// DeliveryStream is the delivery stream of a message in a round.
-func DeliveryStream(id uuid.UUID, round int) string {
-	if round == 0 {
-		return DeliveryStreamPrefix + id.String()
-	}
-	return DeliveryStreamPrefix + id.String() + "-" + strconv.Itoa(round)
-}
 
 // The data of the delivery events. They hold no content, no address and
 // no error text: the log keeps them forever, and they must not keep
@@ -387,7 +377,7 @@ func (o *Outbox) stillPending(ctx context.Context, id uuid.UUID) bool {
 // when the message is not this instance's to send now (then its row says
 // why: sent or failed elsewhere, or due again when another's lease ends).
 func (o *Outbox) claim(ctx context.Context, q queued) (c claimed, ok bool) {
-	stream := DeliveryStream(q.ID, q.round)
+	stream := eventlog.DeliveryStream(q.ID, q.round)
 	var prev *eventstore.RecordedEvent
 	expected := eventstore.NoStream
 	for range 5 {

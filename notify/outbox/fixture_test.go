@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/notify"
@@ -214,7 +215,7 @@ func list(t *testing.T, o *Outbox, f Filter) []Entry {
 
 func deliveryStream(t *testing.T, s eventstore.Store, id uuid.UUID, round int) []string {
 	t.Helper()
-	evs, err := s.ReadStream(context.Background(), DeliveryStream(id, round), eventstore.Forwards, 0, 0)
+	evs, err := s.ReadStream(context.Background(), eventlog.DeliveryStream(id, round), eventstore.Forwards, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil
 	}
@@ -222,7 +223,7 @@ func deliveryStream(t *testing.T, s eventstore.Store, id uuid.UUID, round int) [
 		t.Fatal(err)
 	}
 	// Every delivery stream is sealed into the audit hash chain.
-	if r, err := audit.VerifyStream(context.Background(), s, DeliveryStream(id, round)); err != nil || !r.OK {
+	if r, err := audit.VerifyStream(context.Background(), s, eventlog.DeliveryStream(id, round)); err != nil || !r.OK {
 		t.Fatalf("audit verify of the delivery stream of %s: %+v, %v", id, r.Break, err)
 	}
 	var types []string

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/notify"
 )
@@ -533,7 +534,7 @@ func TestQuietClaimGetsOnlyEssentialMessages(t *testing.T) {
 	store := openStore(t)
 	a := uuid.New()
 	appendClaim(t, store, a, registered(a, "RMA-1", "ivana@example.com", "cust-1"))
-	appendRaw(t, store, notify.PreferencesStreamPrefix+a.String(), notify.PreferencesSetType, notify.Preferences{Quiet: true})
+	appendRaw(t, store, eventlog.NotifyPreferences.Stream(a), notify.PreferencesSetType, notify.Preferences{Quiet: true})
 	appendRaw(t, store, "portal-link-"+a.String(), "portal.link_issued.v1", map[string]string{"language": "bg"})
 	appendClaim(t, store, a, assigned("desk-1"))
 	o := openOutbox(t, store, dbPath(t))
@@ -543,7 +544,7 @@ func TestQuietClaimGetsOnlyEssentialMessages(t *testing.T) {
 		t.Fatalf("a quiet claim's queue holds %d messages, want the essential registration alone", len(got))
 	}
 	// Quiet ends: the next message goes, in the language of the link.
-	appendRaw(t, store, notify.PreferencesStreamPrefix+a.String(), notify.PreferencesSetType, notify.Preferences{Quiet: false})
+	appendRaw(t, store, eventlog.NotifyPreferences.Stream(a), notify.PreferencesSetType, notify.Preferences{Quiet: false})
 	appendClaim(t, store, a, assigned("desk-2"))
 	mustCatchUp(t, o)
 	got = list(t, o, Filter{ClaimID: a})
@@ -702,7 +703,7 @@ func TestErasureDuringDeliveryStopsTheMessage(t *testing.T) {
 	o := openOutbox(t, hooked, dbPath(t), withSender(notify.Email, snd))
 	mustCatchUp(t, o)
 	hooked.before = func(stream string) {
-		if strings.HasPrefix(stream, DeliveryStreamPrefix) {
+		if strings.HasPrefix(stream, eventlog.DeliveryPrefix) {
 			hooked.before = nil
 			appendClaim(t, store, a, domain.PersonalDataErased{CustomerID: "cust-1", At: t0})
 			mustCatchUp(t, o)

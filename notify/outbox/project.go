@@ -6,29 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/internal/feed"
 	"github.com/rmaledger/rmaledger/notify"
 	"github.com/rmaledger/rmaledger/storage"
 )
 
-// Streams the outbox follows.
-const (
-	claimStreamPrefix = "claim-"
-	linkStreamPrefix  = "portal-link-"
-	linkIssuedType    = "portal.link_issued.v1"
-)
+// linkIssuedType is the stored name of a portal link's issue (portal/links).
+const linkIssuedType = "portal.link_issued.v1"
 
 // Streams selects the streams the outbox follows: the claims, the
 // portal's private links (a claim's language) and the customers' choices
 // of messages.
-var Streams = eventstore.Filter{StreamPrefixes: []string{claimStreamPrefix, linkStreamPrefix, notify.PreferencesStreamPrefix}}
+var Streams = eventstore.Filter{StreamPrefixes: []string{eventlog.Claims.Prefix(), eventlog.PortalLinks.Prefix(), eventlog.NotifyPreferences.Prefix()}}
 
 // maxBatch bounds the events applied in one transaction.
 const maxBatch = 256
@@ -263,8 +259,8 @@ func (b *batch) write(ctx context.Context, tx *sql.Tx, o *Outbox, now time.Time)
 func (o *Outbox) applyOne(ctx context.Context, b *batch, it feed.Item, compose bool) error {
 	ev := it.Record
 	switch {
-	case strings.HasPrefix(ev.Stream, linkStreamPrefix):
-		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, linkStreamPrefix))
+	case eventlog.PortalLinks.Holds(ev.Stream):
+		id, err := eventlog.PortalLinks.ID(ev.Stream)
 		if err != nil || ev.Type != linkIssuedType {
 			return nil
 		}
@@ -280,8 +276,8 @@ func (o *Outbox) applyOne(ctx context.Context, b *batch, it feed.Item, compose b
 		}
 		p.language = issued.Language
 		return nil
-	case strings.HasPrefix(ev.Stream, notify.PreferencesStreamPrefix):
-		id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, notify.PreferencesStreamPrefix))
+	case eventlog.NotifyPreferences.Holds(ev.Stream):
+		id, err := eventlog.NotifyPreferences.ID(ev.Stream)
 		if err != nil || ev.Type != notify.PreferencesSetType {
 			return nil
 		}
@@ -295,11 +291,11 @@ func (o *Outbox) applyOne(ctx context.Context, b *batch, it feed.Item, compose b
 		}
 		p.quiet = chosen.Quiet
 		return nil
-	case strings.HasPrefix(ev.Stream, claimStreamPrefix):
+	case eventlog.Claims.Holds(ev.Stream):
 	default:
 		return nil
 	}
-	id, err := uuid.Parse(strings.TrimPrefix(ev.Stream, claimStreamPrefix))
+	id, err := eventlog.Claims.ID(ev.Stream)
 	if err != nil {
 		return nil // not a claim's own stream
 	}

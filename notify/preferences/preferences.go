@@ -1,6 +1,6 @@
 // Package preferences keeps what a customer chose for the messages of a
 // claim, as events of the claim's preferences stream
-// (notify.PreferencesStreamPrefix), sealed into the audit hash chain like
+// (eventlog.NotifyPreferences), sealed into the audit hash chain like
 // every event, so that every instance of the service, and its outbox,
 // knows it.
 package preferences
@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/notify"
 )
@@ -36,7 +37,7 @@ type metadata struct {
 // Get returns the claim's preferences: the zero value (every message)
 // when the customer never chose.
 func (k Keeper) Get(ctx context.Context, claimID uuid.UUID) (notify.Preferences, error) {
-	last, err := k.Store.ReadStream(ctx, notify.PreferencesStreamPrefix+claimID.String(), eventstore.Backwards, eventstore.End, 1)
+	last, err := k.Store.ReadStream(ctx, eventlog.NotifyPreferences.Stream(claimID), eventstore.Backwards, eventstore.End, 1)
 	if errors.Is(err, eventstore.ErrStreamNotFound) || (err == nil && len(last) == 0) {
 		return notify.Preferences{}, nil
 	}
@@ -70,7 +71,7 @@ func (k Keeper) Set(ctx context.Context, claimID uuid.UUID, p notify.Preferences
 	}
 	data, _ := json.Marshal(p)
 	meta, _ := json.Marshal(metadata{Actor: actor, Role: role, At: now().UTC()})
-	_, err = audit.AppendSealed(ctx, k.Store, notify.PreferencesStreamPrefix+claimID.String(),
+	_, err = audit.AppendSealed(ctx, k.Store, eventlog.NotifyPreferences.Stream(claimID),
 		eventstore.EventData{ID: uuid.New(), Type: notify.PreferencesSetType, Data: data, Metadata: meta})
 	if err != nil {
 		return fmt.Errorf("preferences: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/notify"
@@ -44,7 +45,7 @@ func TestPreferencesAreRecordedSealedAndOnlyWhenChanged(t *testing.T) {
 			t.Fatalf("after choosing quiet=%v: %+v, %v", quiet, p, err)
 		}
 	}
-	recs, err := store.ReadStream(ctx, notify.PreferencesStreamPrefix+claim.String(), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.NotifyPreferences.Stream(claim), eventstore.Forwards, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestPreferencesAreRecordedSealedAndOnlyWhenChanged(t *testing.T) {
 func TestAppendSealedUnderConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
 	store := open(t)
-	stream := notify.PreferencesStreamPrefix + uuid.NewString()
+	stream := eventlog.NotifyPreferences.Stream(uuid.New())
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

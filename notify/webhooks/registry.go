@@ -33,12 +33,10 @@ import (
 
 	"github.com/rmaledger/rmaledger/audit"
 	"github.com/rmaledger/rmaledger/domain"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/follow"
 )
-
-// StreamPrefix starts the stream name of a subscription.
-const StreamPrefix = "webhook-subscription-"
 
 // Event types of a subscription's stream.
 const (
@@ -91,7 +89,7 @@ func invalid(field, format string, args ...any) error {
 
 // Withheld reports the streams an audit export must show only as hashes
 // (audit.ExportOptions.Withheld): the subscriptions', which hold secrets.
-func Withheld(stream string) bool { return strings.HasPrefix(stream, StreamPrefix) }
+func Withheld(stream string) bool { return eventlog.WebhookSubscriptions.Holds(stream) }
 
 // Actor is who changes a subscription, recorded in the event's metadata.
 type Actor struct {
@@ -490,7 +488,7 @@ func (r *Registry) Follow(ctx context.Context, retry time.Duration) {
 }
 
 // streams selects the subscriptions' events in $all.
-var streams = eventstore.Filter{StreamPrefixes: []string{StreamPrefix}}
+var streams = eventstore.Filter{StreamPrefixes: []string{eventlog.WebhookSubscriptions.Prefix()}}
 
 // fresh makes the registry current enough to answer: at once while
 // Follow keeps it so, else by reading what was appended since.
@@ -512,7 +510,7 @@ func (r *Registry) catchUp(ctx context.Context) error {
 
 // apply folds one event into the registry, once.
 func (r *Registry) apply(rec *eventstore.RecordedEvent) error {
-	id, err := uuid.Parse(strings.TrimPrefix(rec.Stream, StreamPrefix))
+	id, err := eventlog.WebhookSubscriptions.ID(rec.Stream)
 	if err != nil {
 		return nil // not a subscription's stream
 	}
@@ -595,7 +593,7 @@ func (r *Registry) append(ctx context.Context, id uuid.UUID, by Actor, typ strin
 		return err
 	}
 	meta, _ := json.Marshal(metadata{Actor: by.Name, Role: by.Role})
-	stream := StreamPrefix + id.String()
+	stream := eventlog.WebhookSubscriptions.Stream(id)
 	eventID := uuid.New()
 	for attempt := range maxAttempts {
 		if attempt > 0 {

@@ -24,17 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 )
-
-// StreamPrefix starts the stream name of a claim's links.
-const StreamPrefix = "portal-link-"
 
 // Event types of a links stream.
 const (
@@ -62,7 +59,7 @@ var (
 
 // Withheld reports the streams an audit export must show only as hashes
 // (audit.ExportOptions.Withheld): those of the portal's links.
-func Withheld(stream string) bool { return strings.HasPrefix(stream, StreamPrefix) }
+func Withheld(stream string) bool { return eventlog.PortalLinks.Holds(stream) }
 
 // Actor is who issues or revokes a link, recorded in the event's metadata.
 type Actor struct {
@@ -231,7 +228,7 @@ type entry struct {
 }
 
 func (k *Keeper) read(ctx context.Context, claimID uuid.UUID) ([]entry, error) {
-	records, err := k.cfg.Store.ReadStream(ctx, StreamPrefix+claimID.String(), eventstore.Forwards, 0, 0)
+	records, err := k.cfg.Store.ReadStream(ctx, eventlog.PortalLinks.Stream(claimID), eventstore.Forwards, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, nil
 	}
@@ -264,7 +261,7 @@ func (k *Keeper) append(ctx context.Context, claimID uuid.UUID, by Actor, typ st
 		return err
 	}
 	meta, _ := json.Marshal(metadata{Actor: by.Name, Role: by.Role})
-	_, err = audit.AppendSealed(ctx, k.cfg.Store, StreamPrefix+claimID.String(),
+	_, err = audit.AppendSealed(ctx, k.cfg.Store, eventlog.PortalLinks.Stream(claimID),
 		eventstore.EventData{ID: uuid.New(), Type: typ, Data: body, Metadata: meta})
 	if err != nil {
 		return fmt.Errorf("links: %w", err)

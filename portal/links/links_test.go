@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventlog"
 	"github.com/rmaledger/rmaledger/eventstore"
 	"github.com/rmaledger/rmaledger/eventstore/embedded"
 	"github.com/rmaledger/rmaledger/portal/links"
@@ -50,7 +51,7 @@ func TestIssuedLinkOpensItsClaimOnly(t *testing.T) {
 		t.Fatalf("Resolve = %+v, %v", got, err)
 	}
 	// The secret is not stored: no event of the stream holds the token or its secret.
-	recs, err := store.ReadStream(ctx, links.StreamPrefix+claim.String(), eventstore.Forwards, 0, 0)
+	recs, err := store.ReadStream(ctx, eventlog.PortalLinks.Stream(claim), eventstore.Forwards, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

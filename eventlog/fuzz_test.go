@@ -1,8 +1,7 @@
-package ledger
+package eventlog
 
 import (
 	"bytes"
-	"encoding/json"
 	"testing"
 	"time"
 )
@@ -17,7 +16,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 		OccurredAt: time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC), PolicyVersion: "default-1",
 		IdempotencyKey: "k-1", RequestHash: "sha256:00", ContentHash: "ab", PrevHash: "cd",
 	}
-	data, err := json.Marshal(m)
+	data, err := m.Encode()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -30,7 +29,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 		if err != nil {
 			return
 		}
-		once, err := json.Marshal(m)
+		once, err := m.Encode()
 		if err != nil {
 			t.Fatalf("decoded %s as %+v, which does not encode: %v", data, m, err)
 		}
@@ -38,7 +37,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s does not decode: %v", once, err)
 		}
-		twice, _ := json.Marshal(back)
+		twice, _ := back.Encode()
 		if !bytes.Equal(once, twice) {
 			t.Fatalf("unstable:\n%s\n%s", once, twice)
 		}

@@ -1,14 +1,4 @@
-// Package ledger is the application layer between the HTTP API (and, later,
-// process managers) and the pure domain: it loads a claim's stream, folds it,
-// asks domain.Decide for new events and appends them with the expected
-// revision, retrying on conflicts. It is the one place that turns a command
-// into stored events, so every client of the write side gets the same
-// idempotency, concurrency and metadata rules.
-//
-// The architecture lists cmd, domain, eventstore, projections and api; this
-// package exists so that command handling is not buried in HTTP handlers
-// (the SLA process managers issue commands too), as in wild-workouts' app layer.
-package ledger
+package eventlog
 
 import (
 	"encoding/json"
@@ -16,8 +6,9 @@ import (
 	"time"
 )
 
-// Metadata is stored as JSON with every event. The event's own ID is the
-// store's event ID.
+// Metadata is stored as JSON with every event the ledger writes. The
+// event's own ID is the store's event ID. Fields added later must mean "as
+// before" when absent: events written before them lack them.
 type Metadata struct {
 	// CorrelationID ties together every event caused by one request chain.
 	CorrelationID string `json:"correlation_id"`
@@ -50,14 +41,17 @@ type Metadata struct {
 	PrevHash    string `json:"prev_hash,omitempty"`
 }
 
-// DecodeMetadata parses stored metadata.
+// DecodeMetadata parses stored metadata; empty metadata is the zero value.
 func DecodeMetadata(data []byte) (Metadata, error) {
 	var m Metadata
 	if len(data) == 0 {
 		return m, nil
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return m, fmt.Errorf("ledger: decode metadata: %w", err)
+		return m, fmt.Errorf("eventlog: decode metadata: %w", err)
 	}
 	return m, nil
 }
+
+// Encode is the stored form of the metadata, which DecodeMetadata reads.
+func (m Metadata) Encode() ([]byte, error) { return json.Marshal(m) }
