@@ -77,6 +77,30 @@ func TestDeliveryLagFromHistogramSnapshots(t *testing.T) {
 	}
 }
 
+// TestRatioTargets: a target of the baseline's multiple is met by the ratio,
+// not by the value, and never without a baseline.
+func TestRatioTargets(t *testing.T) {
+	ref := base("baseline.x", "the machine's limit", 1000, "req/s")
+	for _, c := range []struct {
+		value  float64
+		target *Target
+		ref    *BaselineRef
+		met    bool
+	}{
+		{310, atLeastX(0.3), ref, true},
+		{290, atLeastX(0.3), ref, false},
+		{2900, atMostX(3), ref, true},
+		{3100, atMostX(3), ref, false},
+		{5000, atLeastX(0.3), nil, false},
+		{290, atLeast(200), ref, true},
+	} {
+		f := figure("x", "x", c.value, "req/s", c.target, c.ref)
+		if f.Met == nil || *f.Met != c.met {
+			t.Errorf("%v against %+v of %v: met %v, want %v", c.value, *c.target, c.ref, f.Met, c.met)
+		}
+	}
+}
+
 func TestOpenLoopCountsQueueingFromTheScheduledTime(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)

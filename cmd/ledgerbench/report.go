@@ -172,10 +172,14 @@ type Figure struct {
 	Ratio    *float64     `json:"ratio,omitempty"`
 }
 
-// Target is a bound a figure must meet: Op is ">=" or "<=".
+// Target is a bound a figure must meet: Op is ">=" or "<=". With
+// OfBaseline, Value bounds the figure's ratio to its baseline from the same
+// run (0.3 means "at least 0.3x the trivial handler"), so that a slower or
+// busier machine moves the bound with it.
 type Target struct {
-	Op    string  `json:"op"`
-	Value float64 `json:"value"`
+	Op         string  `json:"op"`
+	Value      float64 `json:"value"`
+	OfBaseline bool    `json:"of_baseline,omitempty"`
 }
 
 // BaselineRef names the baseline of a figure.
@@ -196,19 +200,28 @@ func (t Target) met(v float64) bool {
 // figure builds a Figure; target and baseline may be nil.
 func figure(id, label string, value float64, unit string, target *Target, baseline *BaselineRef) Figure {
 	f := Figure{ID: id, Label: label, Value: value, Unit: unit, Target: target, Baseline: baseline}
-	if target != nil {
-		met := target.met(value)
-		f.Met = &met
-	}
 	if baseline != nil && baseline.Value > 0 {
 		r := round3(value / baseline.Value)
 		f.Ratio = &r
+	}
+	switch {
+	case target == nil:
+	case !target.OfBaseline:
+		met := target.met(value)
+		f.Met = &met
+	default:
+		met := f.Ratio != nil && target.met(*f.Ratio)
+		f.Met = &met
 	}
 	return f
 }
 
 func atLeast(v float64) *Target { return &Target{Op: ">=", Value: v} }
 func atMost(v float64) *Target  { return &Target{Op: "<=", Value: v} }
+
+// atLeastX and atMostX bound a figure's ratio to its baseline.
+func atLeastX(v float64) *Target { return &Target{Op: ">=", Value: v, OfBaseline: true} }
+func atMostX(v float64) *Target  { return &Target{Op: "<=", Value: v, OfBaseline: true} }
 
 func base(id, label string, value float64, unit string) *BaselineRef {
 	return &BaselineRef{ID: id, Label: label, Value: value, Unit: unit}
@@ -231,7 +244,11 @@ func (r *Report) figures() []Figure {
 			ref = base("baseline.fdatasync.group", "fdatasync group commit", b.Fsync.Group.RecordsPerSec, "records/s")
 		}
 		id := fmt.Sprintf("store_append.w%d", a.Writers)
-		add(figure(id+".rate", fmt.Sprintf("store append, %d writer(s)", a.Writers), a.EventsPerSec, "events/s", nil, ref))
+		var target *Target
+		if a.Writers > 1 {
+			target = atLeastX(0.5)
+		}
+		add(figure(id+".rate", fmt.Sprintf("store append, %d writer(s)", a.Writers), a.EventsPerSec, "events/s", target, ref))
 		lref := func(v float64) *BaselineRef {
 			if a.Writers > 1 {
 				return base("baseline.fdatasync.group.latency", "fdatasync group commit latency", v, "ms")
@@ -247,10 +264,10 @@ func (r *Report) figures() []Figure {
 	}
 
 	httpRate := base("baseline.http.closed", "trivial HTTP handler", b.HTTP.ClosedLoop.PerSecond, "req/s")
-	add(figure("commands.rate", fmt.Sprintf("commands over HTTP, %d clients", s.Commands.Clients), s.Commands.PerSecond, "commands/s", atLeast(5000), httpRate))
+	add(figure("commands.rate", fmt.Sprintf("commands over HTTP, %d clients", s.Commands.Clients), s.Commands.PerSecond, "commands/s", atLeastX(0.3), httpRate))
 	add(figure("commands.p50", "commands over HTTP, p50", s.Commands.Latency.P50MS, "ms", nil,
 		base("baseline.http.closed.p50", "trivial HTTP handler p50", b.HTTP.ClosedLoop.Latency.P50MS, "ms")))
-	add(figure("commands.p99", "commands over HTTP, p99", s.Commands.Latency.P99MS, "ms", atMost(10),
+	add(figure("commands.p99", "commands over HTTP, p99", s.Commands.Latency.P99MS, "ms", atMostX(3),
 		base("baseline.http.closed.p99", "trivial HTTP handler p99", b.HTTP.ClosedLoop.Latency.P99MS, "ms")))
 
 	for _, st := range s.Status {
@@ -260,10 +277,7 @@ func (r *Report) figures() []Figure {
 				trivial = o.Latency
 			}
 		}
-		target := atMost(5)
-		if st.Rate <= 1000 {
-			target = atMost(2)
-		}
+		target := atMostX(1)
 		id := fmt.Sprintf("status.r%d", st.Rate)
 		label := fmt.Sprintf("status lookup at %d/s", st.Rate)
 		tref := func(q string, v float64) *BaselineRef {
@@ -305,7 +319,7 @@ func (r *Report) figures() []Figure {
 	}
 
 	readRef := base("baseline.read_all", "read $all, no decoding", b.ReadAll.EventsPerSec, "events/s")
-	add(figure("replay.rate", fmt.Sprintf("replay: rebuild every read model from %d events", s.Replay.Events), s.Replay.EventsPerSec, "events/s", atLeast(200_000), readRef))
+	add(figure("replay.rate", fmt.Sprintf("replay: rebuild every read model from %d events", s.Replay.Events), s.Replay.EventsPerSec, "events/s", atLeastX(0.5), readRef))
 	add(figure("audit_verify.rate", fmt.Sprintf("audit verify over %d events", s.Verify.Events), s.Verify.EventsPerSec, "events/s", nil, readRef))
 	add(figure("memory.peak", fmt.Sprintf("service peak RSS holding %d events", s.Memory.Events), s.Memory.End.PeakMB, "MiB", atMost(256),
 		base("baseline.empty_service.peak", "service on an empty data directory, peak RSS", b.EmptyService.PeakMB, "MiB")))
@@ -323,6 +337,9 @@ func (r *Report) writeTable(w io.Writer) error {
 		target, met, baseline, ratio := "", "", "", ""
 		if f.Target != nil {
 			target = f.Target.Op + " " + num(f.Target.Value)
+			if f.Target.OfBaseline {
+				target += "x"
+			}
 			met = "no"
 			if *f.Met {
 				met = "yes"
