@@ -1,0 +1,159 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rmaledger/rmaledger/audit"
+	"github.com/rmaledger/rmaledger/eventstore"
+	"github.com/rmaledger/rmaledger/ledger"
+)
+
+// readTrailEvents fills in, from the log, what the entries show besides
+// their index row: the event's id, type, recording time, summary and
+// reason. entries are in position order, as a page lists them.
+//
+// The store has no read by position, so a page is read one of two ways.
+// When its entries are (nearly) every claim event between the first and
+// the last (a page without filters, the CSV export), one read of $all from
+// the trail's row before the first gives them all. When a filter spreads
+// them through the log, each claim's stream is read at the entries'
+// revisions instead, a run of consecutive revisions in one read. Either
+// way an entry is matched to its event by position or revision, never by
+// counting, and an entry the first way missed is read the second.
+func (r *Runner) readTrailEvents(ctx context.Context, table string, store eventstore.Store, entries []TrailEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	done := make([]bool, len(entries))
+	dense, after, span, err := r.trailSpan(ctx, table, entries)
+	if err != nil {
+		return err
+	}
+	if dense {
+		recs, err := store.ReadAll(ctx, after, span, claimFilter)
+		if err != nil {
+			return fmt.Errorf("projections: audit trail: read the log after %s: %w", after, err)
+		}
+		i := 0
+		for _, rec := range recs {
+			for i < len(entries) && entries[i].Position.Compare(rec.Position) < 0 {
+				i++
+			}
+			if i == len(entries) {
+				break
+			}
+			if entries[i].Position == rec.Position {
+				if err := describeTrailEntry(&entries[i], rec); err != nil {
+					return err
+				}
+				done[i] = true
+			}
+		}
+	}
+	return readTrailStreams(ctx, store, entries, done)
+}
+
+// denseSpan is how many claim events a page of n entries may span and still
+// be read from $all in one read: beyond it, reading the claims' streams at
+// the entries reads less.
+func denseSpan(n int) int { return 4*n + 64 }
+
+// trailSpan tells whether the entries are dense enough to read from $all
+// (denseSpan), and if so the position to read after and how many events
+// to read: every row of the trail from the first entry to the last.
+func (r *Runner) trailSpan(ctx context.Context, table string, entries []TrailEntry) (dense bool, after eventstore.Position, span int, err error) {
+	fc, fp, err := sqlPosition(entries[0].Position)
+	if err != nil {
+		return false, after, 0, err
+	}
+	lc, lp, err := sqlPosition(entries[len(entries)-1].Position)
+	if err != nil {
+		return false, after, 0, err
+	}
+	capped := denseSpan(len(entries))
+	err = r.db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+table+`
+		WHERE (commit_pos, prepare_pos) >= (?, ?) AND (commit_pos, prepare_pos) <= (?, ?) LIMIT ?)`,
+		fc, fp, lc, lp, capped+1).Scan(&span)
+	if err != nil {
+		return false, after, 0, fmt.Errorf("projections: audit trail: %w", err)
+	}
+	if span > capped {
+		return false, after, 0, nil
+	}
+	var c, p int64
+	err = r.db.r.QueryRowContext(ctx, `SELECT commit_pos, prepare_pos FROM `+table+`
+		WHERE (commit_pos, prepare_pos) < (?, ?) ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`, fc, fp).Scan(&c, &p)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, eventstore.Start, span, nil
+	case err != nil:
+		return false, after, 0, fmt.Errorf("projections: audit trail: %w", err)
+	}
+	return true, positionOf(c, p), span, nil
+}
+
+// readTrailStreams reads the entries not done from their claims' streams.
+func readTrailStreams(ctx context.Context, store eventstore.Store, entries []TrailEntry, done []bool) error {
+	// Each claim's entries not done, in revision order (position order
+	// within a stream is revision order).
+	var (
+		claims []uuid.UUID
+		of     = map[uuid.UUID][]int{}
+	)
+	for i := range entries {
+		if done[i] {
+			continue
+		}
+		id := entries[i].ClaimID
+		if _, ok := of[id]; !ok {
+			claims = append(claims, id)
+		}
+		of[id] = append(of[id], i)
+	}
+	for _, id := range claims {
+		stream := ledger.ClaimStreamPrefix + id.String()
+		todo := of[id]
+		for len(todo) > 0 {
+			run := 1
+			for run < len(todo) && entries[todo[run]].Revision == entries[todo[0]].Revision+uint64(run) {
+				run++
+			}
+			from := entries[todo[0]].Revision
+			recs, err := store.ReadStream(ctx, stream, eventstore.Forwards, from, run)
+			if err != nil {
+				return fmt.Errorf("projections: audit trail: read %s@%d: %w", stream, from, err)
+			}
+			for k := range run {
+				e := &entries[todo[k]]
+				if k >= len(recs) || recs[k].Revision != e.Revision {
+					return fmt.Errorf("projections: audit trail: %s@%d is not in the log", stream, e.Revision)
+				}
+				if err := describeTrailEntry(e, recs[k]); err != nil {
+					return err
+				}
+			}
+			todo = todo[run:]
+		}
+	}
+	return nil
+}
+
+// describeTrailEntry sets what e shows from its event: the summary and
+// reason as audit.Describe words them, for the event as the read models'
+// store opens it.
+func describeTrailEntry(e *TrailEntry, rec eventstore.RecordedEvent) error {
+	it := decodeItem(rec)
+	if it.err != nil {
+		return fmt.Errorf("projections: audit trail: %s@%d: %w", rec.Stream, rec.Revision, it.err)
+	}
+	e.EventID, e.EventType = rec.ID, rec.Type
+	e.RecordedAt = time.Unix(0, rec.Created.UnixNano()).UTC()
+	e.Summary, e.Reason = audit.Describe(it.event)
+	return nil
+}
