@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,10 +99,16 @@ func (r *Runner) trailSpan(ctx context.Context, table string, entries []TrailEnt
 	return true, positionOf(c, p), span, nil
 }
 
-// readTrailStreams reads the entries not done from their claims' streams.
+// streamReaders bounds the stream reads of one page running at once: a
+// remote store answers each after a round trip, and a filtered page of 100
+// can span 100 claims.
+const streamReaders = 4
+
+// readTrailStreams reads the entries not done from their claims' streams,
+// a run of consecutive revisions of a claim in one read.
 func readTrailStreams(ctx context.Context, store eventstore.Store, entries []TrailEntry, done []bool) error {
 	// Each claim's entries not done, in revision order (position order
-	// within a stream is revision order).
+	// within a stream is revision order), cut into runs.
 	var (
 		claims []uuid.UUID
 		of     = map[uuid.UUID][]int{}
@@ -116,29 +123,57 @@ func readTrailStreams(ctx context.Context, store eventstore.Store, entries []Tra
 		}
 		of[id] = append(of[id], i)
 	}
+	var runs [][]int
 	for _, id := range claims {
-		stream := ledger.ClaimStreamPrefix + id.String()
 		todo := of[id]
 		for len(todo) > 0 {
-			run := 1
-			for run < len(todo) && entries[todo[run]].Revision == entries[todo[0]].Revision+uint64(run) {
-				run++
+			n := 1
+			for n < len(todo) && entries[todo[n]].Revision == entries[todo[0]].Revision+uint64(n) {
+				n++
 			}
-			from := entries[todo[0]].Revision
-			recs, err := store.ReadStream(ctx, stream, eventstore.Forwards, from, run)
-			if err != nil {
-				return fmt.Errorf("projections: audit trail: read %s@%d: %w", stream, from, err)
+			runs, todo = append(runs, todo[:n]), todo[n:]
+		}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, streamReaders)
+	)
+	for _, run := range runs {
+		slots <- struct{}{}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := readTrailRun(ctx, store, entries, run); err != nil {
+				cancel(err)
 			}
-			for k := range run {
-				e := &entries[todo[k]]
-				if k >= len(recs) || recs[k].Revision != e.Revision {
-					return fmt.Errorf("projections: audit trail: %s@%d is not in the log", stream, e.Revision)
-				}
-				if err := describeTrailEntry(e, recs[k]); err != nil {
-					return err
-				}
-			}
-			todo = todo[run:]
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readTrailRun reads the entries of one claim at consecutive revisions.
+func readTrailRun(ctx context.Context, store eventstore.Store, entries []TrailEntry, run []int) error {
+	first := entries[run[0]]
+	stream := ledger.ClaimStreamPrefix + first.ClaimID.String()
+	recs, err := store.ReadStream(ctx, stream, eventstore.Forwards, first.Revision, len(run))
+	if err != nil {
+		return fmt.Errorf("projections: audit trail: read %s@%d: %w", stream, first.Revision, err)
+	}
+	for k, i := range run {
+		e := &entries[i]
+		if k >= len(recs) || recs[k].Revision != e.Revision {
+			return fmt.Errorf("projections: audit trail: %s@%d is not in the log", stream, e.Revision)
+		}
+		if err := describeTrailEntry(e, recs[k]); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -202,6 +202,10 @@ func TestAuditTrailReadsTheLogEitherWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTrail(t, "spread", got, spread)
+	// A read that fails fails the page, whichever of the parallel reads it was.
+	if err := r.readTrailEvents(context.Background(), tables.table, refusing{tables.store, "stream"}, indexOnly(spread)); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("a refused stream read gave %v", err)
+	}
 }
 
 // refusing is a store that refuses one kind of read ("stream" or "all"),
