@@ -111,6 +111,9 @@ type trailTables struct {
 	args    []any // flush's scratch
 	// store is the log the rows index, opened as the read models read it.
 	store eventstore.Store
+	// span counts the rows from one position to another, up to a bound;
+	// before finds the row before a position (readers: see trailSpan).
+	span, before *sql.Stmt
 }
 
 // insertSizes are the rows per INSERT statement, largest first: a flush
@@ -136,6 +139,17 @@ func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.
 			return nil, err
 		}
 		t.inserts = append(t.inserts, st)
+	}
+	var err error
+	if t.span, err = db.r.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t.table+`
+		WHERE (commit_pos, prepare_pos) >= (?, ?) AND (commit_pos, prepare_pos) <= (?, ?) LIMIT ?)`); err != nil {
+		t.close()
+		return nil, err
+	}
+	if t.before, err = db.r.PrepareContext(ctx, `SELECT commit_pos, prepare_pos FROM `+t.table+`
+		WHERE (commit_pos, prepare_pos) < (?, ?) ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`); err != nil {
+		t.close()
+		return nil, err
 	}
 	return t, nil
 }
@@ -241,7 +255,7 @@ func (t *trailTables) discard() {
 
 func (t *trailTables) close() error {
 	var errs []error
-	for _, s := range t.inserts {
+	for _, s := range append(t.inserts, t.span, t.before) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -403,7 +417,7 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 		page.Items = page.Items[:limit]
 		page.NextCursor = encodeTrailCursor(page.Items[limit-1].Position)
 	}
-	if err := r.readTrailEvents(ctx, t, tables.store, page.Items); err != nil {
+	if err := readTrailEvents(ctx, tables, tables.store, page.Items); err != nil {
 		return TrailPage{}, err
 	}
 	return page, nil

@@ -47,6 +47,17 @@ func BenchmarkAuditTrail(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	if sizes, err := r.db.r.Query(`SELECT name, sum(pgsize) FROM dbstat WHERE name = ? OR name LIKE ? || '\_%' ESCAPE '\' GROUP BY name`, table, table); err == nil {
+		for sizes.Next() {
+			var name string
+			var n int64
+			if sizes.Scan(&name, &n) == nil {
+				b.Logf("%s: %.1f bytes/event", name, float64(n)/float64(rows))
+			}
+		}
+		sizes.Close()
+	}
+
 	// The middle of the log: its entry starts the pages that are not the
 	// first, and gives the claim and the time window of the filters.
 	all := TrailQuery{Limit: 1}

@@ -27,12 +27,12 @@ import (
 // revisions instead, a run of consecutive revisions in one read. Either
 // way an entry is matched to its event by position or revision, never by
 // counting, and an entry the first way missed is read the second.
-func (r *Runner) readTrailEvents(ctx context.Context, table string, store eventstore.Store, entries []TrailEntry) error {
+func readTrailEvents(ctx context.Context, t *trailTables, store eventstore.Store, entries []TrailEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	done := make([]bool, len(entries))
-	dense, after, span, err := r.trailSpan(ctx, table, entries)
+	dense, after, span, err := t.trailSpan(ctx, entries)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func denseSpan(n int) int { return 4*n + 64 }
 // trailSpan tells whether the entries are dense enough to read from $all
 // (denseSpan), and if so the position to read after and how many events
 // to read: every row of the trail from the first entry to the last.
-func (r *Runner) trailSpan(ctx context.Context, table string, entries []TrailEntry) (dense bool, after eventstore.Position, span int, err error) {
+func (t *trailTables) trailSpan(ctx context.Context, entries []TrailEntry) (dense bool, after eventstore.Position, span int, err error) {
 	fc, fp, err := sqlPosition(entries[0].Position)
 	if err != nil {
 		return false, after, 0, err
@@ -78,9 +78,7 @@ func (r *Runner) trailSpan(ctx context.Context, table string, entries []TrailEnt
 		return false, after, 0, err
 	}
 	capped := denseSpan(len(entries))
-	err = r.db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+table+`
-		WHERE (commit_pos, prepare_pos) >= (?, ?) AND (commit_pos, prepare_pos) <= (?, ?) LIMIT ?)`,
-		fc, fp, lc, lp, capped+1).Scan(&span)
+	err = t.span.QueryRowContext(ctx, fc, fp, lc, lp, capped+1).Scan(&span)
 	if err != nil {
 		return false, after, 0, fmt.Errorf("projections: audit trail: %w", err)
 	}
@@ -88,8 +86,7 @@ func (r *Runner) trailSpan(ctx context.Context, table string, entries []TrailEnt
 		return false, after, 0, nil
 	}
 	var c, p int64
-	err = r.db.r.QueryRowContext(ctx, `SELECT commit_pos, prepare_pos FROM `+table+`
-		WHERE (commit_pos, prepare_pos) < (?, ?) ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`, fc, fp).Scan(&c, &p)
+	err = t.before.QueryRowContext(ctx, fc, fp).Scan(&c, &p)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return true, eventstore.Start, span, nil
@@ -133,6 +130,9 @@ func readTrailStreams(ctx context.Context, store eventstore.Store, entries []Tra
 			}
 			runs, todo = append(runs, todo[:n]), todo[n:]
 		}
+	}
+	if len(runs) == 1 {
+		return readTrailRun(ctx, store, entries, runs[0])
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -170,12 +170,12 @@ func TestAuditTrailReadsTheLogEitherWay(t *testing.T) {
 	}
 	for _, span := range [][2]int{{0, len(all)}, {0, 1}, {1, 40}, {len(all) - 10, len(all)}} {
 		want := all[span[0]:span[1]]
-		dense, _, n, err := r.trailSpan(context.Background(), tables.table, want)
+		dense, _, n, err := tables.trailSpan(context.Background(), want)
 		if err != nil || !dense || n != len(want) {
 			t.Fatalf("entries %v: dense %v over %d rows, %v", span, dense, n, err)
 		}
 		got := indexOnly(want)
-		if err := r.readTrailEvents(context.Background(), tables.table, refusing{tables.store, "stream"}, got); err != nil {
+		if err := readTrailEvents(context.Background(), tables, refusing{tables.store, "stream"}, got); err != nil {
 			t.Fatal(err)
 		}
 		sameTrail(t, fmt.Sprintf("from $all, entries %v", span), got, want)
@@ -191,19 +191,19 @@ func TestAuditTrailReadsTheLogEitherWay(t *testing.T) {
 	for i := 0; i < len(all); i += 8 {
 		spread = append(spread, all[i])
 	}
-	if dense, _, _, err := r.trailSpan(context.Background(), tables.table, spread[:2]); err != nil || !dense {
+	if dense, _, _, err := tables.trailSpan(context.Background(), spread[:2]); err != nil || !dense {
 		t.Fatalf("two entries 8 apart: dense %v, %v", dense, err)
 	}
-	if dense, _, _, err := r.trailSpan(context.Background(), tables.table, spread); err != nil || dense {
+	if dense, _, _, err := tables.trailSpan(context.Background(), spread); err != nil || dense {
 		t.Fatalf("%d entries over %d: dense %v, %v", len(spread), len(all), dense, err)
 	}
 	got := indexOnly(spread)
-	if err := r.readTrailEvents(context.Background(), tables.table, refusing{tables.store, "all"}, got); err != nil {
+	if err := readTrailEvents(context.Background(), tables, refusing{tables.store, "all"}, got); err != nil {
 		t.Fatal(err)
 	}
 	sameTrail(t, "spread", got, spread)
 	// A read that fails fails the page, whichever of the parallel reads it was.
-	if err := r.readTrailEvents(context.Background(), tables.table, refusing{tables.store, "stream"}, indexOnly(spread)); err == nil || !strings.Contains(err.Error(), "refused") {
+	if err := readTrailEvents(context.Background(), tables, refusing{tables.store, "stream"}, indexOnly(spread)); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("a refused stream read gave %v", err)
 	}
 }
