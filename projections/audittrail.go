@@ -57,9 +57,9 @@ func (auditTrailModel) tables(gen int64) []string { return []string{auditTrailTa
 
 // create lays out the table. claim_id is the claim's UUID in its 16 bytes;
 // occurred_at is Unix nanoseconds (UTC). number is set on a claim's
-// registration row only (queries join it back), since no other event
-// carries it and a per-claim lookup while folding would cost a read per
-// event.
+// registration row only (pages look it up, trailNumbers), since no other
+// event carries it and a per-claim lookup while folding would cost a read
+// per event.
 func (auditTrailModel) create(gen int64) []string {
 	return []string{`CREATE TABLE ` + auditTrailTable(gen) + ` (
 		commit_pos  INTEGER NOT NULL,
@@ -81,8 +81,8 @@ func (auditTrailModel) create(gen int64) []string {
 func (auditTrailModel) indexes(gen int64) []string {
 	t := auditTrailTable(gen)
 	return []string{
-		// number rides along so that joining each row to its claim's
-		// registration reads this index alone, not the table too.
+		// number rides along so that a claim's number is read from this
+		// index alone, not the table too.
 		`CREATE INDEX IF NOT EXISTS ` + t + `_claim ON ` + t + ` (claim_id, revision, number)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_number ON ` + t + ` (number) WHERE number IS NOT NULL`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_actor ON ` + t + ` (actor)`,
@@ -116,6 +116,8 @@ type trailTables struct {
 	// span counts the rows from one position to another, up to a bound;
 	// before finds the row before a position (readers: see trailSpan).
 	span, before *sql.Stmt
+	// numbers are the claims' numbers pages looked up (see trailNumbers).
+	numbers trailNumbers
 }
 
 // insertSizes are the rows per INSERT statement, largest first: a flush
@@ -383,9 +385,8 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 		where = append(where, `(t.commit_pos, t.prepare_pos) > (?, ?)`)
 		args = append(args, c, pp)
 	}
-	query := `SELECT t.commit_pos, t.prepare_pos, t.claim_id, COALESCE(r.number, ''), t.revision,
-		t.action, t.actor, t.role, t.occurred_at
-		FROM ` + t + ` AS t LEFT JOIN ` + t + ` AS r ON r.claim_id = t.claim_id AND r.revision = 0`
+	query := `SELECT t.commit_pos, t.prepare_pos, t.claim_id, t.revision, t.action, t.actor, t.role, t.occurred_at
+		FROM ` + t + ` AS t`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -403,7 +404,7 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 			claim      []byte
 			occurred   int64
 		)
-		if err := rows.Scan(&c, &pp, &claim, &e.Number, &rev, &e.Action, &e.Actor, &e.Role, &occurred); err != nil {
+		if err := rows.Scan(&c, &pp, &claim, &rev, &e.Action, &e.Actor, &e.Role, &occurred); err != nil {
 			return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)
 		}
 		e.Position, e.Revision = positionOf(c, pp), uint64(rev)
@@ -418,6 +419,9 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		page.NextCursor = encodeTrailCursor(page.Items[limit-1].Position)
+	}
+	if err := tables.numbers.fill(ctx, r.db.r, t, page.Items); err != nil {
+		return TrailPage{}, err
 	}
 	if err := readTrailEvents(ctx, tables, tables.store, page.Items); err != nil {
 		return TrailPage{}, err

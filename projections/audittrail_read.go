@@ -1,10 +1,12 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,5 +192,81 @@ func describeTrailEntry(e *TrailEntry, rec eventstore.RecordedEvent) error {
 	e.EventID, e.EventType = rec.ID, rec.Type
 	e.RecordedAt = time.Unix(0, rec.Created.UnixNano()).UTC()
 	e.Summary, e.Reason = audit.Describe(it.event)
+	return nil
+}
+
+// maxTrailNumbers bounds trailNumbers: about the claims under way at once
+// in a busy log, so that reading the trail in order finds most of them.
+const maxTrailNumbers = 4096
+
+// trailNumbers keeps the numbers of the claims recent pages showed. A
+// claim's number is set by its registration and never changes, and every
+// row of a claim comes after its registration, so a number read once is
+// right for as long as the generation lives; a lookup of each row's claim
+// in the index would instead cost a random read per row, the largest part
+// of a page. When full it starts again empty.
+type trailNumbers struct {
+	mu  sync.Mutex
+	m   map[uuid.UUID]string
+	max int // maxTrailNumbers when 0
+}
+
+// fill sets the Number of every entry, looking up at once, in table, the
+// claims it does not know.
+func (n *trailNumbers) fill(ctx context.Context, db *sql.DB, table string, entries []TrailEntry) error {
+	var (
+		missing []any
+		unknown []int // entries whose claim is missing
+		seen    = map[uuid.UUID]bool{}
+	)
+	n.mu.Lock()
+	for i := range entries {
+		id := entries[i].ClaimID
+		if number, ok := n.m[id]; ok {
+			entries[i].Number = number
+			continue
+		}
+		unknown = append(unknown, i)
+		if !seen[id] {
+			seen[id] = true
+			missing = append(missing, id[:])
+		}
+	}
+	n.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	found := make(map[uuid.UUID]string, len(missing))
+	rows, err := db.QueryContext(ctx, `SELECT claim_id, number FROM `+table+`
+		WHERE revision = 0 AND claim_id IN (?`+strings.Repeat(", ?", len(missing)-1)+`)`, missing...)
+	if err != nil {
+		return fmt.Errorf("projections: audit trail: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			claim  []byte
+			number sql.NullString
+		)
+		if err := rows.Scan(&claim, &number); err != nil {
+			return fmt.Errorf("projections: audit trail: %w", err)
+		}
+		id, _ := uuid.FromBytes(claim)
+		found[id] = number.String
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("projections: audit trail: %w", err)
+	}
+	for _, i := range unknown {
+		entries[i].Number = found[entries[i].ClaimID] // "" for a claim with no registration
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if limit := cmp.Or(n.max, maxTrailNumbers); n.m == nil || len(n.m)+len(missing) > limit {
+		n.m = make(map[uuid.UUID]string, limit)
+	}
+	for id := range seen {
+		n.m[id] = found[id]
+	}
 	return nil
 }
