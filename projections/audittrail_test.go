@@ -145,15 +145,25 @@ func TestAuditTrailShowsEveryEventOfTheLog(t *testing.T) {
 			where(func(e TrailEntry) bool {
 				return !e.OccurredAt.Before(some.OccurredAt) && e.OccurredAt.Before(some.OccurredAt.Add(20*time.Second))
 			})},
+		{"from a time on", TrailQuery{Limit: 9, From: some.OccurredAt}, where(func(e TrailEntry) bool { return !e.OccurredAt.Before(some.OccurredAt) })},
+		{"up to a time", TrailQuery{Limit: 9, To: some.OccurredAt}, where(func(e TrailEntry) bool { return e.OccurredAt.Before(some.OccurredAt) })},
+		{"a time window of one claim", TrailQuery{Limit: 2, ClaimID: some.ClaimID, From: all[0].OccurredAt, To: some.OccurredAt.Add(time.Hour)},
+			where(func(e TrailEntry) bool {
+				return e.ClaimID == some.ClaimID && !e.OccurredAt.Before(all[0].OccurredAt) && e.OccurredAt.Before(some.OccurredAt.Add(time.Hour))
+			})},
 	} {
 		// Numbers come from the cache of a page's claims: roomy, and so
 		// small that every page empties it.
+		// A time window is read from its index when narrow, by walking
+		// the trail when wide: a bound of 0 makes every window wide.
 		for _, bound := range []int{0, 3} {
 			numbers := &r.byName[AuditTrail].active.Load().tables.(*trailTables).numbers
 			numbers.mu.Lock()
 			numbers.max, numbers.m = bound, nil
 			numbers.mu.Unlock()
-			t.Run(fmt.Sprintf("%s, %d numbers kept", tc.name, bound), func(t *testing.T) {
+			defer func(was int) { narrowWindow = was }(narrowWindow)
+			narrowWindow = bound * 1000
+			t.Run(fmt.Sprintf("%s, %d numbers kept, windows of %d narrow", tc.name, bound, narrowWindow), func(t *testing.T) {
 				sameTrail(t, tc.name, readAllPages(t, r, tc.q), tc.want)
 			})
 		}
