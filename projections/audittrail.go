@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -26,15 +27,27 @@ const (
 	MaxTrailLimit     = 1000
 )
 
-// auditTrailModel is the "audit_trail" read model: one row per claim event,
-// in $all order, with who did what, when and why. It is append-only: an
-// event adds its row and changes no other, so unlike the claim models it
-// keeps no per-claim state to fold, and the per-claim cache those use has
-// nothing to hold. Rows wait in a list until they are flushed; "dirty"
-// counts them.
+// auditTrailModel is the "audit_trail" read model: an index over the
+// claim events of the log, one row per event in $all order, holding only
+// what AuditTrailPage filters and orders on (position, claim, the number a
+// registration gives its claim, action, actor, role, decision time). What
+// a page shows besides (the event's id, type, recording time, summary and
+// reason) is read from the log for the rows of that page (readTrailEvents),
+// so an event writes a few dozen bytes here rather than a second copy of
+// itself. It is append-only: an event adds its row and changes no other,
+// so unlike the claim models it keeps no per-claim state to fold, and the
+// per-claim cache those use has nothing to hold. Rows wait in a list until
+// they are flushed; "dirty" counts them.
+//
+// Personal data never enters the table: the summaries that quote it are
+// written from the log when a page is read, through the store the read
+// models read, which opens personal fields until the customer's keys are
+// destroyed. An erasure destroys the keys before it records its events, so
+// from then on the trail says "[erased]" wherever the claim view does,
+// with nothing here to rewrite.
 type auditTrailModel struct{}
 
-const auditTrailSchema = "audit-trail-1"
+const auditTrailSchema = "audit-trail-2"
 
 func (auditTrailModel) name() string   { return AuditTrail }
 func (auditTrailModel) schema() string { return auditTrailSchema }
@@ -43,60 +56,51 @@ func auditTrailTable(gen int64) string { return fmt.Sprintf("audit_trail_g%d", g
 
 func (auditTrailModel) tables(gen int64) []string { return []string{auditTrailTable(gen)} }
 
-// create lays out the table. Times are Unix nanoseconds (UTC); number is
-// set on a claim's registration row only (queries join it back), since no
-// other event carries it and a per-claim lookup while folding would cost a
-// read per event.
+// create lays out the table. claim_id is the claim's UUID in its 16 bytes;
+// occurred_at is Unix nanoseconds (UTC). number is set on a claim's
+// registration row only (pages look it up, trailNumbers), since no other
+// event carries it and a per-claim lookup while folding would cost a read
+// per event.
 func (auditTrailModel) create(gen int64) []string {
 	return []string{`CREATE TABLE ` + auditTrailTable(gen) + ` (
 		commit_pos  INTEGER NOT NULL,
 		prepare_pos INTEGER NOT NULL,
-		claim_id    TEXT    NOT NULL,
+		claim_id    BLOB    NOT NULL,
 		revision    INTEGER NOT NULL,
-		number      TEXT    NOT NULL,
-		event_id    TEXT    NOT NULL,
-		event_type  TEXT    NOT NULL,
+		number      TEXT,
 		action      TEXT    NOT NULL,
 		actor       TEXT    NOT NULL,
 		role        TEXT    NOT NULL,
 		occurred_at INTEGER NOT NULL,
-		recorded_at INTEGER NOT NULL,
-		summary     TEXT    NOT NULL,
-		reason      TEXT    NOT NULL,
 		PRIMARY KEY (commit_pos, prepare_pos)
 	) STRICT, WITHOUT ROWID`}
 }
 
-// indexes serve each filter in position order.
+// indexes serve each filter of AuditTrailPage; an index of a table
+// without rowid ends with its primary key, so those on one value list its
+// rows in position order.
 func (auditTrailModel) indexes(gen int64) []string {
 	t := auditTrailTable(gen)
 	return []string{
-		`CREATE INDEX IF NOT EXISTS ` + t + `_claim ON ` + t + ` (claim_id, revision)`,
-		`CREATE INDEX IF NOT EXISTS ` + t + `_actor ON ` + t + ` (actor, commit_pos, prepare_pos)`,
-		`CREATE INDEX IF NOT EXISTS ` + t + `_role ON ` + t + ` (role, commit_pos, prepare_pos)`,
-		`CREATE INDEX IF NOT EXISTS ` + t + `_action ON ` + t + ` (action, commit_pos, prepare_pos)`,
+		// number rides along so that a claim's number is read from this
+		// index alone, not the table too.
+		`CREATE INDEX IF NOT EXISTS ` + t + `_claim ON ` + t + ` (claim_id, revision, number)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_number ON ` + t + ` (number) WHERE number IS NOT NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_actor ON ` + t + ` (actor)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_role ON ` + t + ` (role)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_action ON ` + t + ` (action)`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_occurred ON ` + t + ` (occurred_at)`,
-		`CREATE INDEX IF NOT EXISTS ` + t + `_number ON ` + t + ` (number) WHERE number <> ''`,
 	}
 }
 
 // trailRow is one action, ready to insert.
 type trailRow struct {
-	commit, prepare                             int64
-	claimID, number, eventID, eventType, action string
-	revision                                    uint64
-	actor, role, summary, reason                string
-	occurredAt, recordedAt                      int64
-	// rewrites, on a personal-data erasure, are the claim's earlier rows
-	// whose summaries named the person, written again without (see
-	// erasureRewrites).
-	rewrites []trailRewrite
-}
-
-// trailRewrite replaces one earlier row's summary and reason.
-type trailRewrite struct {
-	revision        uint64
-	summary, reason string
+	commit, prepare     int64
+	claimID             uuid.UUID
+	revision            uint64
+	number              string // on a registration only
+	action, actor, role string
+	occurredAt          int64
 }
 
 type trailTables struct {
@@ -107,9 +111,14 @@ type trailTables struct {
 	// statement's own cost, binding aside, is paid per statement instead
 	// of per row, and the trail writes a row per event.
 	inserts []*sql.Stmt
-	args    []any     // flush's scratch
-	rewrite *sql.Stmt // writer: a summary and reason, on erasure
-	store   eventstore.Store
+	args    []any // flush's scratch
+	// store is the log the rows index, opened as the read models read it.
+	store eventstore.Store
+	// span counts the rows from one position to another, up to a bound;
+	// before finds the row before a position (readers: see trailSpan).
+	span, before *sql.Stmt
+	// numbers are the claims' numbers pages looked up (see trailNumbers).
+	numbers trailNumbers
 }
 
 // insertSizes are the rows per INSERT statement, largest first: a flush
@@ -117,7 +126,7 @@ type trailTables struct {
 var insertSizes = []int{64, 16, 4, 1}
 
 // trailColumns is how many columns an insert sets per row.
-const trailColumns = 14
+const trailColumns = 9
 
 func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.Store, gen int64, _ int) (tableSet, error) {
 	t := &trailTables{table: auditTrailTable(gen), store: store}
@@ -128,7 +137,7 @@ func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.
 	// whole transaction here anyway, which the committer rolls back.
 	for _, n := range insertSizes {
 		st, err := db.w.PrepareContext(ctx, `INSERT OR FAIL INTO `+t.table+` (commit_pos, prepare_pos, claim_id, revision,
-		number, event_id, event_type, action, actor, role, occurred_at, recorded_at, summary, reason)
+		number, action, actor, role, occurred_at)
 		VALUES `+strings.Repeat(row+", ", n-1)+row)
 		if err != nil {
 			t.close()
@@ -137,14 +146,20 @@ func (auditTrailModel) open(ctx context.Context, db *database, store eventstore.
 		t.inserts = append(t.inserts, st)
 	}
 	var err error
-	if t.rewrite, err = db.w.PrepareContext(ctx, `UPDATE `+t.table+` SET summary = ?, reason = ? WHERE claim_id = ? AND revision = ?`); err != nil {
+	if t.span, err = db.r.PrepareContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t.table+`
+		WHERE (commit_pos, prepare_pos) >= (?, ?) AND (commit_pos, prepare_pos) <= (?, ?) LIMIT ?)`); err != nil {
+		t.close()
+		return nil, err
+	}
+	if t.before, err = db.r.PrepareContext(ctx, `SELECT commit_pos, prepare_pos FROM `+t.table+`
+		WHERE (commit_pos, prepare_pos) < (?, ?) ORDER BY commit_pos DESC, prepare_pos DESC LIMIT 1`); err != nil {
 		t.close()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *trailTables) fold(ctx context.Context, items []item) error {
+func (t *trailTables) fold(_ context.Context, items []item) error {
 	for _, it := range items {
 		if it.err != nil {
 			return eventError(AuditTrail, it.rec, it.err)
@@ -157,6 +172,10 @@ func (t *trailTables) fold(ctx context.Context, items []item) error {
 		if err != nil {
 			return eventError(AuditTrail, it.rec, err)
 		}
+		claimID, err := eventlog.Claims.ID(it.rec.Stream)
+		if err != nil {
+			return eventError(AuditTrail, it.rec, fmt.Errorf("projections: audit trail: stream %q names no claim: %w", it.rec.Stream, err))
+		}
 		action := meta.Action
 		if action == "" {
 			action = audit.ActionOf(it.rec.Type) // events written before actions were recorded
@@ -165,21 +184,13 @@ func (t *trailTables) fold(ctx context.Context, items []item) error {
 		if occurred.IsZero() {
 			occurred = it.rec.Created
 		}
-		summary, reason := audit.Describe(it.event)
 		row := trailRow{
-			commit: c, prepare: p, claimID: strings.TrimPrefix(it.rec.Stream, eventlog.Claims.Prefix()),
-			revision: it.rec.Revision, eventID: it.rec.ID.String(), eventType: it.rec.Type, action: action,
-			actor: meta.Actor, role: meta.Role, occurredAt: occurred.UnixNano(), recordedAt: it.rec.Created.UnixNano(),
-			summary: summary, reason: reason,
+			commit: c, prepare: p, claimID: claimID, revision: it.rec.Revision,
+			action: action, actor: meta.Actor, role: meta.Role, occurredAt: occurred.UnixNano(),
 		}
 		if it.rec.Revision == 0 {
 			if reg, ok := registrationNumber(it); ok {
 				row.number = reg
-			}
-		}
-		if _, ok := it.event.(domain.PersonalDataErased); ok {
-			if row.rewrites, err = t.erasureRewrites(ctx, it.rec); err != nil {
-				return eventError(AuditTrail, it.rec, err)
 			}
 		}
 		t.staged = append(t.staged, row)
@@ -197,27 +208,9 @@ func (t *trailTables) encode(n int) error {
 	return nil
 }
 
-// flush inserts the rows in order, an erasure's rewrites right after its
-// own row.
+// flush inserts the rows in order.
 func (t *trailTables) flush(ctx context.Context, tx *sql.Tx) error {
-	rows := t.staged[:t.flushing]
-	for len(rows) > 0 {
-		n := 1
-		for n < len(rows) && len(rows[n-1].rewrites) == 0 {
-			n++
-		}
-		if err := t.insert(ctx, tx, rows[:n]); err != nil {
-			return err
-		}
-		last := rows[n-1]
-		for _, w := range last.rewrites {
-			if _, err := tx.StmtContext(ctx, t.rewrite).ExecContext(ctx, w.summary, w.reason, last.claimID, int64(w.revision)); err != nil {
-				return fmt.Errorf("projections: audit trail: erase %s@%d: %w", last.claimID, w.revision, err)
-			}
-		}
-		rows = rows[n:]
-	}
-	return nil
+	return t.insert(ctx, tx, t.staged[:t.flushing])
 }
 
 // insert inserts rows with the fewest statements of insertSizes.
@@ -229,9 +222,14 @@ func (t *trailTables) insert(ctx context.Context, tx *sql.Tx, rows []trailRow) e
 		}
 		chunk := rows[:insertSizes[i]]
 		t.args = t.args[:0]
-		for _, r := range chunk {
-			t.args = append(t.args, r.commit, r.prepare, r.claimID, int64(r.revision), r.number, r.eventID,
-				r.eventType, r.action, r.actor, r.role, r.occurredAt, r.recordedAt, r.summary, r.reason)
+		for k := range chunk {
+			r := &chunk[k]
+			var number any // NULL but on a registration
+			if r.number != "" {
+				number = r.number
+			}
+			t.args = append(t.args, r.commit, r.prepare, r.claimID[:], int64(r.revision), number,
+				r.action, r.actor, r.role, r.occurredAt)
 		}
 		if _, err := tx.StmtContext(ctx, t.inserts[i]).ExecContext(ctx, t.args...); err != nil {
 			first, last := chunk[0], chunk[len(chunk)-1]
@@ -241,39 +239,6 @@ func (t *trailTables) insert(ctx context.Context, tx *sql.Tx, rows []trailRow) e
 	}
 	clear(t.args) // keep no strings of written rows alive
 	return nil
-}
-
-// erasureRewrites describes again, without the person, every earlier event
-// of the claim that carries personal data. The trail is otherwise
-// append-only, but its summaries quote the customer's name and the name
-// signed at delivery, and an erasure must reach them without a rebuild.
-// Erasures are rare, so reading the claim's stream here costs little.
-func (t *trailTables) erasureRewrites(ctx context.Context, rec eventstore.RecordedEvent) ([]trailRewrite, error) {
-	if rec.Revision == 0 {
-		return nil, nil
-	}
-	recs, err := t.store.ReadStream(ctx, rec.Stream, eventstore.Forwards, 0, int(rec.Revision))
-	if err != nil {
-		return nil, fmt.Errorf("projections: read %s: %w", rec.Stream, err)
-	}
-	var out []trailRewrite
-	for _, r := range recs {
-		it := decodeItem(r)
-		if it.err != nil {
-			return nil, it.err
-		}
-		// Every event of a type with personal fields is rewritten, even
-		// one that already opens as erased: its row was written while
-		// the key still opened it.
-		switch it.event.(type) {
-		case domain.ClaimRegistered, domain.DeliveryConfirmed:
-		default:
-			continue
-		}
-		summary, reason := audit.Describe(domain.ErasePersonal(it.event))
-		out = append(out, trailRewrite{revision: r.Revision, summary: summary, reason: reason})
-	}
-	return out, nil
 }
 
 func (t *trailTables) dirty() int { return len(t.staged) }
@@ -295,13 +260,18 @@ func (t *trailTables) discard() {
 
 func (t *trailTables) close() error {
 	var errs []error
-	for _, s := range append(t.inserts, t.rewrite) {
+	for _, s := range append(t.inserts, t.span, t.before) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// narrowWindow is the most rows a time window may hold for a page to read
+// them from the time index and sort them, rather than walk the trail (a
+// variable for the tests, which take both ways).
+var narrowWindow = 2 * MaxTrailLimit
 
 // TrailQuery selects audit trail entries. Filters combine with AND; empty
 // ones are ignored.
@@ -346,7 +316,8 @@ type TrailPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// AuditTrailPage reads a page of the audit trail.
+// AuditTrailPage reads a page of the audit trail: the rows that match
+// from the index, then what they show from the log (readTrailEvents).
 func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, error) {
 	limit := q.Limit
 	switch {
@@ -360,19 +331,22 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 	p := r.byName[AuditTrail]
 	g, release := p.acquire()
 	defer release()
-	t := g.tables.(*trailTables).table
+	tables := g.tables.(*trailTables)
+	t := tables.table
 	var (
 		where []string
 		args  []any
 	)
-	eq := func(column, value string) {
-		if value != "" {
-			where = append(where, `t.`+column+` = ?`)
-			args = append(args, value)
-		}
+	eq := func(column string, value any) {
+		where = append(where, `t.`+column+` = ?`)
+		args = append(args, value)
 	}
-	eq("actor", q.Actor)
-	eq("role", q.Role)
+	if q.Actor != "" {
+		eq("actor", q.Actor)
+	}
+	if q.Role != "" {
+		eq("role", q.Role)
+	}
 	if len(q.Actions) > 0 {
 		marks := make([]string, len(q.Actions))
 		for i, a := range q.Actions {
@@ -382,19 +356,50 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 		where = append(where, `t.action IN (`+strings.Join(marks, ", ")+`)`)
 	}
 	if q.ClaimID != uuid.Nil {
-		eq("claim_id", q.ClaimID.String())
+		eq("claim_id", q.ClaimID[:])
 	}
 	if n := strings.ToUpper(strings.TrimSpace(q.Number)); n != "" {
-		where = append(where, `t.claim_id = (SELECT claim_id FROM `+t+` WHERE number = ? LIMIT 1)`)
-		args = append(args, n)
+		// The claim first, on its own: within the page's query SQLite
+		// would rather walk the whole trail in order than look it up.
+		var claim []byte
+		err := r.db.r.QueryRowContext(ctx, `SELECT claim_id FROM `+t+` WHERE number = ? LIMIT 1`, n).Scan(&claim)
+		if errors.Is(err, sql.ErrNoRows) {
+			return TrailPage{}, nil
+		}
+		if err != nil {
+			return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)
+		}
+		eq("claim_id", claim)
 	}
-	if !q.From.IsZero() {
-		where = append(where, `t.occurred_at >= ?`)
-		args = append(args, q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		where = append(where, `t.occurred_at < ?`)
-		args = append(args, q.To.UnixNano())
+	from := ` AS t`
+	if !q.From.IsZero() || !q.To.IsZero() {
+		// A window of few rows is read from the time index and sorted; a
+		// wide one by walking the trail in order (the unary + keeps SQLite
+		// off the index), which stops at the page's end.
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if !q.From.IsZero() {
+			lo = q.From.UnixNano()
+		}
+		if !q.To.IsZero() {
+			hi = q.To.UnixNano()
+		}
+		var n int
+		if err := r.db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t+`
+			WHERE occurred_at >= ? AND occurred_at < ? LIMIT ?)`, lo, hi, narrowWindow+1).Scan(&n); err != nil {
+			return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)
+		}
+		column := `+t.occurred_at`
+		if n <= narrowWindow {
+			from, column = ` AS t INDEXED BY `+t+`_occurred`, `t.occurred_at`
+		}
+		if !q.From.IsZero() {
+			where = append(where, column+` >= ?`)
+			args = append(args, lo)
+		}
+		if !q.To.IsZero() {
+			where = append(where, column+` < ?`)
+			args = append(args, hi)
+		}
 	}
 	if q.Cursor != "" {
 		after, err := decodeTrailCursor(q.Cursor)
@@ -408,9 +413,8 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 		where = append(where, `(t.commit_pos, t.prepare_pos) > (?, ?)`)
 		args = append(args, c, pp)
 	}
-	query := `SELECT t.commit_pos, t.prepare_pos, t.claim_id, COALESCE(r.number, ''), t.revision, t.event_id,
-		t.event_type, t.action, t.actor, t.role, t.occurred_at, t.recorded_at, t.summary, t.reason
-		FROM ` + t + ` AS t LEFT JOIN ` + t + ` AS r ON r.claim_id = t.claim_id AND r.revision = 0`
+	query := `SELECT t.commit_pos, t.prepare_pos, t.claim_id, t.revision, t.action, t.actor, t.role, t.occurred_at
+		FROM ` + t + from
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -423,27 +427,32 @@ func (r *Runner) AuditTrailPage(ctx context.Context, q TrailQuery) (TrailPage, e
 	var page TrailPage
 	for rows.Next() {
 		var (
-			e                      TrailEntry
-			c, pp, rev             int64
-			claim, event           string
-			occurred, recordedTime int64
+			e          TrailEntry
+			c, pp, rev int64
+			claim      []byte
+			occurred   int64
 		)
-		if err := rows.Scan(&c, &pp, &claim, &e.Number, &rev, &event, &e.EventType, &e.Action, &e.Actor, &e.Role,
-			&occurred, &recordedTime, &e.Summary, &e.Reason); err != nil {
+		if err := rows.Scan(&c, &pp, &claim, &rev, &e.Action, &e.Actor, &e.Role, &occurred); err != nil {
 			return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)
 		}
 		e.Position, e.Revision = positionOf(c, pp), uint64(rev)
-		e.ClaimID, _ = uuid.Parse(claim)
-		e.EventID, _ = uuid.Parse(event)
-		e.OccurredAt, e.RecordedAt = time.Unix(0, occurred).UTC(), time.Unix(0, recordedTime).UTC()
+		e.ClaimID, _ = uuid.FromBytes(claim)
+		e.OccurredAt = time.Unix(0, occurred).UTC()
 		page.Items = append(page.Items, e)
 	}
 	if err := rows.Err(); err != nil {
 		return TrailPage{}, fmt.Errorf("projections: audit trail: %w", err)
 	}
+	rows.Close()
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		page.NextCursor = encodeTrailCursor(page.Items[limit-1].Position)
+	}
+	if err := tables.numbers.fill(ctx, r.db.r, t, page.Items); err != nil {
+		return TrailPage{}, err
+	}
+	if err := readTrailEvents(ctx, tables, tables.store, page.Items); err != nil {
+		return TrailPage{}, err
 	}
 	return page, nil
 }

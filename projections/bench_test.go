@@ -371,6 +371,27 @@ const rebuildEvents = 200_000
 // in and reuse across runs (generating it takes longer than the benchmark);
 // profiles of a rerun then show the rebuild alone.
 func BenchmarkRebuild(b *testing.B) {
+	prepareRebuildStore(b)
+	// Each projection alone, then claims and status in one pass over the
+	// store, then every projection in one pass (what `rmaledger
+	// projections rebuild` without a name does).
+	runs := [][]string{}
+	for _, name := range projectionNames(b) {
+		runs = append(runs, []string{name})
+	}
+	runs = append(runs, []string{Claims, StatusPage}, nil)
+	for _, names := range runs {
+		label := strings.Join(names, "+")
+		if names == nil {
+			label = "all"
+		}
+		b.Run(label, func(b *testing.B) { benchmarkRebuild(b, names) })
+	}
+}
+
+// prepareRebuildStore generates BenchmarkRebuild's store once per process
+// (or finds it in PROJECTIONS_REBUILD_STORE) and fails b if it cannot.
+func prepareRebuildStore(b *testing.B) {
 	rebuildStore.once.Do(func() {
 		rebuildStore.path = os.Getenv("PROJECTIONS_REBUILD_STORE")
 		if rebuildStore.path == "" {
@@ -393,21 +414,6 @@ func BenchmarkRebuild(b *testing.B) {
 	})
 	if rebuildStore.err != nil {
 		b.Fatal(rebuildStore.err)
-	}
-	// Each projection alone, then claims and status in one pass over the
-	// store, then every projection in one pass (what `rmaledger
-	// projections rebuild` without a name does).
-	runs := [][]string{}
-	for _, name := range projectionNames(b) {
-		runs = append(runs, []string{name})
-	}
-	runs = append(runs, []string{Claims, StatusPage}, nil)
-	for _, names := range runs {
-		label := strings.Join(names, "+")
-		if names == nil {
-			label = "all"
-		}
-		b.Run(label, func(b *testing.B) { benchmarkRebuild(b, names) })
 	}
 }
 

@@ -48,8 +48,10 @@
 //     StatusLookup and StatusLookupJSON read it.
 //   - "timers": every claim's SLA clocks, and a row per open clock with its
 //     status and due time. Timers, ClaimClocks and DueTimers read it.
-//   - "audit_trail": one row per claim event, in $all order: who did what,
-//     when and why. AuditTrailPage reads it.
+//   - "audit_trail": an index over the log, one row per claim event in $all
+//     order with what its filters need (claim, action, actor, role, time).
+//     AuditTrailPage reads it, then the page's events from the log for the
+//     rest (summary, reason, event id and type).
 //   - "compensations": the finance ledger, a row per financial fact of a
 //     claim, and the discrepancies in each claim's money history.
 //     CompensationsPage and Reconciliation read it.
