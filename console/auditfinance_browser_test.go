@@ -36,7 +36,8 @@ func TestBrowserAuditorAndFinance(t *testing.T) {
 		if err := cdppage.SetBypassCSP(true).Do(ctx); err != nil { // lets axe-core's script run
 			return err
 		}
-		return browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads).Do(ctx)
+		return browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads).
+			WithBrowserContextID(chromedp.FromContext(ctx).BrowserContextID).Do(ctx) // the test's own tab's
 	}))
 	signIn := func(name, password string) {
 		t.Helper()

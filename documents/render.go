@@ -2,8 +2,10 @@ package documents
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"html/template"
@@ -11,6 +13,7 @@ import (
 	"maps"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,10 +107,45 @@ func New(cfg Config) (*Renderer, error) {
 		return nil, err
 	}
 	r.css = template.CSS(css)
+	// Check's result depends on nothing but these inputs and the embedded catalogues and
+	// fonts: a renderer like one that passed before in this process passes again, and
+	// rendering its sixty sheets again would only cost seconds at each start.
+	inputs := r.inputs(pageText, css)
+	if _, ok := checked.Load(inputs); ok {
+		return r, nil
+	}
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
+	checked.Store(inputs, struct{}{})
 	return r, nil
+}
+
+// checked holds the inputs (Renderer.inputs) of the renderers whose Check passed.
+var checked sync.Map
+
+// inputs is a digest of everything a renderer's Check depends on besides what is embedded:
+// the company, the public URL, the logo and the page's template and stylesheet.
+func (r *Renderer) inputs(pageText, css []byte) [sha256.Size]byte {
+	h := sha256.New()
+	field := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(r.cfg.Company.Name))
+	field([]byte(r.cfg.Company.Address))
+	field(r.cfg.Company.Logo)
+	for _, k := range kinds {
+		field([]byte(r.cfg.Company.Legal[k]))
+	}
+	field([]byte(r.cfg.PublicURL))
+	field(pageText)
+	field(css)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // fromTemplates takes the logo and the legal texts the deployment's directory holds where

@@ -238,6 +238,23 @@ func TestTemplatesOverriddenAndChecked(t *testing.T) {
 	}
 }
 
+// TestCheckedAgainWhenAnInputDiffers: New skips the check of a renderer like one that passed
+// before, and only such a one: the same template with another company's legal text, on which
+// it fails, is refused.
+func TestCheckedAgainWhenAnInputDiffers(t *testing.T) {
+	picky := fstest.MapFS{TemplateFile: {Data: []byte(`<p>{{.Title}} {{if eq .Legal "boom"}}{{index .Steps 99}}{{end}}</p>`)}}
+	calm := Config{Company: Company{Name: "Picky", Legal: map[Kind]string{Intake: "calm"}}, Templates: picky}
+	for range 2 {
+		if _, err := New(calm); err != nil {
+			t.Fatalf("a template that renders: %v", err)
+		}
+	}
+	boom := Config{Company: Company{Name: "Picky", Legal: map[Kind]string{Intake: "boom"}}, Templates: picky}
+	if _, err := New(boom); err == nil || !strings.Contains(err.Error(), TemplateFile) {
+		t.Errorf("a template that fails on this company's legal text was taken: %v", err)
+	}
+}
+
 // TestLogo: a logo prints on the PDF, and a file that is no image is refused.
 func TestLogo(t *testing.T) {
 	png, _ := qrPNG("logo")

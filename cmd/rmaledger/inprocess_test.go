@@ -61,7 +61,7 @@ func serveInProcess(t *testing.T, args ...string) *served {
 			t.Errorf("serve: %v\n%s", err, s.output)
 		}
 	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(startWithin); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-s.done:
 			s.done <- err
@@ -79,6 +79,11 @@ func serveInProcess(t *testing.T, args ...string) *served {
 	return nil
 }
 
+// startWithin is how long serveInProcess and waitReady wait for serve: a start takes
+// a few seconds under -race, over twenty where other work shares a small machine's
+// cores, and the wait ends as soon as serve answers.
+const startWithin = time.Minute
+
 // stop cancels serve (as SIGTERM does) and returns what run returned.
 func (s *served) stop() error {
 	s.stopped = true
@@ -95,7 +100,7 @@ func (s *served) stop() error {
 // waitReady waits until /readyz answers 200.
 func (s *served) waitReady(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(startWithin); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if code, _ := s.request(t, http.MethodGet, "/readyz", "", ""); code == http.StatusOK {
 			return
 		}
