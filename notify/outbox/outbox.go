@@ -147,6 +147,11 @@ type Outbox struct {
 	cfg   Config
 	db    *sql.DB
 	stmts statements
+	// rdb reads beside the one writing connection (WAL readers never wait
+	// for the writer): the senders' queries, the projection's lookups and
+	// the gauges. reads are its prepared statements.
+	rdb   *sql.DB
+	reads statements
 	marks struct {
 		mu      sync.Mutex
 		next    *markBatch // the marks waiting for the writer
@@ -168,6 +173,9 @@ type Outbox struct {
 
 	// states keeps claims' folded states between batches (projection only).
 	states *lru.Cache[uuid.UUID, folded]
+	// prefs keeps claims' languages and choices as committed, so that an
+	// event costs no query.
+	prefs *lru.Cache[uuid.UUID, prefs]
 
 	mu         sync.Mutex
 	inFlight   map[uuid.UUID]bool
@@ -230,12 +238,20 @@ func Open(cfg Config) (*Outbox, error) {
 		inFlight: map[uuid.UUID]bool{}, batch: maxBatch,
 	}
 	o.stmts.db = db
+	if o.rdb, err = sql.Open("sqlite", readerURL(u)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox: open %s: %w", cfg.Path, err)
+	}
+	o.rdb.SetMaxOpenConns(4)
+	o.reads.db = o.rdb
 	if err := o.stmts.prepare(context.Background(), saveCheckpointSQL, upsertClaimSQL, insertMessageSQL, preferencesSQL, markSentSQL); err != nil {
 		o.stmts.close()
+		o.rdb.Close()
 		db.Close()
 		return nil, fmt.Errorf("outbox: %s: %w", cfg.Path, storage.Fault(err))
 	}
 	o.states, _ = lru.New[uuid.UUID, folded](stateCacheSize)
+	o.prefs, _ = lru.New[uuid.UUID, prefs](4 * stateCacheSize)
 	if o.live = cfg.Feed; o.live == nil {
 		o.ownFeed, err = feed.New(feed.Config{
 			Store: cfg.Store, Filter: Streams, Decode: func(rec eventstore.RecordedEvent) feed.Item { return feed.Item{Record: rec} },
@@ -254,6 +270,15 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	o.m = newMetrics(cfg.Registerer, o)
 	return o, nil
+}
+
+// readerURL is the database's URL for the reading connections: the same
+// file, refusing writes.
+func readerURL(u url.URL) string {
+	q := u.Query()
+	q["_pragma"] = []string{"busy_timeout(5000)", "query_only(1)"}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // instanceName is the name this outbox's instance claims deliveries by:
@@ -382,7 +407,8 @@ func (o *Outbox) Close() error {
 	}
 	o.m.unregister()
 	o.stmts.close()
-	return o.db.Close()
+	o.reads.close()
+	return errors.Join(o.rdb.Close(), o.db.Close())
 }
 
 // Health is the outbox's state, for /readyz and the admin screens.

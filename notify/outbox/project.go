@@ -166,6 +166,9 @@ func (o *Outbox) apply(ctx context.Context, events []feed.Item, compose, compose
 	for id, f := range staged {
 		o.states.Add(id, f)
 	}
+	for id, p := range b.prefs {
+		o.prefs.Add(id, *p)
+	}
 	o.mu.Lock()
 	o.checkpoint = pos
 	o.mu.Unlock()
@@ -214,11 +217,16 @@ func (o *Outbox) preferences(ctx context.Context, b *batch, id uuid.UUID, change
 	if p, ok := b.prefs[id]; ok {
 		return p, nil
 	}
-	language, quiet, err := o.loadPreferences(ctx, nil, id)
-	if err != nil {
-		return nil, err
+	cached, ok := o.prefs.Get(id)
+	if !ok {
+		language, quiet, err := o.loadPreferences(ctx, nil, id)
+		if err != nil {
+			return nil, err
+		}
+		cached = prefs{language: language, quiet: quiet}
+		o.prefs.Add(id, cached)
 	}
-	p := &prefs{language: language, quiet: quiet}
+	p := &cached
 	if change {
 		b.prefs[id] = p
 		b.prefOrder = append(b.prefOrder, id)

@@ -74,24 +74,29 @@ func (o *Outbox) exec(ctx context.Context, tx *sql.Tx, query string, args ...any
 	return st.ExecContext(ctx, args...)
 }
 
-// query runs a prepared query.
+// query runs a prepared query on a reading connection.
 func (o *Outbox) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := o.stmts.get(ctx, nil, query)
+	st, err := o.reads.get(ctx, nil, query)
 	if err != nil {
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
 }
 
-// queryRow runs a prepared query of one row, within tx when it is not nil.
-// A statement that cannot be prepared is run unprepared, which reports why.
+// queryRow runs a prepared query of one row: within tx when it is not nil,
+// else on a reading connection. A statement that cannot be prepared is run
+// unprepared, which reports why.
 func (o *Outbox) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if tx == nil {
+		st, err := o.reads.get(ctx, nil, query)
+		if err != nil {
+			return o.rdb.QueryRowContext(ctx, query, args...)
+		}
+		return st.QueryRowContext(ctx, args...)
+	}
 	st, err := o.stmts.get(ctx, tx, query)
-	switch {
-	case (err != nil || st == nil) && tx != nil:
+	if err != nil || st == nil {
 		return tx.QueryRowContext(ctx, query, args...)
-	case err != nil:
-		return o.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
