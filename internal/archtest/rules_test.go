@@ -61,6 +61,11 @@ var rules = []rule{
 		only:     []string{"domain", "eventstore"},
 	},
 	{
+		why:      "the live feed hands stored events, decoded, to the read side: it depends on the domain and the event store at most",
+		packages: []string{"internal/feed"},
+		only:     []string{"domain", "eventstore"},
+	},
+	{
 		why:      "the command side (ledger) never depends on the read side or the edges",
 		packages: []string{"ledger"},
 		forbid:   []string{"projections", "sla", "notify/...", "api/...", "console", "portal/...", "accounts", "cmd/..."},
