@@ -245,7 +245,11 @@ func (s *Store) events(ctx context.Context, st *sql.Stmt, limit, size int, args 
 		stream, typ            string
 		id, data, metadata     sql.RawBytes
 	)
-	for (limit <= 0 || len(events) < limit) && rows.Next() {
+	// The loop ends by Next returning false, or by a return: database/sql
+	// holds the rows' lock from a RawBytes Scan until the next Next or
+	// Close, and Err taking it again while a cancelled context's close
+	// waits for it would never return.
+	for rows.Next() {
 		if err := rows.Scan(&pos, &stream, &revision, &id, &typ, &data, &metadata, &created); err != nil {
 			return nil, readError(ctx, err)
 		}
@@ -266,6 +270,9 @@ func (s *Store) events(ctx context.Context, st *sql.Stmt, limit, size int, args 
 			Created:  time.Unix(0, c).UTC(),
 		}
 		events = append(events, ev)
+		if limit > 0 && len(events) == limit {
+			return events, nil
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, readError(ctx, err)
